@@ -1,0 +1,92 @@
+// Server configuration, read once from the environment. Every setting has a
+// safe default so that `npm start` works with no configuration at all.
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+
+export interface ServerConfig {
+  /** TCP port for every protocol (gRPC, gRPC-Web, Connect). */
+  port: number;
+  host: string;
+  /** Accepted API keys. Never logged, except a generated one, once. */
+  apiKeys: string[];
+  /** True when no key was configured and one was generated at start. */
+  apiKeyGenerated: boolean;
+  /** Directory holding `<model>/config.json` and `<model>/<version>/model.onnx`. */
+  modelRepository: string;
+  /** Most inputs accepted by one PredictBatch call. */
+  maxBatchInputs: number;
+  /** Largest request message accepted, in bytes. */
+  maxMessageBytes: number;
+  /** Origins allowed to call from a browser (CORS); empty = same-origin only. */
+  corsOrigins: string[];
+  logLevel: string;
+  tls?: { cert: Buffer; key: Buffer };
+}
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env): ServerConfig {
+  const { keys, generated } = loadApiKeys(env);
+  return {
+    port: intSetting(env, "PORT", 8080, 0, 65535),
+    host: env.HOST ?? "0.0.0.0",
+    apiKeys: keys,
+    apiKeyGenerated: generated,
+    modelRepository: env.MODEL_REPOSITORY ?? "./models",
+    maxBatchInputs: intSetting(env, "MAX_BATCH_INPUTS", 100, 1, 100_000),
+    maxMessageBytes: intSetting(env, "MAX_MESSAGE_BYTES", 4 * 1024 * 1024, 1024, 1024 ** 3),
+    corsOrigins: listSetting(env.CORS_ORIGINS),
+    logLevel: env.LOG_LEVEL ?? "info",
+    tls: loadTls(env),
+  };
+}
+
+function loadApiKeys(env: Env): { keys: string[]; generated: boolean } {
+  let keys = listSetting(env.API_KEYS);
+  if (env.API_KEYS_FILE) {
+    const text = readFileOrThrow(env.API_KEYS_FILE, "API_KEYS_FILE");
+    // One key per line; blank lines and # comments are ignored.
+    keys = keys.concat(
+      text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#")),
+    );
+    if (keys.length === 0) throw new ConfigError(`API_KEYS_FILE ${env.API_KEYS_FILE} holds no key`);
+  }
+  if (keys.length > 0) return { keys, generated: false };
+  // Never open by default: make a key the operator can read in the log once.
+  return { keys: [randomBytes(24).toString("base64url")], generated: true };
+}
+
+function loadTls(env: Env): ServerConfig["tls"] {
+  if (!env.TLS_CERT_FILE && !env.TLS_KEY_FILE) return undefined;
+  if (!env.TLS_CERT_FILE || !env.TLS_KEY_FILE) {
+    throw new ConfigError("TLS needs both TLS_CERT_FILE and TLS_KEY_FILE");
+  }
+  return {
+    cert: Buffer.from(readFileOrThrow(env.TLS_CERT_FILE, "TLS_CERT_FILE")),
+    key: Buffer.from(readFileOrThrow(env.TLS_KEY_FILE, "TLS_KEY_FILE")),
+  };
+}
+
+function readFileOrThrow(path: string, setting: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    throw new ConfigError(`${setting}: cannot read ${path}: ${(e as Error).message}`);
+  }
+}
+
+function listSetting(value: string | undefined): string[] {
+  return (value ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+}
+
+function intSetting(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name} must be an integer in ${min}..${max}, got "${raw}"`);
+  }
+  return n;
+}

@@ -1,0 +1,23 @@
+// What a plain HTTP request to a path that is not an RPC gets: a short
+// pointer at GET /, and a 404 elsewhere, never an HTML error page.
+import type { NodeHandler } from "./node-handler.js";
+
+export function fallbackHandler(services: readonly string[]): NodeHandler {
+  return (req, res) => {
+    const path = (req.url ?? "/").split("?")[0];
+    if (req.method === "GET" && path === "/") {
+      return sendJson(res, 200, {
+        name: "prediction-server",
+        services,
+        usage: "POST /<service>/<method> with Content-Type application/json (Connect), or call over gRPC / gRPC-Web; list services with server reflection",
+      });
+    }
+    sendJson(res, 404, { code: "not_found", message: `no route for ${req.method} ${path}` });
+  };
+}
+
+function sendJson(res: Parameters<NodeHandler>[1], status: number, body: unknown): void {
+  res.statusCode = status;
+  res.setHeader("content-type", "application/json");
+  res.end(JSON.stringify(body));
+}

@@ -1,0 +1,211 @@
+/**
+ * Serve one request handler (e.g. what `connectNodeAdapter()` returns) on one
+ * TCP port for every client we have: gRPC over HTTP/2, and gRPC-Web / Connect
+ * over HTTP/1.1 or HTTP/2.
+ *
+ * - Cleartext: Node's `http2.createServer` cannot fall back to HTTP/1.1, so we
+ *   accept connections on a plain `net.Server` and route each one on its first
+ *   bytes: the HTTP/2 client preface goes to an http2 server, anything else to
+ *   an http server.
+ * - TLS: ALPN already negotiates h2 vs http/1.1, so a single
+ *   `http2.createSecureServer({ allowHTTP1: true })` does the job.
+ */
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+
+export type RequestHandler = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
+
+export interface ListenOptions {
+  /** 0 picks a free port; read the real one from `ListeningServer.port`. */
+  port: number;
+  host?: string;
+  handler: RequestHandler;
+  /** PEM cert and key: serve TLS, with h2 / http/1.1 chosen by ALPN. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  http2Options?: http2.ServerOptions;
+  /** How long `close()` waits for in-flight requests before destroying connections. Default 10 s. */
+  closeGraceMs?: number;
+  /** Cleartext only: how long a new connection may take to send enough bytes to be routed. Default 10 s. */
+  sniffTimeoutMs?: number;
+  /** Server-level errors (e.g. EMFILE on accept). Per-connection errors are routine and ignored. Default: console.error. */
+  onError?: (err: Error) => void;
+}
+
+export interface ListeningServer {
+  /** The port actually bound. */
+  port: number;
+  /** Stop accepting, let in-flight requests finish (up to `closeGraceMs`), then resolve. */
+  close(): Promise<void>;
+}
+
+const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+
+// HTTP/1.1 limits. Node's defaults, except keepAliveTimeout: 5 s is shorter
+// than the idle timeout of common load balancers (60 s), which then reuse a
+// connection we are closing and surface ECONNRESET to clients.
+const HTTP1_LIMITS = {
+  headersTimeout: 60_000,
+  requestTimeout: 300_000,
+  keepAliveTimeout: 65_000,
+};
+
+const ignore = () => {};
+
+export async function listen(options: ListenOptions): Promise<ListeningServer> {
+  const closeGraceMs = options.closeGraceMs ?? 10_000;
+  const onError = options.onError ?? ((err: Error) => console.error("listen:", err));
+
+  // Everything close() must drain or, after the grace period, destroy.
+  const sockets = new Set<net.Socket>();
+  const sniffing = new Set<net.Socket>();
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const h1Responses = new Set<http.ServerResponse>();
+  let closing = false;
+
+  const handler: RequestHandler = (req, res) => {
+    if (res instanceof http.ServerResponse) {
+      h1Responses.add(res);
+      if (closing) res.setHeader("Connection", "close");
+      res.once("close", () => h1Responses.delete(res));
+      // A response that started before close() may be keep-alive; once it is
+      // flushed ('finish'), its connection is idle and can go.
+      res.once("finish", () => closing && setImmediate(closeIdleH1));
+    }
+    options.handler(req, res);
+  };
+
+  const trackSocket = (socket: net.Socket) => {
+    // Resets, TLS garbage etc. must not become an uncaught 'error'.
+    socket.on("error", ignore);
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  };
+
+  const trackSession = (session: http2.ServerHttp2Session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+    if (closing) session.close();
+  };
+
+  let server: net.Server;
+  let closeIdleH1: () => void;
+  let stopH1: () => void;
+
+  if (options.tls) {
+    const secure = http2.createSecureServer(
+      { ...options.http2Options, ...options.tls, allowHTTP1: true },
+      handler,
+    );
+    // With allowHTTP1 the secure server runs Node's HTTP/1.1 connection code,
+    // which reads these limits from the server object.
+    Object.assign(secure, HTTP1_LIMITS);
+    secure.on("connection", trackSocket);
+    secure.on("secureConnection", (s: net.Socket) => s.on("error", ignore));
+    secure.on("session", trackSession);
+    server = secure;
+    // Present at runtime (Node >= 18.2) but missing from @types/node's Http2SecureServer.
+    closeIdleH1 = () => (secure as unknown as Pick<http.Server, "closeIdleConnections">).closeIdleConnections();
+    stopH1 = ignore; // secure.close() below already closes idle HTTP/1.1 connections
+  } else {
+    const h2 = http2.createServer(options.http2Options ?? {}, handler);
+    const h1 = http.createServer(HTTP1_LIMITS, handler);
+    h2.on("session", trackSession);
+    const sniffTimeoutMs = options.sniffTimeoutMs ?? 10_000;
+    // noDelay: RPCs are small request/response exchanges; Nagle only adds latency.
+    server = net.createServer({ noDelay: true }, (socket) => {
+      trackSocket(socket);
+      sniffing.add(socket);
+      sniff(socket, sniffTimeoutMs, (isH2) => {
+        sniffing.delete(socket);
+        if (isH2) {
+          h2.emit("connection", socket);
+        } else {
+          h1.emit("connection", socket);
+          // The HTTP/1 parser gets the unshifted bytes through 'data'; sniffing
+          // left the stream in paused mode, so switch it to flowing explicitly.
+          socket.resume();
+        }
+      });
+    });
+    // h1/h2 never listen themselves. http.Server only starts tracking
+    // connections (which enforces headersTimeout/requestTimeout and makes
+    // closeIdleConnections() work) on its 'listening' event.
+    server.once("listening", () => h1.emit("listening"));
+    closeIdleH1 = () => h1.closeIdleConnections();
+    stopH1 = () => h1.close(); // closes idle connections, stops the timeout checker
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  server.on("error", onError);
+
+  let closed: Promise<void> | undefined;
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close() {
+      closed ??= new Promise<void>((resolve) => {
+        closing = true;
+        const grace = setTimeout(() => {
+          for (const socket of sockets) socket.destroy();
+        }, closeGraceMs);
+        // net.Server.close() stops accepting and calls back once every
+        // connection it accepted has closed, whichever protocol it spoke.
+        server.close(() => {
+          clearTimeout(grace);
+          resolve();
+        });
+        // No request has been read from these yet.
+        for (const socket of sniffing) socket.destroy();
+        // GOAWAY: no new streams; the session ends when in-flight streams do.
+        for (const session of sessions) session.close();
+        // Tell HTTP/1.1 clients with a pending response not to reuse the connection.
+        for (const res of h1Responses) if (!res.headersSent) res.setHeader("Connection", "close");
+        stopH1();
+      });
+      return closed;
+    },
+  };
+}
+
+/**
+ * Read the first bytes of a connection without consuming them: paused-mode
+ * reads, then unshift, so the protocol server sees the stream from byte 0.
+ * (A 'data' listener would switch the socket to flowing mode and bytes could
+ * be delivered to nobody before the HTTP/2 session takes over the socket.)
+ */
+function sniff(socket: net.Socket, timeoutMs: number, route: (isH2: boolean) => void): void {
+  let head = Buffer.alloc(0);
+  // A deadline from accept, not an idle timer: a client trickling bytes cannot hold it open.
+  const timer = setTimeout(() => socket.destroy(), timeoutMs);
+  const onEnd = () => socket.destroy(); // closed before we could tell the protocol
+  const stop = () => {
+    clearTimeout(timer);
+    socket.off("readable", onReadable);
+    socket.off("end", onEnd);
+    socket.off("close", stop);
+  };
+  function onReadable() {
+    const chunk: Buffer | null = socket.read();
+    if (chunk === null) return;
+    head = Buffer.concat([head, chunk]);
+    const n = Math.min(head.length, H2_PREFACE.length);
+    const isH2 = head.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+    // Still a prefix of the preface: it could yet be HTTP/2, wait for more.
+    if (isH2 && n < H2_PREFACE.length) return;
+    stop();
+    socket.unshift(head);
+    route(isH2);
+  }
+  socket.on("readable", onReadable);
+  socket.once("end", onEnd);
+  socket.once("close", stop);
+}
