@@ -1,0 +1,118 @@
+// Every rule the contract declares, at its bound and just past it: first as a
+// plain function (no server), then through the real server's interceptor.
+import { create } from "@bufbuild/protobuf";
+import { Code } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PredictBatchRequestSchema, PredictRequestSchema } from "../gen/prediction/v1/prediction_service_pb.js";
+import { findViolations } from "../src/policy/field-violations.js";
+import { applications, VALID, type Application } from "./support/applications.js";
+import { PROTOCOL_CLIENTS, type ProtocolClient } from "./support/protocol-clients.js";
+import { API_KEY, startTestServer, type TestServer } from "./support/test-server.js";
+
+type Case = [name: string, change: Partial<Application>, violation: [field: string, rule: string] | null];
+
+const CASES: Case[] = [
+  ["age at 18", { age: 18 }, null],
+  ["age at 17", { age: 17 }, ["age", "GTE"]],
+  ["age at 120", { age: 120 }, null],
+  ["age at 121", { age: 121 }, ["age", "LTE"]],
+  ["income just above 0", { income: 0.01 }, null],
+  ["income at 0", { income: 0 }, ["income", "GT"]],
+  ["income negative", { income: -1 }, ["income", "GT"]],
+  ["income NaN", { income: Number.NaN }, ["income", "FINITE"]],
+  ["income Infinity", { income: Number.POSITIVE_INFINITY }, ["income", "FINITE"]],
+  ["credit_score at 300", { creditScore: 300 }, null],
+  ["credit_score at 299", { creditScore: 299 }, ["credit_score", "GTE"]],
+  ["credit_score at 850", { creditScore: 850 }, null],
+  ["credit_score at 851", { creditScore: 851 }, ["credit_score", "LTE"]],
+  ["employment_years at 0", { employmentYears: 0 }, null],
+  ["employment_years just below 0", { employmentYears: -0.01 }, ["employment_years", "GTE"]],
+  ["employment_years -Infinity", { employmentYears: Number.NEGATIVE_INFINITY }, ["employment_years", "FINITE"]],
+  ["loan_amount just above 0", { loanAmount: 0.01 }, null],
+  ["loan_amount at 0", { loanAmount: 0 }, ["loan_amount", "GT"]],
+  ["loan_amount NaN", { loanAmount: Number.NaN }, ["loan_amount", "FINITE"]],
+  ["loan_purpose EDUCATION", { loanPurpose: 3 }, null],
+  ["loan_purpose PERSONAL (highest)", { loanPurpose: 4 }, null],
+  ["loan_purpose UNSPECIFIED", { loanPurpose: 0 }, ["loan_purpose", "DEFINED_NOT_UNSPECIFIED"]],
+  ["loan_purpose undeclared number", { loanPurpose: 5 }, ["loan_purpose", "DEFINED_NOT_UNSPECIFIED"]],
+];
+
+describe("field rules, as plain functions", () => {
+  it.each(CASES)("%s", (_name, change, violation) => {
+    const found = findViolations(PredictRequestSchema, create(PredictRequestSchema, { ...VALID, ...change }));
+    expect(found.map((v) => [v.field, v.rule])).toEqual(violation ? [violation] : []);
+  });
+
+  it("reports every violation of a message, not just the first", () => {
+    const found = findViolations(PredictRequestSchema, create(PredictRequestSchema, {}));
+    expect(found.map((v) => v.field)).toEqual(["age", "income", "credit_score", "loan_amount", "loan_purpose"]);
+  });
+
+  it("counts batch items against the contract's 1..100, or a configured maximum", () => {
+    const batch = (n: number) => create(PredictBatchRequestSchema, { inputs: applications(n) });
+    const rules = (n: number, o = new Map()) => findViolations(PredictBatchRequestSchema, batch(n), o).map((v) => v.rule);
+    expect(rules(0)).toEqual(["MIN_ITEMS"]);
+    expect(rules(1)).toEqual([]);
+    expect(rules(100)).toEqual([]);
+    expect(rules(101)).toEqual(["MAX_ITEMS"]);
+    const five = new Map([["prediction.v1.PredictBatchRequest.inputs", { maxItems: 5 }]]);
+    expect(rules(5, five)).toEqual([]);
+    expect(rules(6, five)).toEqual(["MAX_ITEMS"]);
+  });
+});
+
+describe("field rules, through the server", () => {
+  let server: TestServer;
+  let client: ProtocolClient;
+  const headers = { "x-api-key": API_KEY };
+  beforeAll(async () => {
+    server = await startTestServer();
+    // Connect binary carries NaN and Infinity as they are (JSON would spell them as strings).
+    client = PROTOCOL_CLIENTS.find((f) => f.name.startsWith("Connect binary"))!.make(server.baseUrl);
+  });
+  afterAll(async () => {
+    client?.close();
+    await server?.close();
+  });
+
+  it.each(CASES)("%s", async (_name, change, violation) => {
+    const r = await client.predict({ ...VALID, ...change }, { headers });
+    if (!violation) {
+      expect(r.ok).toBe(true);
+      return;
+    }
+    if (r.ok) throw new Error("expected INVALID_ARGUMENT");
+    expect(r.code).toBe(Code.InvalidArgument);
+    expect(r.badRequest?.fieldViolations.map((v) => [v.field, v.reason])).toEqual([violation]);
+    expect(r.message).toContain(violation[0]);
+  });
+
+  it("takes 1 and 100 inputs, refuses 0 and 101", async () => {
+    for (const [n, ok] of [[1, true], [100, true], [0, false], [101, false]] as const) {
+      const r = await client.predictBatch({ inputs: applications(n) }, { headers });
+      expect(r.ok, `batch of ${n}`).toBe(ok);
+      if (!r.ok) {
+        expect(r.code).toBe(Code.InvalidArgument);
+        expect(r.badRequest?.fieldViolations[0].field).toBe("inputs");
+      }
+    }
+  });
+});
+
+describe("a configured batch maximum", () => {
+  it("is enforced and named in the error", async () => {
+    const server = await startTestServer({ MAX_BATCH_INPUTS: "5" });
+    const client = PROTOCOL_CLIENTS[0].make(server.baseUrl);
+    try {
+      const headers = { "x-api-key": API_KEY };
+      expect((await client.predictBatch({ inputs: applications(5) }, { headers })).ok).toBe(true);
+      const r = await client.predictBatch({ inputs: applications(6) }, { headers });
+      if (r.ok) throw new Error("expected INVALID_ARGUMENT");
+      expect(r.message).toContain("inputs must have at most 5 item(s) (got 6)");
+      expect(r.badRequest?.fieldViolations[0].reason).toBe("MAX_ITEMS");
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
+});
