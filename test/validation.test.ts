@@ -3,7 +3,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PredictBatchRequestSchema, PredictRequestSchema } from "../gen/prediction/v1/prediction_service_pb.js";
+import { LoanPurpose, PredictBatchRequestSchema, PredictRequestSchema } from "../gen/prediction/v1/prediction_service_pb.js";
 import { findViolations } from "../src/policy/field-violations.js";
 import { applications, VALID, type Application } from "./support/applications.js";
 import { PROTOCOL_CLIENTS, type ProtocolClient } from "./support/protocol-clients.js";
@@ -34,7 +34,7 @@ const CASES: Case[] = [
   ["loan_purpose EDUCATION", { loanPurpose: 3 }, null],
   ["loan_purpose PERSONAL (highest)", { loanPurpose: 4 }, null],
   ["loan_purpose UNSPECIFIED", { loanPurpose: 0 }, ["loan_purpose", "DEFINED_NOT_UNSPECIFIED"]],
-  ["loan_purpose undeclared number", { loanPurpose: 5 }, ["loan_purpose", "DEFINED_NOT_UNSPECIFIED"]],
+  ["loan_purpose undeclared number", { loanPurpose: 5 as LoanPurpose }, ["loan_purpose", "DEFINED_NOT_UNSPECIFIED"]],
 ];
 
 describe("field rules, as plain functions", () => {

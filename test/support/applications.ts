@@ -1,8 +1,15 @@
 // Loan applications for tests: a valid baseline and clearly strong/weak cases.
-import type { MessageInitShape } from "@bufbuild/protobuf";
-import { LoanPurpose, type PredictRequestSchema } from "../../gen/prediction/v1/prediction_service_pb.js";
+import { LoanPurpose } from "../../gen/prediction/v1/prediction_service_pb.js";
 
-export type Application = MessageInitShape<typeof PredictRequestSchema>;
+/** The fields of a PredictRequest, as a plain object any client accepts. */
+export interface Application {
+  age: number;
+  income: number;
+  creditScore: number;
+  employmentYears: number;
+  loanAmount: number;
+  loanPurpose: LoanPurpose;
+}
 
 export const VALID: Application = {
   age: 35,
