@@ -1,6 +1,7 @@
 // Server configuration, read once from the environment. Every setting has a
 // safe default so that `npm start` works with no configuration at all.
 import { randomBytes } from "node:crypto";
+import { availableParallelism } from "node:os";
 import { readFileSync } from "node:fs";
 
 export interface ServerConfig {
@@ -13,6 +14,12 @@ export interface ServerConfig {
   apiKeyGenerated: boolean;
   /** Directory holding `<model>/config.json` and `<model>/<version>/model.onnx`. */
   modelRepository: string;
+  /** How often the repository is checked for new, changed or removed versions; 0 = never. */
+  pollIntervalMs: number;
+  /** The repository model that answers Predict and PredictBatch. */
+  loanModel: string;
+  /** Worker threads running inference (each holds every loaded session). */
+  inferenceWorkers: number;
   /** Most inputs accepted by one PredictBatch call. */
   maxBatchInputs: number;
   /** Largest request message accepted, in bytes. */
@@ -35,6 +42,10 @@ export function loadConfig(env: Env = process.env): ServerConfig {
     apiKeys: keys,
     apiKeyGenerated: generated,
     modelRepository: env.MODEL_REPOSITORY ?? "./models",
+    pollIntervalMs: intSetting(env, "MODEL_POLL_INTERVAL_MS", 2000, 0, 3_600_000),
+    loanModel: env.LOAN_MODEL ?? "loan-approval",
+    // One core stays with the event loop (I/O, decoding); the rest run inference.
+    inferenceWorkers: intSetting(env, "INFERENCE_WORKERS", Math.max(1, availableParallelism() - 1), 1, 256),
     maxBatchInputs: intSetting(env, "MAX_BATCH_INPUTS", 100, 1, 100_000),
     maxMessageBytes: intSetting(env, "MAX_MESSAGE_BYTES", 4 * 1024 * 1024, 1024, 1024 ** 3),
     corsOrigins: listSetting(env.CORS_ORIGINS),

@@ -5,15 +5,22 @@ import { createContextKey, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { ApiKeyVerifier, extractApiKey } from "./policy/api-keys.js";
 import { protocolOf, requestIdOf } from "./policy/call-context.js";
-import { logCall } from "./policy/call-log.js";
+import { codeName, logCall, type CallRecord } from "./policy/call-log.js";
 import { invalidArgument, toClientError, unauthenticated } from "./policy/errors.js";
 import { findViolations, type RuleOverrides } from "./policy/field-violations.js";
 
 /** The call's request id, for handlers that log. */
 export const requestIdKey = createContextKey<string>("", { description: "request id" });
 
-/** Outermost: request id, one log line per call, and no internal error detail to clients. */
-export function callLogInterceptor(logger: Logger): Interceptor {
+/** Something told about each finished call besides the log, e.g. metrics. */
+export type CallSink = (rec: CallRecord & { codeName: string }) => void;
+
+/** Outermost: request id, one log line (and metrics) per call, and no internal error detail to clients. */
+export function callLogInterceptor(logger: Logger, sink?: CallSink): Interceptor {
+  const report = (rec: CallRecord) => {
+    logCall(logger, rec);
+    sink?.({ ...rec, codeName: codeName(rec.code) });
+  };
   return (next) => async (req) => {
     const start = performance.now();
     const requestId = requestIdOf(req.header);
@@ -22,14 +29,14 @@ export function callLogInterceptor(logger: Logger): Interceptor {
     const protocol = protocolOf(req.header.get("content-type"));
     const finish = (reason?: unknown) => {
       if (reason === undefined) {
-        logCall(logger, { requestId, method, protocol, code: 0, durationMs: performance.now() - start });
+        report({ requestId, method, protocol, code: 0, durationMs: performance.now() - start });
         return undefined;
       }
       const { error, internal } = toClientError(reason);
       // The real cause stays in our log; the client gets the generic error.
       if (internal) logger.error({ requestId, method, err: (reason as Error).cause ?? reason }, "internal error");
       error.metadata.set("x-request-id", requestId);
-      logCall(logger, { requestId, method, protocol, code: error.code, durationMs: performance.now() - start, error: error.rawMessage });
+      report({ requestId, method, protocol, code: error.code, durationMs: performance.now() - start, error: error.rawMessage });
       return error;
     };
     let res;

@@ -1,32 +1,32 @@
-// Assembles the server: routes, interceptors, the one-port listener, and the
-// model, which loads after the port is open so health can say NOT_SERVING.
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+// Assembles the server: routes, interceptors, metrics, the inference engine
+// and the one-port listener. The port opens first, so health can answer
+// NOT_SERVING while the models load.
 import type { Logger } from "pino";
 import { file_grpc_health_v1_health, Health, HealthCheckResponse_ServingStatus as Serving } from "../gen/grpc/health/v1/health_pb.js";
 import { file_grpc_reflection_v1_reflection } from "../gen/grpc/reflection/v1/reflection_pb.js";
 import { file_grpc_reflection_v1alpha_reflection } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { file_prediction_v1_prediction_service, PredictBatchRequestSchema, PredictionService } from "../gen/prediction/v1/prediction_service_pb.js";
 import type { ServerConfig } from "./config.js";
+import { InferencePool } from "./engine/inference-pool.js";
+import { ModelRepository } from "./engine/model-repository.js";
 import { createHealthService } from "./health/health-service.js";
 import { HealthStatus } from "./health/health-status.js";
 import { apiKeyInterceptor, callLogInterceptor, validationInterceptor } from "./interceptors.js";
-import { LoanModel } from "./models/loan-model.js";
-import { readModelConfig } from "./models/model-config.js";
-import { locateLatest } from "./models/model-repository.js";
-import { ModelSlot } from "./models/model-slot.js";
+import { metricsEndpoint, ServerMetrics } from "./metrics/server-metrics.js";
 import { createReflectionServices } from "./reflection/reflection-service.js";
 import { predictionService } from "./services/prediction-service.js";
 import { withCors } from "./transport/cors.js";
 import { fallbackHandler } from "./transport/fallback.js";
 import { listen } from "./transport/listen.js";
-
-export const LOAN_MODEL_NAME = "loan-approval";
+import type { NodeHandler } from "./transport/node-handler.js";
+import { rpcHandler } from "./transport/rpc-handler.js";
 
 export interface RunningServer {
   port: number;
   health: HealthStatus;
-  loan: ModelSlot<LoanModel>;
-  /** Settles when the first model load has finished, whether it worked or not. */
+  repository: ModelRepository;
+  metrics: ServerMetrics;
+  /** Settles when the first repository scan has finished, whether models loaded or not. */
   modelsLoaded: Promise<void>;
   close(): Promise<void>;
 }
@@ -36,17 +36,27 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     ["", Serving.NOT_SERVING],
     [PredictionService.typeName, Serving.NOT_SERVING],
   ]);
-  const loan = new ModelSlot<LoanModel>(LOAN_MODEL_NAME);
-  loan.onChange((state) => {
-    const status = state === "ready" ? Serving.SERVING : Serving.NOT_SERVING;
+  const metrics = new ServerMetrics();
+  const pool = new InferencePool({ workers: config.inferenceWorkers });
+  const repository = new ModelRepository({
+    root: config.modelRepository,
+    pool,
+    workers: config.inferenceWorkers,
+    logger,
+    observer: metrics,
+    pollIntervalMs: config.pollIntervalMs,
+  });
+  repository.onChange(() => {
+    const status = servingStatus(repository, config.loanModel);
     health.set(PredictionService.typeName, status);
     health.set("", status);
   });
 
   const shutdown = new AbortController();
-  const handler = connectNodeAdapter({
+  const services = [PredictionService.typeName, Health.typeName, "grpc.reflection.v1.ServerReflection"];
+  const rpc = rpcHandler({
     routes(router) {
-      router.service(PredictionService, predictionService(loan));
+      router.service(PredictionService, predictionService({ repository, loanModel: config.loanModel }));
       router.service(Health, createHealthService(health));
       createReflectionServices([
         file_prediction_v1_prediction_service,
@@ -56,45 +66,54 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       ])(router);
     },
     interceptors: [
-      callLogInterceptor(logger),
+      callLogInterceptor(logger, (c) => metrics.observeCall({ method: c.method, protocol: c.protocol, code: c.codeName, seconds: c.durationMs / 1000 })),
       apiKeyInterceptor(config.apiKeys, new Set([PredictionService.typeName])),
       validationInterceptor(new Map([[`${PredictBatchRequestSchema.typeName}.inputs`, { maxItems: config.maxBatchInputs }]])),
     ],
     readMaxBytes: config.maxMessageBytes,
+    // A misspelled field would otherwise be dropped silently and scored as its default (often 0).
+    jsonOptions: { ignoreUnknownFields: false },
+    onError: (err, method) => logger.error({ err, method }, "handler failed after the response started"),
     shutdownSignal: shutdown.signal,
-    fallback: fallbackHandler([PredictionService.typeName, Health.typeName, "grpc.reflection.v1.ServerReflection"]),
+    fallback: fallbackHandler(services),
   });
+  const serveMetrics = metricsEndpoint(metrics);
+  const handler: NodeHandler = (req, res) => {
+    if (!serveMetrics(req, res)) rpc(req, res);
+  };
 
   const listener = await listen({ port: config.port, host: config.host, handler: withCors(handler, config.corsOrigins), tls: config.tls });
-  logger.info({ port: listener.port, host: config.host, tls: Boolean(config.tls) }, "listening (gRPC, gRPC-Web, Connect)");
+  logger.info({ port: listener.port, host: config.host, tls: Boolean(config.tls), inferenceWorkers: config.inferenceWorkers }, "listening (gRPC, gRPC-Web, Connect)");
 
-  const modelsLoaded = loadLoanModel(config.modelRepository, loan, logger);
+  const modelsLoaded = repository.start().then(() => {
+    if (!repository.defaultVersion(config.loanModel)) {
+      logger.error({ model: config.loanModel, path: `${config.modelRepository}/${config.loanModel}` }, "the loan model has no ready version: Predict answers UNAVAILABLE and health is NOT_SERVING until one loads");
+    }
+  });
   return {
     port: listener.port,
     health,
-    loan,
+    repository,
+    metrics,
     modelsLoaded,
     async close() {
       health.shutdown();
       await listener.close();
       shutdown.abort();
-      await loan.current()?.release();
+      await repository.stop();
+      await pool.close();
     },
   };
 }
 
-async function loadLoanModel(repository: string, slot: ModelSlot<LoanModel>, logger: Logger): Promise<void> {
-  const started = performance.now();
-  let where = `${repository}/${LOAN_MODEL_NAME}`;
-  try {
-    const loc = await locateLatest(repository, LOAN_MODEL_NAME);
-    where = `${loc.versionDir}/model.onnx`;
-    const model = await LoanModel.load(await readModelConfig(loc.configPath), loc.versionDir, loc.version);
-    slot.setReady(model);
-    logger.info({ model: model.name, version: model.version, path: where, ms: Math.round(performance.now() - started) }, "model ready");
-  } catch (e) {
-    const reason = (e as Error).message;
-    slot.setFailed(reason);
-    logger.error({ model: LOAN_MODEL_NAME, path: where, reason }, "model failed to load; serving NOT_SERVING until it is fixed");
-  }
+/**
+ * SERVING when the loan model and every other model in the repository has a
+ * ready version (strict readiness: a pod that cannot answer some of its API
+ * should not take traffic). A broken new version does not count against it
+ * while an older one serves.
+ */
+function servingStatus(repository: ModelRepository, loanModel: string): Serving {
+  const names = new Set([loanModel, ...repository.list().map((m) => m.name)]);
+  for (const name of names) if (!repository.defaultVersion(name)) return Serving.NOT_SERVING;
+  return Serving.SERVING;
 }

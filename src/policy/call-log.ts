@@ -18,7 +18,10 @@ export interface CallRecord {
 
 /** The canonical gRPC name of a code, e.g. "INVALID_ARGUMENT". */
 export function codeName(code: Code | 0): string {
-  return code === 0 ? "OK" : Codes[code].replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
+  if (code === 0) return "OK";
+  // gRPC spells this one with two Ls; connect's enum name has one.
+  if (code === Codes.Canceled) return "CANCELLED";
+  return Codes[code].replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
 }
 
 export function logCall(logger: Logger, rec: CallRecord): void {

@@ -94,6 +94,9 @@ function visit(msg: ReflectMessage, prefix: string, overrides: RuleOverrides, ou
         out.push({ field: path, rule: "DEFINED_NOT_UNSPECIFIED", description: `must be a defined ${field.enum.name} other than ${unspecified} (got ${enumName(field, value as number)})` });
       }
     } else if (typeof value === "string") {
+      if (rules.minLen !== undefined && value.length < rules.minLen) {
+        out.push({ field: path, rule: "MIN_LEN", description: `must be at least ${rules.minLen} character(s) (got ${value.length})` });
+      }
       if (rules.maxLen !== undefined && value.length > rules.maxLen) {
         out.push({ field: path, rule: "MAX_LEN", description: `must be at most ${rules.maxLen} characters (got ${value.length})` });
       }

@@ -1,8 +1,8 @@
 // PredictionService handlers. Requests reach them already authenticated and
-// validated by the interceptors, so the handlers only predict.
+// validated by the interceptors; the handlers pick a model version, run the
+// engine, and shape the answer.
 import { create } from "@bufbuild/protobuf";
 import { timestampNow, type Timestamp } from "@bufbuild/protobuf/wkt";
-import { durationFromFractionalMs } from "../duration.js";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
   Decision,
@@ -12,50 +12,89 @@ import {
   type PredictRequest,
   type PredictResponse,
 } from "../../gen/prediction/v1/prediction_service_pb.js";
-import type { LoanModel, LoanPrediction } from "../models/loan-model.js";
-import type { ModelSlot } from "../models/model-slot.js";
+import { durationFromFractionalMs } from "../duration.js";
+import { systemClock, type Clock } from "../engine/clock.js";
+import type { ModelRepository } from "../engine/model-repository.js";
+import { decodePredictions, encodeApplications, type LoanPrediction } from "../models/loan-task.js";
+import { getModelMetadata, listModels } from "./model-metadata.js";
 
-export function predictionService(loan: ModelSlot<LoanModel>): Partial<ServiceImpl<typeof PredictionService>> {
+export interface PredictionServiceDeps {
+  repository: ModelRepository;
+  /** The repository model that answers Predict and PredictBatch. */
+  loanModel: string;
+  clock?: Clock;
+}
+
+export function predictionService(deps: PredictionServiceDeps): Partial<ServiceImpl<typeof PredictionService>> {
+  const clock = deps.clock ?? systemClock;
   return {
     async predict(req, ctx) {
-      const [res] = await decide(loan, [req], ctx);
+      const [res] = await decide(deps, clock, [req], req.modelVersion, ctx);
       return res;
     },
     async predictBatch(req, ctx) {
       const start = performance.now();
-      const predictions = await decide(loan, req.inputs, ctx);
+      const pinned = req.inputs.findIndex((r) => r.modelVersion !== "");
+      if (pinned >= 0) {
+        throw new ConnectError(`inputs[${pinned}].model_version must be empty in a batch - pin the batch with model_version`, Code.InvalidArgument);
+      }
+      const predictions = await decide(deps, clock, req.inputs, req.modelVersion, ctx);
       return create(PredictBatchResponseSchema, { predictions, processingTime: durationFromFractionalMs(performance.now() - start) });
     },
     // eslint-disable-next-line require-yield
     async *predictImage() {
       throw new ConnectError("PredictImage is not implemented yet", Code.Unimplemented);
     },
+    listModels: () => listModels(deps.repository),
+    getModelMetadata: (req) => getModelMetadata(deps.repository, req.name),
   };
 }
 
-/** One inference run for every application, answers in input order. */
-async function decide(slot: ModelSlot<LoanModel>, rows: readonly PredictRequest[], ctx: HandlerContext): Promise<PredictResponse[]> {
-  const model = slot.require();
-  // Inference cannot be interrupted once started; skip it when nobody waits.
-  if (ctx.signal.aborted) throw ConnectError.from(ctx.signal.reason);
-  let results: LoanPrediction[];
+/**
+ * Runs the applications through the loan model's batcher, in chunks of at
+ * most its max_batch_size (each chunk may share an ORT run with other calls),
+ * and answers in input order.
+ */
+async function decide(deps: PredictionServiceDeps, clock: Clock, rows: readonly PredictRequest[], version: string, ctx: HandlerContext): Promise<PredictResponse[]> {
+  const lease = acquireLoanModel(deps, version);
   try {
-    results = await model.predict(rows);
-  } catch (e) {
-    throw new ConnectError("inference failed", Code.Internal, undefined, undefined, e);
+    const served = lease.served;
+    const timeoutMs = ctx.timeoutMs();
+    const opts = { signal: ctx.signal, deadline: timeoutMs === undefined ? undefined : clock.now() + timeoutMs };
+    const max = served.config.batching.max_batch_size;
+    const chunks: PredictRequest[][] = [];
+    for (let i = 0; i < rows.length; i += max) chunks.push(rows.slice(i, i + max));
+    let results: LoanPrediction[];
+    try {
+      const outputs = await Promise.all(chunks.map((c) => served.infer(encodeApplications(served.config, c), opts)));
+      results = outputs.flatMap((o) => decodePredictions(served.config, o));
+    } catch (e) {
+      if (e instanceof ConnectError) throw e;
+      throw new ConnectError("inference failed", Code.Internal, undefined, undefined, e);
+    }
+    const timestamp = timestampNow();
+    return results.map((r) => toResponse(r, served.name, served.version, timestamp));
+  } finally {
+    lease.release();
   }
-  const timestamp = timestampNow();
-  return results.map((r) => toResponse(r, model, timestamp));
 }
 
-function toResponse(r: LoanPrediction, model: LoanModel, timestamp: Timestamp): PredictResponse {
+/** The loan model is part of this server's promise: its absence is UNAVAILABLE, not NOT_FOUND. */
+function acquireLoanModel(deps: PredictionServiceDeps, version: string) {
+  if (!deps.repository.get(deps.loanModel)) {
+    throw new ConnectError(`model ${deps.loanModel} is not loaded - retry later`, Code.Unavailable);
+  }
+  return deps.repository.acquire(deps.loanModel, version);
+}
+
+function toResponse(r: LoanPrediction, modelName: string, modelVersion: string, timestamp: Timestamp): PredictResponse {
   const approved = r.approvalProbability >= 0.5;
   return create(PredictResponseSchema, {
     decision: approved ? Decision.APPROVED : Decision.DENIED,
     probability: approved ? r.approvalProbability : 1 - r.approvalProbability,
     approvalProbability: r.approvalProbability,
-    modelName: model.name,
-    modelVersion: model.version,
+    modelName,
+    modelVersion,
     timestamp,
     factors: r.factors,
   });

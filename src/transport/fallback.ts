@@ -12,7 +12,8 @@ export function fallbackHandler(services: readonly string[]): NodeHandler {
         usage: "POST /<service>/<method> with Content-Type application/json (Connect), or call over gRPC / gRPC-Web; list services with server reflection",
       });
     }
-    sendJson(res, 404, { code: "not_found", message: `no route for ${req.method} ${path}` });
+    // Connect clients take the code from this body: an unknown procedure is "unimplemented", as HTTP 404 maps in every RPC protocol.
+    sendJson(res, 404, { code: "unimplemented", message: `no route for ${req.method} ${path}` });
   };
 }
 

@@ -82,7 +82,10 @@ export async function listen(options: ListenOptions): Promise<ListeningServer> {
     // Resets, TLS garbage etc. must not become an uncaught 'error'.
     socket.on("error", ignore);
     sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
+    socket.once("close", () => {
+      sockets.delete(socket);
+      sniffing.delete(socket);
+    });
   };
 
   const trackSession = (session: http2.ServerHttp2Session) => {

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file prediction/v1/field_rules.proto.
  */
 export const file_prediction_v1_field_rules: GenFile = /*@__PURE__*/
-  fileDesc("Ch9wcmVkaWN0aW9uL3YxL2ZpZWxkX3J1bGVzLnByb3RvEg1wcmVkaWN0aW9uLnYxIo8CCgpGaWVsZFJ1bGVzEhAKA2d0ZRgBIAEoAUgAiAEBEg8KAmd0GAIgASgBSAGIAQESEAoDbHRlGAMgASgBSAKIAQESDwoCbHQYBCABKAFIA4gBARIOCgZmaW5pdGUYBSABKAgSHwoXZGVmaW5lZF9ub3RfdW5zcGVjaWZpZWQYBiABKAgSFgoJbWluX2l0ZW1zGAcgASgNSASIAQESFgoJbWF4X2l0ZW1zGAggASgNSAWIAQESFAoHbWF4X2xlbhgJIAEoDUgGiAEBQgYKBF9ndGVCBQoDX2d0QgYKBF9sdGVCBQoDX2x0QgwKCl9taW5faXRlbXNCDAoKX21heF9pdGVtc0IKCghfbWF4X2xlbjpQCgVydWxlcxIdLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE9wdGlvbnMYjYwDIAEoCzIZLnByZWRpY3Rpb24udjEuRmllbGRSdWxlc1IFcnVsZXNiBnByb3RvMw", [file_google_protobuf_descriptor]);
+  fileDesc("Ch9wcmVkaWN0aW9uL3YxL2ZpZWxkX3J1bGVzLnByb3RvEg1wcmVkaWN0aW9uLnYxIrECCgpGaWVsZFJ1bGVzEhAKA2d0ZRgBIAEoAUgAiAEBEg8KAmd0GAIgASgBSAGIAQESEAoDbHRlGAMgASgBSAKIAQESDwoCbHQYBCABKAFIA4gBARIOCgZmaW5pdGUYBSABKAgSHwoXZGVmaW5lZF9ub3RfdW5zcGVjaWZpZWQYBiABKAgSFgoJbWluX2l0ZW1zGAcgASgNSASIAQESFgoJbWF4X2l0ZW1zGAggASgNSAWIAQESFAoHbWF4X2xlbhgJIAEoDUgGiAEBEhQKB21pbl9sZW4YCiABKA1IB4gBAUIGCgRfZ3RlQgUKA19ndEIGCgRfbHRlQgUKA19sdEIMCgpfbWluX2l0ZW1zQgwKCl9tYXhfaXRlbXNCCgoIX21heF9sZW5CCgoIX21pbl9sZW46UAoFcnVsZXMSHS5nb29nbGUucHJvdG9idWYuRmllbGRPcHRpb25zGI2MAyABKAsyGS5wcmVkaWN0aW9uLnYxLkZpZWxkUnVsZXNSBXJ1bGVzYgZwcm90bzM", [file_google_protobuf_descriptor]);
 
 /**
  * Constraints on one field. Every bound that is set must hold; a request that
@@ -90,6 +90,13 @@ export type FieldRules = Message<"prediction.v1.FieldRules"> & {
    * @generated from field: optional uint32 max_len = 9;
    */
   maxLen?: number | undefined;
+
+  /**
+   * String fields: at least this many characters (UTF-16 code units).
+   *
+   * @generated from field: optional uint32 min_len = 10;
+   */
+  minLen?: number | undefined;
 };
 
 /**

@@ -14,7 +14,10 @@
 //   google.rpc.BadRequest detail lists them (field path, rule, description).
 //   A malformed body also gives INVALID_ARGUMENT.
 // - UNAUTHENTICATED: missing or wrong API key.
+// - NOT_FOUND: the requested model or model version does not exist.
 // - UNAVAILABLE: the model is not loaded (yet); retry later.
+// - RESOURCE_EXHAUSTED: the model's queue is full (load shedding) or a
+//   message is larger than the server accepts; retry later with backoff.
 // - DEADLINE_EXCEEDED: the client's deadline passed before the answer.
 // - INTERNAL: inference failed; no internal detail is sent.
 
@@ -33,7 +36,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file prediction/v1/prediction_service.proto.
  */
 export const file_prediction_v1_prediction_service: GenFile = /*@__PURE__*/
-  fileDesc("CiZwcmVkaWN0aW9uL3YxL3ByZWRpY3Rpb25fc2VydmljZS5wcm90bxINcHJlZGljdGlvbi52MSKPAgoOUHJlZGljdFJlcXVlc3QSIwoDYWdlGAEgASgFQhbq4BgSCQAAAAAAADJAGQAAAAAAAF5AEh8KBmluY29tZRgCIAEoAUIP6uAYCxEAAAAAAAAAACgBEiwKDGNyZWRpdF9zY29yZRgDIAEoBUIW6uAYEgkAAAAAAMByQBkAAAAAAJCKQBIpChBlbXBsb3ltZW50X3llYXJzGAQgASgBQg/q4BgLCQAAAAAAAAAAKAESJAoLbG9hbl9hbW91bnQYBSABKAFCD+rgGAsRAAAAAAAAAAAoARI4Cgxsb2FuX3B1cnBvc2UYBiABKA4yGi5wcmVkaWN0aW9uLnYxLkxvYW5QdXJwb3NlQgbq4BgCMAEiTAoORGVjaXNpb25GYWN0b3ISDwoHZmVhdHVyZRgBIAEoCRIUCgxjb250cmlidXRpb24YAiABKAESEwoLZGVzY3JpcHRpb24YAyABKAki+QEKD1ByZWRpY3RSZXNwb25zZRIpCghkZWNpc2lvbhgBIAEoDjIXLnByZWRpY3Rpb24udjEuRGVjaXNpb24SEwoLcHJvYmFiaWxpdHkYAiABKAESFQoNbW9kZWxfdmVyc2lvbhgDIAEoCRItCgl0aW1lc3RhbXAYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhwKFGFwcHJvdmFsX3Byb2JhYmlsaXR5GAUgASgBEhIKCm1vZGVsX25hbWUYBiABKAkSLgoHZmFjdG9ycxgHIAMoCzIdLnByZWRpY3Rpb24udjEuRGVjaXNpb25GYWN0b3IiTgoTUHJlZGljdEJhdGNoUmVxdWVzdBI3CgZpbnB1dHMYASADKAsyHS5wcmVkaWN0aW9uLnYxLlByZWRpY3RSZXF1ZXN0Qgjq4BgEOAFAZCJ/ChRQcmVkaWN0QmF0Y2hSZXNwb25zZRIzCgtwcmVkaWN0aW9ucxgBIAMoCzIeLnByZWRpY3Rpb24udjEuUHJlZGljdFJlc3BvbnNlEjIKD3Byb2Nlc3NpbmdfdGltZRgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJfCgtJbWFnZUhlYWRlchITCgJpZBgBIAEoCUIH6uAYA0iAARIdCgxjb250ZW50X3R5cGUYAiABKAlCB+rgGANIgAESHAoFdG9wX2sYAyABKA1CDergGAkZAAAAAAAAWUAiXAoTUHJlZGljdEltYWdlUmVxdWVzdBIsCgZoZWFkZXIYASABKAsyGi5wcmVkaWN0aW9uLnYxLkltYWdlSGVhZGVySAASDwoFY2h1bmsYAiABKAxIAEIGCgRraW5kIioKCkxhYmVsU2NvcmUSDQoFbGFiZWwYASABKAkSDQoFc2NvcmUYAiABKAIiKwoKSW1hZ2VFcnJvchIMCgRjb2RlGAEgASgFEg8KB21lc3NhZ2UYAiABKAkilgEKFFByZWRpY3RJbWFnZVJlc3BvbnNlEgoKAmlkGAEgASgJEjwKDmNsYXNzaWZpY2F0aW9uGAIgASgLMiIucHJlZGljdGlvbi52MS5JbWFnZUNsYXNzaWZpY2F0aW9uSAASKgoFZXJyb3IYAyABKAsyGS5wcmVkaWN0aW9uLnYxLkltYWdlRXJyb3JIAEIICgZyZXN1bHQizgEKE0ltYWdlQ2xhc3NpZmljYXRpb24SKQoGbGFiZWxzGAEgAygLMhkucHJlZGljdGlvbi52MS5MYWJlbFNjb3JlEhIKCm1vZGVsX25hbWUYAiABKAkSFQoNbW9kZWxfdmVyc2lvbhgDIAEoCRIuCgtkZWNvZGVfdGltZRgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIxCg5pbmZlcmVuY2VfdGltZRgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiqPAQoLTG9hblB1cnBvc2USHAoYTE9BTl9QVVJQT1NFX1VOU1BFQ0lGSUVEEAASFQoRTE9BTl9QVVJQT1NFX0hPTUUQARIUChBMT0FOX1BVUlBPU0VfQ0FSEAISGgoWTE9BTl9QVVJQT1NFX0VEVUNBVElPThADEhkKFUxPQU5fUFVSUE9TRV9QRVJTT05BTBAEKlAKCERlY2lzaW9uEhgKFERFQ0lTSU9OX1VOU1BFQ0lGSUVEEAASFQoRREVDSVNJT05fQVBQUk9WRUQQARITCg9ERUNJU0lPTl9ERU5JRUQQAjKTAgoRUHJlZGljdGlvblNlcnZpY2USSAoHUHJlZGljdBIdLnByZWRpY3Rpb24udjEuUHJlZGljdFJlcXVlc3QaHi5wcmVkaWN0aW9uLnYxLlByZWRpY3RSZXNwb25zZRJXCgxQcmVkaWN0QmF0Y2gSIi5wcmVkaWN0aW9uLnYxLlByZWRpY3RCYXRjaFJlcXVlc3QaIy5wcmVkaWN0aW9uLnYxLlByZWRpY3RCYXRjaFJlc3BvbnNlElsKDFByZWRpY3RJbWFnZRIiLnByZWRpY3Rpb24udjEuUHJlZGljdEltYWdlUmVxdWVzdBojLnByZWRpY3Rpb24udjEuUHJlZGljdEltYWdlUmVzcG9uc2UoATABYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_prediction_v1_field_rules]);
+  fileDesc("CiZwcmVkaWN0aW9uL3YxL3ByZWRpY3Rpb25fc2VydmljZS5wcm90bxINcHJlZGljdGlvbi52MSKuAgoOUHJlZGljdFJlcXVlc3QSIwoDYWdlGAEgASgFQhbq4BgSCQAAAAAAADJAGQAAAAAAAF5AEh8KBmluY29tZRgCIAEoAUIP6uAYCxEAAAAAAAAAACgBEiwKDGNyZWRpdF9zY29yZRgDIAEoBUIW6uAYEgkAAAAAAMByQBkAAAAAAJCKQBIpChBlbXBsb3ltZW50X3llYXJzGAQgASgBQg/q4BgLCQAAAAAAAAAAKAESJAoLbG9hbl9hbW91bnQYBSABKAFCD+rgGAsRAAAAAAAAAAAoARI4Cgxsb2FuX3B1cnBvc2UYBiABKA4yGi5wcmVkaWN0aW9uLnYxLkxvYW5QdXJwb3NlQgbq4BgCMAESHQoNbW9kZWxfdmVyc2lvbhgHIAEoCUIG6uAYAkggIkwKDkRlY2lzaW9uRmFjdG9yEg8KB2ZlYXR1cmUYASABKAkSFAoMY29udHJpYnV0aW9uGAIgASgBEhMKC2Rlc2NyaXB0aW9uGAMgASgJIvkBCg9QcmVkaWN0UmVzcG9uc2USKQoIZGVjaXNpb24YASABKA4yFy5wcmVkaWN0aW9uLnYxLkRlY2lzaW9uEhMKC3Byb2JhYmlsaXR5GAIgASgBEhUKDW1vZGVsX3ZlcnNpb24YAyABKAkSLQoJdGltZXN0YW1wGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcChRhcHByb3ZhbF9wcm9iYWJpbGl0eRgFIAEoARISCgptb2RlbF9uYW1lGAYgASgJEi4KB2ZhY3RvcnMYByADKAsyHS5wcmVkaWN0aW9uLnYxLkRlY2lzaW9uRmFjdG9yIm0KE1ByZWRpY3RCYXRjaFJlcXVlc3QSNwoGaW5wdXRzGAEgAygLMh0ucHJlZGljdGlvbi52MS5QcmVkaWN0UmVxdWVzdEII6uAYBDgBQGQSHQoNbW9kZWxfdmVyc2lvbhgCIAEoCUIG6uAYAkggIn8KFFByZWRpY3RCYXRjaFJlc3BvbnNlEjMKC3ByZWRpY3Rpb25zGAEgAygLMh4ucHJlZGljdGlvbi52MS5QcmVkaWN0UmVzcG9uc2USMgoPcHJvY2Vzc2luZ190aW1lGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIl8KC0ltYWdlSGVhZGVyEhMKAmlkGAEgASgJQgfq4BgDSIABEh0KDGNvbnRlbnRfdHlwZRgCIAEoCUIH6uAYA0iAARIcCgV0b3BfaxgDIAEoDUIN6uAYCRkAAAAAAABZQCJcChNQcmVkaWN0SW1hZ2VSZXF1ZXN0EiwKBmhlYWRlchgBIAEoCzIaLnByZWRpY3Rpb24udjEuSW1hZ2VIZWFkZXJIABIPCgVjaHVuaxgCIAEoDEgAQgYKBGtpbmQiKgoKTGFiZWxTY29yZRINCgVsYWJlbBgBIAEoCRINCgVzY29yZRgCIAEoAiIrCgpJbWFnZUVycm9yEgwKBGNvZGUYASABKAUSDwoHbWVzc2FnZRgCIAEoCSKWAQoUUHJlZGljdEltYWdlUmVzcG9uc2USCgoCaWQYASABKAkSPAoOY2xhc3NpZmljYXRpb24YAiABKAsyIi5wcmVkaWN0aW9uLnYxLkltYWdlQ2xhc3NpZmljYXRpb25IABIqCgVlcnJvchgDIAEoCzIZLnByZWRpY3Rpb24udjEuSW1hZ2VFcnJvckgAQggKBnJlc3VsdCLOAQoTSW1hZ2VDbGFzc2lmaWNhdGlvbhIpCgZsYWJlbHMYASADKAsyGS5wcmVkaWN0aW9uLnYxLkxhYmVsU2NvcmUSEgoKbW9kZWxfbmFtZRgCIAEoCRIVCg1tb2RlbF92ZXJzaW9uGAMgASgJEi4KC2RlY29kZV90aW1lGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjEKDmluZmVyZW5jZV90aW1lGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIhMKEUxpc3RNb2RlbHNSZXF1ZXN0IkEKEkxpc3RNb2RlbHNSZXNwb25zZRIrCgZtb2RlbHMYASADKAsyGy5wcmVkaWN0aW9uLnYxLk1vZGVsU3VtbWFyeSJ4CgxNb2RlbFN1bW1hcnkSDAoEbmFtZRgBIAEoCRIMCgR0YXNrGAIgASgJEhcKD2RlZmF1bHRfdmVyc2lvbhgDIAEoCRIzCgh2ZXJzaW9ucxgEIAMoCzIhLnByZWRpY3Rpb24udjEuTW9kZWxWZXJzaW9uU3RhdHVzIpUBChJNb2RlbFZlcnNpb25TdGF0dXMSDwoHdmVyc2lvbhgBIAEoCRIvCgVzdGF0ZRgCIAEoDjIgLnByZWRpY3Rpb24udjEuTW9kZWxWZXJzaW9uU3RhdGUSDQoFZXJyb3IYAyABKAkSLgoKdXBkYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiMgoXR2V0TW9kZWxNZXRhZGF0YVJlcXVlc3QSFwoEbmFtZRgBIAEoCUIJ6uAYBUiAAVABIjwKDlRlbnNvck1ldGFkYXRhEgwKBG5hbWUYASABKAkSDQoFZHR5cGUYAiABKAkSDQoFc2hhcGUYAyADKAMiwQIKGEdldE1vZGVsTWV0YWRhdGFSZXNwb25zZRIqCgVtb2RlbBgBIAEoCzIbLnByZWRpY3Rpb24udjEuTW9kZWxTdW1tYXJ5EhMKC2Rlc2NyaXB0aW9uGAIgASgJEi0KBmlucHV0cxgDIAMoCzIdLnByZWRpY3Rpb24udjEuVGVuc29yTWV0YWRhdGESLgoHb3V0cHV0cxgEIAMoCzIdLnByZWRpY3Rpb24udjEuVGVuc29yTWV0YWRhdGESRQoHbWV0cmljcxgFIAMoCzI0LnByZWRpY3Rpb24udjEuR2V0TW9kZWxNZXRhZGF0YVJlc3BvbnNlLk1ldHJpY3NFbnRyeRIOCgZsYWJlbHMYBiADKAkaLgoMTWV0cmljc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAToCOAEqjwEKC0xvYW5QdXJwb3NlEhwKGExPQU5fUFVSUE9TRV9VTlNQRUNJRklFRBAAEhUKEUxPQU5fUFVSUE9TRV9IT01FEAESFAoQTE9BTl9QVVJQT1NFX0NBUhACEhoKFkxPQU5fUFVSUE9TRV9FRFVDQVRJT04QAxIZChVMT0FOX1BVUlBPU0VfUEVSU09OQUwQBCpQCghEZWNpc2lvbhIYChRERUNJU0lPTl9VTlNQRUNJRklFRBAAEhUKEURFQ0lTSU9OX0FQUFJPVkVEEAESEwoPREVDSVNJT05fREVOSUVEEAIquwEKEU1vZGVsVmVyc2lvblN0YXRlEiMKH01PREVMX1ZFUlNJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIfChtNT0RFTF9WRVJTSU9OX1NUQVRFX0xPQURJTkcQARIdChlNT0RFTF9WRVJTSU9OX1NUQVRFX1JFQURZEAISHgoaTU9ERUxfVkVSU0lPTl9TVEFURV9GQUlMRUQQAxIhCh1NT0RFTF9WRVJTSU9OX1NUQVRFX1VOTE9BRElORxAEMssDChFQcmVkaWN0aW9uU2VydmljZRJICgdQcmVkaWN0Eh0ucHJlZGljdGlvbi52MS5QcmVkaWN0UmVxdWVzdBoeLnByZWRpY3Rpb24udjEuUHJlZGljdFJlc3BvbnNlElcKDFByZWRpY3RCYXRjaBIiLnByZWRpY3Rpb24udjEuUHJlZGljdEJhdGNoUmVxdWVzdBojLnByZWRpY3Rpb24udjEuUHJlZGljdEJhdGNoUmVzcG9uc2USWwoMUHJlZGljdEltYWdlEiIucHJlZGljdGlvbi52MS5QcmVkaWN0SW1hZ2VSZXF1ZXN0GiMucHJlZGljdGlvbi52MS5QcmVkaWN0SW1hZ2VSZXNwb25zZSgBMAESUQoKTGlzdE1vZGVscxIgLnByZWRpY3Rpb24udjEuTGlzdE1vZGVsc1JlcXVlc3QaIS5wcmVkaWN0aW9uLnYxLkxpc3RNb2RlbHNSZXNwb25zZRJjChBHZXRNb2RlbE1ldGFkYXRhEiYucHJlZGljdGlvbi52MS5HZXRNb2RlbE1ldGFkYXRhUmVxdWVzdBonLnByZWRpY3Rpb24udjEuR2V0TW9kZWxNZXRhZGF0YVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_prediction_v1_field_rules]);
 
 /**
  * One loan application.
@@ -83,6 +86,16 @@ export type PredictRequest = Message<"prediction.v1.PredictRequest"> & {
    * @generated from field: prediction.v1.LoanPurpose loan_purpose = 6;
    */
   loanPurpose: LoanPurpose;
+
+  /**
+   * Pins a model version, e.g. "2". Empty: the highest ready version. An
+   * unknown version gives NOT_FOUND. Must be empty inside a PredictBatch
+   * (pin the batch with PredictBatchRequest.model_version). At most 32
+   * characters.
+   *
+   * @generated from field: string model_version = 7;
+   */
+  modelVersion: string;
 };
 
 /**
@@ -208,6 +221,14 @@ export type PredictBatchRequest = Message<"prediction.v1.PredictBatchRequest"> &
    * @generated from field: repeated prediction.v1.PredictRequest inputs = 1;
    */
   inputs: PredictRequest[];
+
+  /**
+   * Pins a model version for the whole batch, e.g. "2". Empty: the highest
+   * ready version. At most 32 characters.
+   *
+   * @generated from field: string model_version = 2;
+   */
+  modelVersion: string;
 };
 
 /**
@@ -466,6 +487,235 @@ export const ImageClassificationSchema: GenMessage<ImageClassification> = /*@__P
   messageDesc(file_prediction_v1_prediction_service, 10);
 
 /**
+ * Asks for every model in the repository.
+ *
+ * @generated from message prediction.v1.ListModelsRequest
+ */
+export type ListModelsRequest = Message<"prediction.v1.ListModelsRequest"> & {
+};
+
+/**
+ * Describes the message prediction.v1.ListModelsRequest.
+ * Use `create(ListModelsRequestSchema)` to create a new message.
+ */
+export const ListModelsRequestSchema: GenMessage<ListModelsRequest> = /*@__PURE__*/
+  messageDesc(file_prediction_v1_prediction_service, 11);
+
+/**
+ * The models in the repository, sorted by name.
+ *
+ * @generated from message prediction.v1.ListModelsResponse
+ */
+export type ListModelsResponse = Message<"prediction.v1.ListModelsResponse"> & {
+  /**
+   * @generated from field: repeated prediction.v1.ModelSummary models = 1;
+   */
+  models: ModelSummary[];
+};
+
+/**
+ * Describes the message prediction.v1.ListModelsResponse.
+ * Use `create(ListModelsResponseSchema)` to create a new message.
+ */
+export const ListModelsResponseSchema: GenMessage<ListModelsResponse> = /*@__PURE__*/
+  messageDesc(file_prediction_v1_prediction_service, 12);
+
+/**
+ * A model and the state of each of its versions.
+ *
+ * @generated from message prediction.v1.ModelSummary
+ */
+export type ModelSummary = Message<"prediction.v1.ModelSummary"> & {
+  /**
+   * Model name, e.g. "loan-approval" (the repository directory name).
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * What the model does, e.g. "loan_approval" or "image_classification".
+   *
+   * @generated from field: string task = 2;
+   */
+  task: string;
+
+  /**
+   * The version answering requests that pin none; empty when none is ready.
+   *
+   * @generated from field: string default_version = 3;
+   */
+  defaultVersion: string;
+
+  /**
+   * Every version found in the repository, highest first.
+   *
+   * @generated from field: repeated prediction.v1.ModelVersionStatus versions = 4;
+   */
+  versions: ModelVersionStatus[];
+};
+
+/**
+ * Describes the message prediction.v1.ModelSummary.
+ * Use `create(ModelSummarySchema)` to create a new message.
+ */
+export const ModelSummarySchema: GenMessage<ModelSummary> = /*@__PURE__*/
+  messageDesc(file_prediction_v1_prediction_service, 13);
+
+/**
+ * One version of a model.
+ *
+ * @generated from message prediction.v1.ModelVersionStatus
+ */
+export type ModelVersionStatus = Message<"prediction.v1.ModelVersionStatus"> & {
+  /**
+   * Version, the name of its directory in the repository, e.g. "1".
+   *
+   * @generated from field: string version = 1;
+   */
+  version: string;
+
+  /**
+   * @generated from field: prediction.v1.ModelVersionState state = 2;
+   */
+  state: ModelVersionState;
+
+  /**
+   * Why loading failed, when state is FAILED.
+   *
+   * @generated from field: string error = 3;
+   */
+  error: string;
+
+  /**
+   * When the version became READY (or FAILED).
+   *
+   * @generated from field: google.protobuf.Timestamp updated_at = 4;
+   */
+  updatedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message prediction.v1.ModelVersionStatus.
+ * Use `create(ModelVersionStatusSchema)` to create a new message.
+ */
+export const ModelVersionStatusSchema: GenMessage<ModelVersionStatus> = /*@__PURE__*/
+  messageDesc(file_prediction_v1_prediction_service, 14);
+
+/**
+ * Asks for one model's metadata.
+ *
+ * @generated from message prediction.v1.GetModelMetadataRequest
+ */
+export type GetModelMetadataRequest = Message<"prediction.v1.GetModelMetadataRequest"> & {
+  /**
+   * Model name, e.g. "loan-approval". 1..128 characters.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message prediction.v1.GetModelMetadataRequest.
+ * Use `create(GetModelMetadataRequestSchema)` to create a new message.
+ */
+export const GetModelMetadataRequestSchema: GenMessage<GetModelMetadataRequest> = /*@__PURE__*/
+  messageDesc(file_prediction_v1_prediction_service, 15);
+
+/**
+ * Shape and type of one model input or output tensor.
+ *
+ * @generated from message prediction.v1.TensorMetadata
+ */
+export type TensorMetadata = Message<"prediction.v1.TensorMetadata"> & {
+  /**
+   * Tensor name in the model graph, e.g. "features".
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Element type, e.g. "float32".
+   *
+   * @generated from field: string dtype = 2;
+   */
+  dtype: string;
+
+  /**
+   * Dimensions; -1 marks a dynamic dimension (the batch).
+   *
+   * @generated from field: repeated int64 shape = 3;
+   */
+  shape: bigint[];
+};
+
+/**
+ * Describes the message prediction.v1.TensorMetadata.
+ * Use `create(TensorMetadataSchema)` to create a new message.
+ */
+export const TensorMetadataSchema: GenMessage<TensorMetadata> = /*@__PURE__*/
+  messageDesc(file_prediction_v1_prediction_service, 16);
+
+/**
+ * Everything a client may want to know about a model.
+ *
+ * @generated from message prediction.v1.GetModelMetadataResponse
+ */
+export type GetModelMetadataResponse = Message<"prediction.v1.GetModelMetadataResponse"> & {
+  /**
+   * Name, task and versions, as ListModels gives them.
+   *
+   * @generated from field: prediction.v1.ModelSummary model = 1;
+   */
+  model?: ModelSummary | undefined;
+
+  /**
+   * Human-readable description from the model's config.
+   *
+   * @generated from field: string description = 2;
+   */
+  description: string;
+
+  /**
+   * Input tensors, as the model config declares them.
+   *
+   * @generated from field: repeated prediction.v1.TensorMetadata inputs = 3;
+   */
+  inputs: TensorMetadata[];
+
+  /**
+   * Output tensors, as the model config declares them.
+   *
+   * @generated from field: repeated prediction.v1.TensorMetadata outputs = 4;
+   */
+  outputs: TensorMetadata[];
+
+  /**
+   * Evaluation metrics of the default version from its model card, e.g.
+   * "test_accuracy" or "test_roc_auc", each in 0..1.
+   *
+   * @generated from field: map<string, double> metrics = 5;
+   */
+  metrics: { [key: string]: number };
+
+  /**
+   * Class labels in output order, for classifiers.
+   *
+   * @generated from field: repeated string labels = 6;
+   */
+  labels: string[];
+};
+
+/**
+ * Describes the message prediction.v1.GetModelMetadataResponse.
+ * Use `create(GetModelMetadataResponseSchema)` to create a new message.
+ */
+export const GetModelMetadataResponseSchema: GenMessage<GetModelMetadataResponse> = /*@__PURE__*/
+  messageDesc(file_prediction_v1_prediction_service, 17);
+
+/**
  * Purpose of a loan, as declared by the applicant.
  *
  * @generated from enum prediction.v1.LoanPurpose
@@ -548,6 +798,54 @@ export const DecisionSchema: GenEnum<Decision> = /*@__PURE__*/
   enumDesc(file_prediction_v1_prediction_service, 1);
 
 /**
+ * Lifecycle state of one model version.
+ *
+ * @generated from enum prediction.v1.ModelVersionState
+ */
+export enum ModelVersionState {
+  /**
+   * Never returned.
+   *
+   * @generated from enum value: MODEL_VERSION_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Being loaded and warmed up; not serving yet.
+   *
+   * @generated from enum value: MODEL_VERSION_STATE_LOADING = 1;
+   */
+  LOADING = 1,
+
+  /**
+   * Warmed up and serving.
+   *
+   * @generated from enum value: MODEL_VERSION_STATE_READY = 2;
+   */
+  READY = 2,
+
+  /**
+   * Could not be loaded; see error. Not serving.
+   *
+   * @generated from enum value: MODEL_VERSION_STATE_FAILED = 3;
+   */
+  FAILED = 3,
+
+  /**
+   * Removed from the repository; finishing its in-flight calls.
+   *
+   * @generated from enum value: MODEL_VERSION_STATE_UNLOADING = 4;
+   */
+  UNLOADING = 4,
+}
+
+/**
+ * Describes the enum prediction.v1.ModelVersionState.
+ */
+export const ModelVersionStateSchema: GenEnum<ModelVersionState> = /*@__PURE__*/
+  enumDesc(file_prediction_v1_prediction_service, 2);
+
+/**
  * Serves model predictions.
  *
  * @generated from service prediction.v1.PredictionService
@@ -587,6 +885,27 @@ export const PredictionService: GenService<{
     methodKind: "bidi_streaming";
     input: typeof PredictImageRequestSchema;
     output: typeof PredictImageResponseSchema;
+  },
+  /**
+   * Lists the models in the server's model repository and their versions.
+   *
+   * @generated from rpc prediction.v1.PredictionService.ListModels
+   */
+  listModels: {
+    methodKind: "unary";
+    input: typeof ListModelsRequestSchema;
+    output: typeof ListModelsResponseSchema;
+  },
+  /**
+   * Describes one model: versions and their states, tensors, and the
+   * metrics from its model card. NOT_FOUND for an unknown model.
+   *
+   * @generated from rpc prediction.v1.PredictionService.GetModelMetadata
+   */
+  getModelMetadata: {
+    methodKind: "unary";
+    input: typeof GetModelMetadataRequestSchema;
+    output: typeof GetModelMetadataResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_prediction_v1_prediction_service, 0);

@@ -1,0 +1,146 @@
+// One loaded, warmed-up model version: its ONNX session (held by the worker
+// pool) behind its own dynamic batcher, with a count of the calls using it so
+// that it is released only once they have finished.
+import { Code, ConnectError } from "@connectrpc/connect";
+import { systemClock, type Clock } from "./clock.js";
+import { DynamicBatcher } from "./dynamic-batcher.js";
+import type { EngineObserver } from "./engine-observer.js";
+import type { InferencePool, PooledSession } from "./inference-pool.js";
+import type { ModelConfig } from "./model-config.js";
+import { splitRows, stackRows, zeroTensor, type Tensors } from "./tensor-rows.js";
+
+interface QueuedRequest {
+  feeds: Tensors;
+  rows: number;
+  enqueuedAt: number;
+}
+
+export interface InferOptions {
+  signal?: AbortSignal;
+  /** Absolute deadline on the engine clock (ms); past it the request is dropped unrun. */
+  deadline?: number;
+}
+
+export class ServedVersion {
+  private inflight = 0;
+  private drained: (() => void) | undefined;
+  private readonly batcher: DynamicBatcher<QueuedRequest, Tensors>;
+
+  private constructor(
+    readonly config: ModelConfig,
+    readonly version: string,
+    private readonly session: PooledSession,
+    private readonly clock: Clock,
+    private readonly observer: EngineObserver | undefined,
+    workers: number,
+  ) {
+    const b = config.batching;
+    this.batcher = new DynamicBatcher<QueuedRequest, Tensors>({
+      maxBatchSize: b.max_batch_size,
+      maxQueueDelayUs: b.max_queue_delay_us,
+      maxQueueRows: b.max_queue_rows,
+      maxConcurrency: workers,
+      clock,
+      rowsOf: (r) => r.rows,
+      execute: (items) => this.execute(items),
+    });
+  }
+
+  /** Loads the session in the pool, checks it against the config, and warms it up. */
+  static async load(args: {
+    pool: InferencePool;
+    config: ModelConfig;
+    modelPath: string;
+    version: string;
+    workers: number;
+    clock?: Clock;
+    observer?: EngineObserver;
+  }): Promise<ServedVersion> {
+    const { config, modelPath } = args;
+    const session = await args.pool.load(modelPath, {
+      intraOpNumThreads: config.session.intra_op_threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: config.session.graph_optimization_level,
+    });
+    try {
+      const missing = [
+        ...config.inputs.filter((t) => !session.info.inputNames.includes(t.name)).map((t) => `input "${t.name}"`),
+        ...config.outputs.filter((t) => !session.info.outputNames.includes(t.name)).map((t) => `output "${t.name}"`),
+      ];
+      if (missing.length > 0) {
+        throw new Error(`${modelPath}: the model has no ${missing.join(", ")} (it has inputs ${session.info.inputNames.join(", ")} and outputs ${session.info.outputNames.join(", ")})`);
+      }
+      const served = new ServedVersion(config, args.version, session, args.clock ?? systemClock, args.observer, args.workers);
+      await served.warmUp(modelPath);
+      return served;
+    } catch (e) {
+      await session.release().catch(() => {});
+      throw e;
+    }
+  }
+
+  private async warmUp(modelPath: string): Promise<void> {
+    const feeds: Tensors = {};
+    for (const t of this.config.inputs) feeds[t.name] = zeroTensor(t.dtype, t.shape);
+    try {
+      await this.session.run(feeds as never);
+    } catch (e) {
+      throw new Error(`${modelPath}: warm-up inference failed: ${(e as Error).message}`);
+    }
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  /** Runs one request's rows (at most max_batch_size) with whatever else is queued. */
+  async infer(feeds: Tensors, opts: InferOptions = {}): Promise<Tensors> {
+    const rows = Object.values(feeds)[0].dims[0];
+    const request: QueuedRequest = { feeds, rows, enqueuedAt: this.clock.now() };
+    try {
+      return await this.batcher.submit(request, opts);
+    } catch (e) {
+      if (e instanceof ConnectError && e.code === Code.ResourceExhausted) this.observer?.countShed(this.name, this.version);
+      throw e;
+    } finally {
+      this.observer?.setQueueDepth(this.name, this.version, this.batcher.queuedRows);
+    }
+  }
+
+  private async execute(items: QueuedRequest[]): Promise<Tensors[]> {
+    const start = this.clock.now();
+    this.observer?.setQueueDepth(this.name, this.version, this.batcher.queuedRows);
+    const outputs = await this.session.run(stackRows(items.map((i) => i.feeds)) as never);
+    const rows = items.map((i) => i.rows);
+    this.observer?.observeBatch({
+      model: this.name,
+      version: this.version,
+      rows: rows.reduce((a, b) => a + b, 0),
+      queueSeconds: items.map((i) => (start - i.enqueuedAt) / 1000),
+      computeSeconds: (this.clock.now() - start) / 1000,
+    });
+    return splitRows(outputs as Tensors, rows);
+  }
+
+  /** Marks a call as using this version; the returned function ends it. */
+  enter(): () => void {
+    this.inflight++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      if (--this.inflight === 0) this.drained?.();
+    };
+  }
+
+  get callsInFlight(): number {
+    return this.inflight;
+  }
+
+  /** Waits for the calls using this version, then frees the session in every worker. */
+  async unload(): Promise<void> {
+    if (this.inflight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+    await this.batcher.drain();
+    await this.session.release();
+  }
+}

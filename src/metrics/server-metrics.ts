@@ -1,0 +1,266 @@
+// Prometheus metrics for the server: RPCs, batched inference (queue time kept
+// apart from compute time), model version states, and process metrics. Each
+// instance owns its own Registry, so tests and embedded servers never share
+// series through prom-client's global registry.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { NodeHandler } from "../transport/node-handler.js";
+
+export type RpcProtocol = "grpc" | "grpc-web" | "connect";
+export type ModelState = "loading" | "ready" | "failed" | "unloading";
+
+export const MODEL_STATES: readonly ModelState[] = ["loading", "ready", "failed", "unloading"];
+
+export interface CallObservation {
+  /** Procedure path, e.g. "/prediction.v1.PredictionService/Predict". Keep it to routed procedures: it is a label. */
+  method: string;
+  protocol: RpcProtocol;
+  /** Status code name: "OK", "INVALID_ARGUMENT", ... */
+  code: string;
+  seconds: number;
+}
+
+export interface BatchObservation {
+  model: string;
+  version: string;
+  /** Rows in the executed batch. */
+  rows: number;
+  /** Time each request in the batch spent queued, one entry per request. */
+  queueSeconds: number[];
+  /** Time the execution itself took. */
+  computeSeconds: number;
+}
+
+export interface ModelVersionState {
+  model: string;
+  version: string;
+  state: ModelState;
+}
+
+export interface ServerMetricsOptions {
+  /** Register prom-client's default process metrics (CPU, memory, event loop lag, GC) in this registry. Default true. */
+  collectProcessMetrics?: boolean;
+}
+
+// Whole RPCs: 0.5 ms .. 10 s.
+const CALL_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+// Time waiting for a batch slot: from 50 µs, since an idle batcher dispatches almost at once.
+const QUEUE_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+// One model execution.
+const COMPUTE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
+
+type VersionLabels = "model" | "version";
+
+export class ServerMetrics {
+  readonly registry: Registry;
+
+  private readonly calls: Counter<"method" | "protocol" | "code">;
+  private readonly callDuration: Histogram<"method" | "protocol">;
+  private readonly queueDuration: Histogram<VersionLabels>;
+  private readonly computeDuration: Histogram<VersionLabels>;
+  private readonly batchSize: Histogram<VersionLabels>;
+  private readonly requests: Counter<VersionLabels>;
+  private readonly executions: Counter<VersionLabels>;
+  private readonly queueDepth: Gauge<VersionLabels>;
+  private readonly versions: Gauge<"state">;
+  private readonly versionState: Gauge<VersionLabels | "state">;
+  private readonly loadFailures: Counter<VersionLabels>;
+  private readonly shed: Counter<VersionLabels>;
+
+  /** Versions named by the last setModelStates call, keyed by versionKey(). */
+  private knownVersions = new Map<string, { model: string; version: string }>();
+
+  constructor(opts: ServerMetricsOptions = {}) {
+    const registry = new Registry();
+    this.registry = registry;
+    const registers = [registry];
+
+    this.calls = new Counter({
+      name: "rpc_server_calls_total",
+      help: "Finished RPCs by procedure, protocol and status code.",
+      labelNames: ["method", "protocol", "code"],
+      registers,
+    });
+    this.callDuration = new Histogram({
+      name: "rpc_server_call_duration_seconds",
+      help: "Duration of finished RPCs, from request start to the end of the response.",
+      labelNames: ["method", "protocol"],
+      buckets: CALL_BUCKETS,
+      registers,
+    });
+    this.queueDuration = new Histogram({
+      name: "inference_queue_duration_seconds",
+      help: "Time each inference request waited in the batch queue before its batch started executing.",
+      labelNames: ["model", "version"],
+      buckets: QUEUE_BUCKETS,
+      registers,
+    });
+    this.computeDuration = new Histogram({
+      name: "inference_compute_duration_seconds",
+      help: "Duration of each batched model execution, excluding queue time.",
+      labelNames: ["model", "version"],
+      buckets: COMPUTE_BUCKETS,
+      registers,
+    });
+    this.batchSize = new Histogram({
+      name: "inference_batch_size",
+      help: "Rows per batched model execution.",
+      labelNames: ["model", "version"],
+      buckets: BATCH_SIZE_BUCKETS,
+      registers,
+    });
+    this.requests = new Counter({
+      name: "inference_requests_total",
+      help: "Rows inferred (summed batch sizes). Requests are counted by inference_queue_duration_seconds_count.",
+      labelNames: ["model", "version"],
+      registers,
+    });
+    this.executions = new Counter({
+      name: "inference_executions_total",
+      help: "Batched model executions.",
+      labelNames: ["model", "version"],
+      registers,
+    });
+    this.queueDepth = new Gauge({
+      name: "inference_queue_depth",
+      help: "Rows waiting in the batch queue.",
+      labelNames: ["model", "version"],
+      registers,
+    });
+    this.versions = new Gauge({
+      name: "model_versions",
+      help: "Model versions in each state.",
+      labelNames: ["state"],
+      registers,
+    });
+    this.versionState = new Gauge({
+      name: "model_version_state",
+      help: "1 for the state a model version is in, 0 for the other states.",
+      labelNames: ["model", "version", "state"],
+      registers,
+    });
+    this.loadFailures = new Counter({
+      name: "model_load_failures_total",
+      help: "Failed model version loads.",
+      labelNames: ["model", "version"],
+      registers,
+    });
+    this.shed = new Counter({
+      name: "inference_shed_total",
+      help: "Inference requests refused because the batch queue was full.",
+      labelNames: ["model", "version"],
+      registers,
+    });
+
+    for (const state of MODEL_STATES) this.versions.set({ state }, 0);
+
+    if (opts.collectProcessMetrics ?? true) {
+      collectDefaultMetrics({ register: registry });
+    }
+  }
+
+  observeCall(c: CallObservation): void {
+    this.calls.inc({ method: c.method, protocol: c.protocol, code: c.code });
+    const seconds = duration(c.seconds);
+    if (seconds !== undefined) {
+      this.callDuration.observe({ method: c.method, protocol: c.protocol }, seconds);
+    }
+  }
+
+  observeBatch(b: BatchObservation): void {
+    const labels = { model: b.model, version: b.version };
+    this.executions.inc(labels);
+    if (Number.isFinite(b.rows) && b.rows >= 0) {
+      this.requests.inc(labels, b.rows);
+      this.batchSize.observe(labels, b.rows);
+    }
+    const queue = this.queueDuration.labels(labels);
+    for (const q of b.queueSeconds) {
+      const seconds = duration(q);
+      if (seconds !== undefined) queue.observe(seconds);
+    }
+    const compute = duration(b.computeSeconds);
+    if (compute !== undefined) this.computeDuration.observe(labels, compute);
+  }
+
+  setQueueDepth(model: string, version: string, rows: number): void {
+    if (!Number.isFinite(rows)) return;
+    this.queueDepth.set({ model, version }, Math.max(0, rows));
+  }
+
+  setModelStates(states: ModelVersionState[]): void {
+    // Last entry wins if a version is listed twice.
+    const current = new Map<string, ModelVersionState>();
+    for (const s of states) current.set(versionKey(s.model, s.version), s);
+
+    this.versionState.reset();
+    const counts = new Map<ModelState, number>(MODEL_STATES.map((state) => [state, 0]));
+    for (const { model, version, state } of current.values()) {
+      for (const candidate of MODEL_STATES) {
+        this.versionState.set({ model, version, state: candidate }, candidate === state ? 1 : 0);
+      }
+      counts.set(state, (counts.get(state) ?? 0) + 1);
+    }
+    for (const [state, n] of counts) this.versions.set({ state }, n);
+
+    // A version that is gone has no queue; drop its depth series rather than freeze the last value.
+    for (const [key, { model, version }] of this.knownVersions) {
+      if (!current.has(key)) this.queueDepth.remove({ model, version });
+    }
+    this.knownVersions = new Map([...current].map(([key, { model, version }]) => [key, { model, version }]));
+  }
+
+  countLoadFailure(model: string, version: string): void {
+    this.loadFailures.inc({ model, version });
+  }
+
+  countShed(model: string, version: string): void {
+    this.shed.inc({ model, version });
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    const body = await this.registry.metrics();
+    return { contentType: this.registry.contentType, body };
+  }
+}
+
+/**
+ * A handler for `GET /metrics` (and HEAD) that works with node:http and
+ * node:http2 compat requests. Returns true when it took the request, false
+ * when the caller should route it elsewhere.
+ */
+export function metricsEndpoint(
+  metrics: ServerMetrics,
+  path = "/metrics",
+): (req: Parameters<NodeHandler>[0], res: Parameters<NodeHandler>[1]) => boolean {
+  return (req, res) => {
+    const method = req.method ?? "GET";
+    if ((method !== "GET" && method !== "HEAD") || (req.url ?? "/").split("?")[0] !== path) {
+      return false;
+    }
+    metrics.render().then(
+      ({ contentType, body }) => {
+        res.statusCode = 200;
+        res.setHeader("content-type", contentType);
+        res.setHeader("cache-control", "no-store");
+        if (method === "HEAD") res.end();
+        else res.end(body);
+      },
+      (err: unknown) => {
+        res.statusCode = 500;
+        res.setHeader("content-type", "text/plain; charset=utf-8");
+        res.end(`metrics collection failed: ${err instanceof Error ? err.message : String(err)}\n`);
+      },
+    );
+    return true;
+  };
+}
+
+function versionKey(model: string, version: string): string {
+  return `${model}\u0000${version}`;
+}
+
+/** A duration fit to observe, or undefined to skip: metrics must never throw into the request path. */
+function duration(seconds: number): number | undefined {
+  return Number.isFinite(seconds) ? Math.max(0, seconds) : undefined;
+}

@@ -1,0 +1,354 @@
+import http from "node:http";
+import http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { metricsEndpoint, ServerMetrics } from "../src/metrics/server-metrics.js";
+
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+interface Exposition {
+  samples: Sample[];
+  types: Map<string, string>;
+  help: Map<string, string>;
+}
+
+/** Enough of the Prometheus text format (0.0.4) for these tests. */
+function parse(text: string): Exposition {
+  const samples: Sample[] = [];
+  const types = new Map<string, string>();
+  const help = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    if (line === "") continue;
+    let m = /^# (TYPE|HELP) (\S+) (.*)$/.exec(line);
+    if (m) {
+      (m[1] === "TYPE" ? types : help).set(m[2], m[3]);
+      continue;
+    }
+    m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)(?: \d+)?$/.exec(line);
+    if (!m) throw new Error(`unparsable exposition line: ${line}`);
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
+      labels[l[1]] = l[2].replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
+    }
+    const raw = m[3];
+    const value = raw === "+Inf" ? Infinity : raw === "-Inf" ? -Infinity : Number(raw);
+    samples.push({ name: m[1], labels, value });
+  }
+  return { samples, types, help };
+}
+
+function find(exp: Exposition, name: string, labels: Record<string, string> = {}): Sample[] {
+  return exp.samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+}
+
+/** The single sample with exactly these labels (besides any not named, which must not exist). */
+function value(exp: Exposition, name: string, labels: Record<string, string> = {}): number {
+  const hits = exp.samples.filter(
+    (s) => s.name === name && Object.keys(s.labels).length === Object.keys(labels).length && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+  );
+  if (hits.length !== 1) throw new Error(`expected one ${name}${JSON.stringify(labels)}, found ${hits.length}`);
+  return hits[0].value;
+}
+
+async function scrape(metrics: ServerMetrics): Promise<Exposition> {
+  const { body } = await metrics.render();
+  return parse(body);
+}
+
+const PREDICT = "/prediction.v1.PredictionService/Predict";
+const LOAN = { model: "loan-approval", version: "3" };
+
+describe("ServerMetrics", () => {
+  it("uses a registry per instance", async () => {
+    const a = new ServerMetrics({ collectProcessMetrics: false });
+    const b = new ServerMetrics({ collectProcessMetrics: false });
+    a.observeCall({ method: PREDICT, protocol: "grpc", code: "OK", seconds: 0.01 });
+    expect(a.registry).not.toBe(b.registry);
+    expect(find(await scrape(a), "rpc_server_calls_total")).toHaveLength(1);
+    expect(find(await scrape(b), "rpc_server_calls_total")).toHaveLength(0);
+  });
+
+  it("counts calls by method, protocol and code and times them by method and protocol", async () => {
+    const m = new ServerMetrics({ collectProcessMetrics: false });
+    m.observeCall({ method: PREDICT, protocol: "grpc", code: "OK", seconds: 0.002 });
+    m.observeCall({ method: PREDICT, protocol: "grpc", code: "OK", seconds: 0.02 });
+    m.observeCall({ method: PREDICT, protocol: "grpc", code: "INVALID_ARGUMENT", seconds: 0.0004 });
+    m.observeCall({ method: PREDICT, protocol: "connect", code: "OK", seconds: 3 });
+    m.observeCall({ method: PREDICT, protocol: "grpc-web", code: "UNAVAILABLE", seconds: 20 });
+    const exp = await scrape(m);
+
+    expect(exp.types.get("rpc_server_calls_total")).toBe("counter");
+    expect(exp.types.get("rpc_server_call_duration_seconds")).toBe("histogram");
+    expect(value(exp, "rpc_server_calls_total", { method: PREDICT, protocol: "grpc", code: "OK" })).toBe(2);
+    expect(value(exp, "rpc_server_calls_total", { method: PREDICT, protocol: "grpc", code: "INVALID_ARGUMENT" })).toBe(1);
+    expect(value(exp, "rpc_server_calls_total", { method: PREDICT, protocol: "connect", code: "OK" })).toBe(1);
+    expect(value(exp, "rpc_server_calls_total", { method: PREDICT, protocol: "grpc-web", code: "UNAVAILABLE" })).toBe(1);
+
+    const grpc = { method: PREDICT, protocol: "grpc" };
+    expect(value(exp, "rpc_server_call_duration_seconds_count", grpc)).toBe(3);
+    expect(value(exp, "rpc_server_call_duration_seconds_sum", grpc)).toBeCloseTo(0.0224, 10);
+    expect(value(exp, "rpc_server_call_duration_seconds_bucket", { ...grpc, le: "0.0005" })).toBe(1);
+    expect(value(exp, "rpc_server_call_duration_seconds_bucket", { ...grpc, le: "0.0025" })).toBe(2);
+    expect(value(exp, "rpc_server_call_duration_seconds_bucket", { ...grpc, le: "0.025" })).toBe(3);
+    expect(value(exp, "rpc_server_call_duration_seconds_bucket", { ...grpc, le: "+Inf" })).toBe(3);
+
+    const les = find(exp, "rpc_server_call_duration_seconds_bucket", grpc).map((s) => s.labels.le);
+    expect(les[0]).toBe("0.0005");
+    expect(les.at(-2)).toBe("10");
+    expect(les.at(-1)).toBe("+Inf");
+    // 20 s is beyond the last finite bucket.
+    const web = { method: PREDICT, protocol: "grpc-web" };
+    expect(value(exp, "rpc_server_call_duration_seconds_bucket", { ...web, le: "10" })).toBe(0);
+    expect(value(exp, "rpc_server_call_duration_seconds_bucket", { ...web, le: "+Inf" })).toBe(1);
+  });
+
+  it("keeps queue time per request apart from compute time per execution", async () => {
+    const m = new ServerMetrics({ collectProcessMetrics: false });
+    m.observeBatch({ ...LOAN, rows: 5, queueSeconds: [0.00001, 0.0003, 0.004], computeSeconds: 0.003 });
+    m.observeBatch({ ...LOAN, rows: 1, queueSeconds: [0.2], computeSeconds: 0.0008 });
+    m.observeBatch({ model: "image", version: "1", rows: 64, queueSeconds: [0.001, 0.001], computeSeconds: 0.09 });
+    const exp = await scrape(m);
+
+    for (const name of ["inference_queue_duration_seconds", "inference_compute_duration_seconds", "inference_batch_size"]) {
+      expect(exp.types.get(name)).toBe("histogram");
+    }
+    expect(exp.types.get("inference_requests_total")).toBe("counter");
+    expect(exp.types.get("inference_executions_total")).toBe("counter");
+
+    // Queue: one observation per request.
+    expect(value(exp, "inference_queue_duration_seconds_count", LOAN)).toBe(4);
+    expect(value(exp, "inference_queue_duration_seconds_sum", LOAN)).toBeCloseTo(0.20431, 10);
+    expect(value(exp, "inference_queue_duration_seconds_bucket", { ...LOAN, le: "0.00005" })).toBe(1);
+    expect(value(exp, "inference_queue_duration_seconds_bucket", { ...LOAN, le: "0.0005" })).toBe(2);
+    expect(value(exp, "inference_queue_duration_seconds_bucket", { ...LOAN, le: "0.005" })).toBe(3);
+    expect(value(exp, "inference_queue_duration_seconds_bucket", { ...LOAN, le: "0.25" })).toBe(4);
+    expect(find(exp, "inference_queue_duration_seconds_bucket", LOAN)[0].labels.le).toBe("0.00005");
+
+    // Compute: one observation per execution.
+    expect(value(exp, "inference_compute_duration_seconds_count", LOAN)).toBe(2);
+    expect(value(exp, "inference_compute_duration_seconds_sum", LOAN)).toBeCloseTo(0.0038, 10);
+    expect(value(exp, "inference_compute_duration_seconds_bucket", { ...LOAN, le: "0.001" })).toBe(1);
+    expect(value(exp, "inference_compute_duration_seconds_bucket", { ...LOAN, le: "0.005" })).toBe(2);
+
+    // Batch sizes, rows and executions.
+    const les = find(exp, "inference_batch_size_bucket", LOAN).map((s) => s.labels.le);
+    expect(les).toEqual(["1", "2", "4", "8", "16", "32", "64", "128", "256", "+Inf"]);
+    expect(value(exp, "inference_batch_size_bucket", { ...LOAN, le: "1" })).toBe(1);
+    expect(value(exp, "inference_batch_size_bucket", { ...LOAN, le: "4" })).toBe(1);
+    expect(value(exp, "inference_batch_size_bucket", { ...LOAN, le: "8" })).toBe(2);
+    expect(value(exp, "inference_batch_size_sum", LOAN)).toBe(6);
+    expect(value(exp, "inference_requests_total", LOAN)).toBe(6);
+    expect(value(exp, "inference_executions_total", LOAN)).toBe(2);
+
+    const image = { model: "image", version: "1" };
+    expect(value(exp, "inference_requests_total", image)).toBe(64);
+    expect(value(exp, "inference_executions_total", image)).toBe(1);
+    expect(value(exp, "inference_batch_size_bucket", { ...image, le: "32" })).toBe(0);
+    expect(value(exp, "inference_batch_size_bucket", { ...image, le: "64" })).toBe(1);
+    expect(value(exp, "inference_queue_duration_seconds_count", image)).toBe(2);
+  });
+
+  it("ignores unusable numbers instead of throwing into the request path", async () => {
+    const m = new ServerMetrics({ collectProcessMetrics: false });
+    expect(() => m.observeCall({ method: PREDICT, protocol: "grpc", code: "OK", seconds: Number.NaN })).not.toThrow();
+    expect(() => m.observeBatch({ ...LOAN, rows: -1, queueSeconds: [Infinity, -0.001], computeSeconds: Number.NaN })).not.toThrow();
+    expect(() => m.setQueueDepth(LOAN.model, LOAN.version, Number.NaN)).not.toThrow();
+    const exp = await scrape(m);
+    expect(value(exp, "rpc_server_calls_total", { method: PREDICT, protocol: "grpc", code: "OK" })).toBe(1);
+    expect(value(exp, "inference_executions_total", LOAN)).toBe(1);
+    expect(value(exp, "inference_queue_duration_seconds_count", LOAN)).toBe(1); // the negative one, clamped to 0
+    expect(value(exp, "inference_queue_duration_seconds_sum", LOAN)).toBe(0);
+  });
+
+  it("reports queue depth, load failures and shed requests", async () => {
+    const m = new ServerMetrics({ collectProcessMetrics: false });
+    m.setQueueDepth(LOAN.model, LOAN.version, 12);
+    m.setQueueDepth(LOAN.model, LOAN.version, 7);
+    m.countLoadFailure("image", "2");
+    m.countLoadFailure("image", "2");
+    m.countShed(LOAN.model, LOAN.version);
+    m.countShed(LOAN.model, LOAN.version);
+    m.countShed(LOAN.model, LOAN.version);
+    const exp = await scrape(m);
+    expect(exp.types.get("inference_queue_depth")).toBe("gauge");
+    expect(exp.types.get("model_load_failures_total")).toBe("counter");
+    expect(exp.types.get("inference_shed_total")).toBe("counter");
+    expect(value(exp, "inference_queue_depth", LOAN)).toBe(7);
+    expect(value(exp, "model_load_failures_total", { model: "image", version: "2" })).toBe(2);
+    expect(value(exp, "inference_shed_total", LOAN)).toBe(3);
+  });
+
+  it("replaces model states wholesale, dropping versions that vanished", async () => {
+    const m = new ServerMetrics({ collectProcessMetrics: false });
+
+    let exp = await scrape(m);
+    for (const state of ["loading", "ready", "failed", "unloading"]) {
+      expect(value(exp, "model_versions", { state })).toBe(0);
+    }
+
+    m.setModelStates([
+      { model: "loan-approval", version: "2", state: "ready" },
+      { model: "loan-approval", version: "3", state: "loading" },
+      { model: "image", version: "1", state: "failed" },
+    ]);
+    m.setQueueDepth("loan-approval", "2", 4);
+    exp = await scrape(m);
+    expect(exp.types.get("model_versions")).toBe("gauge");
+    expect(exp.types.get("model_version_state")).toBe("gauge");
+    expect(value(exp, "model_versions", { state: "ready" })).toBe(1);
+    expect(value(exp, "model_versions", { state: "loading" })).toBe(1);
+    expect(value(exp, "model_versions", { state: "failed" })).toBe(1);
+    expect(value(exp, "model_versions", { state: "unloading" })).toBe(0);
+    expect(value(exp, "model_version_state", { model: "loan-approval", version: "2", state: "ready" })).toBe(1);
+    expect(value(exp, "model_version_state", { model: "loan-approval", version: "2", state: "loading" })).toBe(0);
+    expect(value(exp, "model_version_state", { model: "image", version: "1", state: "failed" })).toBe(1);
+    // Every version has exactly one state at 1.
+    for (const v of [["loan-approval", "2"], ["loan-approval", "3"], ["image", "1"]]) {
+      const series = find(exp, "model_version_state", { model: v[0], version: v[1] });
+      expect(series).toHaveLength(4);
+      expect(series.reduce((n, s) => n + s.value, 0)).toBe(1);
+    }
+
+    // Version 3 became ready, version 2 is unloading, the image model is gone.
+    m.setModelStates([
+      { model: "loan-approval", version: "2", state: "unloading" },
+      { model: "loan-approval", version: "3", state: "ready" },
+    ]);
+    exp = await scrape(m);
+    expect(value(exp, "model_versions", { state: "ready" })).toBe(1);
+    expect(value(exp, "model_versions", { state: "unloading" })).toBe(1);
+    expect(value(exp, "model_versions", { state: "failed" })).toBe(0);
+    expect(value(exp, "model_versions", { state: "loading" })).toBe(0);
+    expect(value(exp, "model_version_state", { model: "loan-approval", version: "3", state: "ready" })).toBe(1);
+    expect(value(exp, "model_version_state", { model: "loan-approval", version: "3", state: "loading" })).toBe(0);
+    expect(value(exp, "model_version_state", { model: "loan-approval", version: "2", state: "unloading" })).toBe(1);
+    expect(find(exp, "model_version_state", { model: "image" })).toHaveLength(0);
+    expect(value(exp, "inference_queue_depth", { model: "loan-approval", version: "2" })).toBe(4);
+
+    // Version 2 finished unloading: its state and its queue depth drop out.
+    m.setModelStates([{ model: "loan-approval", version: "3", state: "ready" }]);
+    exp = await scrape(m);
+    expect(find(exp, "model_version_state", { version: "2" })).toHaveLength(0);
+    expect(find(exp, "inference_queue_depth", { version: "2" })).toHaveLength(0);
+    expect(value(exp, "model_versions", { state: "unloading" })).toBe(0);
+
+    m.setModelStates([]);
+    exp = await scrape(m);
+    expect(find(exp, "model_version_state")).toHaveLength(0);
+    expect(find(exp, "model_versions").map((s) => s.value)).toEqual([0, 0, 0, 0]);
+  });
+
+  it("includes process metrics by default, in its own registry", async () => {
+    const withProcess = await scrape(new ServerMetrics());
+    const second = await scrape(new ServerMetrics());
+    for (const exp of [withProcess, second]) {
+      expect(value(exp, "process_resident_memory_bytes")).toBeGreaterThan(0);
+      expect(value(exp, "process_cpu_seconds_total")).toBeGreaterThanOrEqual(0);
+      expect(exp.types.get("nodejs_eventloop_lag_seconds")).toBe("gauge");
+      expect(exp.types.get("nodejs_gc_duration_seconds")).toBe("histogram");
+      expect(exp.types.get("rpc_server_calls_total")).toBe("counter");
+    }
+    const without = await scrape(new ServerMetrics({ collectProcessMetrics: false }));
+    expect(without.types.has("process_resident_memory_bytes")).toBe(false);
+  });
+
+  it("escapes label values", async () => {
+    const m = new ServerMetrics({ collectProcessMetrics: false });
+    m.countShed('we"ird\\model', "1\n2");
+    const exp = await scrape(m);
+    expect(value(exp, "inference_shed_total", { model: 'we"ird\\model', version: "1\n2" })).toBe(1);
+  });
+});
+
+describe("metricsEndpoint", () => {
+  let server: http.Server | undefined;
+  afterEach(async () => {
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    server = undefined;
+  });
+
+  it("serves GET /metrics over node:http and leaves other requests alone", async () => {
+    const metrics = new ServerMetrics();
+    metrics.observeCall({ method: PREDICT, protocol: "connect", code: "OK", seconds: 0.004 });
+    const endpoint = metricsEndpoint(metrics);
+    const handled: Array<[string, boolean]> = [];
+    server = http.createServer((req, res) => {
+      const took = endpoint(req, res);
+      handled.push([`${req.method} ${req.url}`, took]);
+      if (!took) {
+        res.statusCode = 404;
+        res.end();
+      }
+    });
+    await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+    const res = await fetch(`${base}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+    const exp = parse(await res.text());
+    expect(value(exp, "rpc_server_calls_total", { method: PREDICT, protocol: "connect", code: "OK" })).toBe(1);
+    expect(value(exp, "process_resident_memory_bytes")).toBeGreaterThan(0);
+
+    expect((await fetch(`${base}/metrics?debug=1`)).status).toBe(200);
+    const head = await fetch(`${base}/metrics`, { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe("");
+
+    expect((await fetch(`${base}/`)).status).toBe(404);
+    expect((await fetch(`${base}/metrics/extra`)).status).toBe(404);
+    expect((await fetch(`${base}/metrics`, { method: "POST", body: "x" })).status).toBe(404);
+
+    expect(handled).toEqual([
+      ["GET /metrics", true],
+      ["GET /metrics?debug=1", true],
+      ["HEAD /metrics", true],
+      ["GET /", false],
+      ["GET /metrics/extra", false],
+      ["POST /metrics", false],
+    ]);
+  });
+
+  it("serves GET /metrics over node:http2 compat objects", async () => {
+    const metrics = new ServerMetrics({ collectProcessMetrics: false });
+    metrics.countShed(LOAN.model, LOAN.version);
+    const endpoint = metricsEndpoint(metrics);
+    const h2 = http2.createServer((req, res) => {
+      if (!endpoint(req, res)) {
+        res.statusCode = 404;
+        res.end();
+      }
+    });
+    await new Promise<void>((resolve) => h2.listen(0, "127.0.0.1", resolve));
+    const client = http2.connect(`http://127.0.0.1:${(h2.address() as AddressInfo).port}`);
+    const get = (path: string) =>
+      new Promise<{ status: number; type: string | undefined; body: string }>((resolve, reject) => {
+        const stream = client.request({ ":method": "GET", ":path": path });
+        let status = 0;
+        let type: string | undefined;
+        let body = "";
+        stream.on("response", (headers) => {
+          status = Number(headers[":status"]);
+          type = headers["content-type"] as string | undefined;
+        });
+        stream.setEncoding("utf8");
+        stream.on("data", (chunk: string) => (body += chunk));
+        stream.on("end", () => resolve({ status, type, body }));
+        stream.on("error", reject);
+      });
+    try {
+      const ok = await get("/metrics");
+      expect(ok.status).toBe(200);
+      expect(ok.type).toMatch(/^text\/plain; version=0\.0\.4/);
+      expect(value(parse(ok.body), "inference_shed_total", LOAN)).toBe(1);
+      expect((await get("/other")).status).toBe(404);
+    } finally {
+      client.close();
+      await new Promise<void>((resolve) => h2.close(() => resolve()));
+    }
+  });
+});

@@ -1,0 +1,335 @@
+// Starting up: with no model, a corrupt model and the shipped one (in
+// process), and `npm start` as an operator runs it (child process): the
+// generated API key, graceful SIGTERM, configuration errors, key files.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import * as net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { create } from "@bufbuild/protobuf";
+import { Code } from "@connectrpc/connect";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { Health, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus as Serving } from "../gen/grpc/health/v1/health_pb.js";
+import { PredictionService, PredictRequestSchema } from "../gen/prediction/v1/prediction_service_pb.js";
+import { ConfigError, loadConfig } from "../src/config.js";
+import { VALID } from "./support/applications.js";
+import { HEALTH_CHECK_PATH, looksLikeStackTrace, postRaw, predictJson } from "./support/connect-json.js";
+import { grpcJsClient } from "./support/grpc-js-client.js";
+import { emptyRepository, GARBAGE_MODEL, repositoryWithModel, type TempRepo } from "./support/model-repos.js";
+import { API_KEY, startTestServer, type TestServer } from "./support/test-server.js";
+
+const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
+const PREDICTION = PredictionService.typeName;
+const LEVEL_ERROR = 50;
+
+function healthOverGrpc(client: ReturnType<typeof grpcJsClient>, service: string) {
+  return client.unary(Health.method.check, create(HealthCheckRequestSchema, { service }));
+}
+
+// ---------------------------------------------------------------------------
+// A model that cannot be loaded: the server must come up anyway and say so.
+// ---------------------------------------------------------------------------
+
+function describeUnloadableModel(title: string, makeRepo: () => TempRepo, expectedPath: (repo: TempRepo) => string) {
+  describe(title, () => {
+    let repo: TempRepo;
+    let server: TestServer;
+    let grpcClient: ReturnType<typeof grpcJsClient>;
+
+    beforeAll(async () => {
+      repo = makeRepo();
+      server = await startTestServer({ MODEL_REPOSITORY: repo.dir });
+      grpcClient = grpcJsClient(`127.0.0.1:${server.port}`);
+    });
+    afterAll(async () => {
+      grpcClient?.close();
+      await server?.close();
+      repo?.remove();
+    });
+
+    it("still starts, and Health Check says NOT_SERVING for the server and the service", async () => {
+      for (const service of ["", PREDICTION]) {
+        const r = await healthOverGrpc(grpcClient, service);
+        expect(r.error, `Check("${service}")`).toBeUndefined();
+        expect(r.message?.status, `Check("${service}")`).toBe(Serving.NOT_SERVING);
+      }
+    });
+
+    it("answers Predict over gRPC (grpc-js) with UNAVAILABLE, without filesystem detail", async () => {
+      const r = await grpcClient.unary(PredictionService.method.predict, create(PredictRequestSchema, VALID), {
+        metadata: { "x-api-key": API_KEY },
+      });
+      expect(r.message).toBeUndefined();
+      expect(r.error?.code).toBe(Code.Unavailable);
+      expect(r.error?.details).not.toContain(repo.dir);
+      expect(looksLikeStackTrace(r.error?.details ?? "")).toBe(false);
+    });
+
+    it("answers Predict over Connect JSON with HTTP 503 and code unavailable", async () => {
+      const r = await predictJson(server.baseUrl, { "x-api-key": API_KEY });
+      expect(r.status).toBe(503);
+      expect(r.json?.code).toBe("unavailable");
+      expect(r.text).not.toContain(repo.dir);
+    });
+
+    it("logs, at level error, a line naming the path it could not load", () => {
+      const errors = server.logs.filter((l) => l.level === LEVEL_ERROR);
+      const line = errors.find((l) => l.path === expectedPath(repo));
+      expect(line, `error lines: ${JSON.stringify(errors)}`).toBeDefined();
+      expect(line?.model).toBe("loan-approval");
+      expect(String(line?.reason)).not.toBe("");
+    });
+
+    it("keeps answering health afterwards (gRPC and Connect), still NOT_SERVING", async () => {
+      for (let i = 0; i < 3; i++) {
+        const g = await healthOverGrpc(grpcClient, "");
+        expect(g.message?.status).toBe(Serving.NOT_SERVING);
+        const c = await postRaw(server.baseUrl, HEALTH_CHECK_PATH, JSON.stringify({ service: PREDICTION }));
+        expect(c.status).toBe(200);
+        expect(c.json?.status).toBe("NOT_SERVING");
+      }
+    });
+  });
+}
+
+describeUnloadableModel("model missing (MODEL_REPOSITORY is an empty directory)", emptyRepository, (repo) => `${repo.dir}/loan-approval`);
+
+describeUnloadableModel(
+  "corrupt model (loan-approval/1/model.onnx is garbage)",
+  () => repositoryWithModel(GARBAGE_MODEL, "pred-corrupt-repo-"),
+  (repo) => repo.modelPath,
+);
+
+describe("the shipped model", () => {
+  let server: TestServer;
+  let grpcClient: ReturnType<typeof grpcJsClient>;
+  beforeAll(async () => {
+    server = await startTestServer();
+    grpcClient = grpcJsClient(`127.0.0.1:${server.port}`);
+  });
+  afterAll(async () => {
+    grpcClient?.close();
+    await server?.close();
+  });
+
+  it("loads, and Health Check says SERVING for the server and the service", async () => {
+    for (const service of ["", PREDICTION]) {
+      const r = await healthOverGrpc(grpcClient, service);
+      expect(r.message?.status, `Check("${service}")`).toBe(Serving.SERVING);
+    }
+    expect(server.logs.filter((l) => l.level === LEVEL_ERROR)).toEqual([]);
+    const loaded = server.logs.find((l) => typeof l.path === "string" && /loan-approval\/1\/model\.onnx$/.test(l.path));
+    expect(loaded, JSON.stringify(server.logs)).toBeDefined();
+  });
+});
+
+// ---------------------------------------------------------------------------
+// The real entry point, as a child process.
+// ---------------------------------------------------------------------------
+
+/** An env without any of the server's settings from the developer's shell. */
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const k of ["PORT", "HOST", "API_KEYS", "API_KEYS_FILE", "MODEL_REPOSITORY", "MAX_BATCH_INPUTS", "MAX_MESSAGE_BYTES", "CORS_ORIGINS", "LOG_LEVEL", "TLS_CERT_FILE", "TLS_KEY_FILE"]) {
+    delete env[k];
+  }
+  return { ...env, ...extra };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+interface Child {
+  proc: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Exit code and signal, once the process has exited and its output is read. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Polls Health Check over Connect JSON until it says SERVING. */
+  waitUntilServing(baseUrl: string, timeoutMs: number): Promise<void>;
+}
+
+const children: ChildProcess[] = [];
+
+function run(command: string, args: string[], env: Record<string, string>): Child {
+  // Own process group, so that cleanup can stop everything it started even if a test fails midway.
+  const proc = spawn(command, args, { cwd: REPO_ROOT, env: cleanEnv(env), stdio: ["ignore", "pipe", "pipe"], detached: true });
+  children.push(proc);
+  let out = "";
+  let err = "";
+  // Always drain both pipes: pino writes synchronously and would block on a full pipe.
+  proc.stdout!.on("data", (d) => (out += d));
+  proc.stderr!.on("data", (d) => (err += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once("close", (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    proc,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    async waitUntilServing(baseUrl, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        if (proc.exitCode !== null || proc.signalCode !== null) {
+          throw new Error(`process exited (${proc.exitCode ?? proc.signalCode}) before serving; stdout:\n${out}\nstderr:\n${err}`);
+        }
+        const status = await postRaw(baseUrl, HEALTH_CHECK_PATH, "{}").then((r) => r.json?.status, () => undefined);
+        if (status === "SERVING") return;
+        if (Date.now() > deadline) throw new Error(`not SERVING within ${timeoutMs} ms (last: ${status}); stdout:\n${out}\nstderr:\n${err}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+  };
+}
+
+afterEach(() => {
+  for (const proc of children.splice(0)) {
+    if (proc.exitCode === null && proc.signalCode === null && proc.pid) {
+      try {
+        process.kill(-proc.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  }
+});
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms))),
+  ]).finally(() => clearTimeout(timer));
+}
+
+// `npm start` runs `tsx src/main.ts`. The tsx binary is run directly rather
+// than through npm/npx: npm does not pass SIGTERM on to the script it runs
+// (it dies of the signal and leaves the server running as an orphan), so a
+// signal sent to npm would test npm, not the server.
+const TSX = join(REPO_ROOT, "node_modules", ".bin", "tsx");
+
+describe("npm start (tsx src/main.ts) with no API key configured", () => {
+  it("logs one generated key once, accepts it, refuses calls without it, and exits 0 on SIGTERM", { timeout: 120_000 }, async () => {
+    const port = await freePort();
+    const child = run(TSX, ["src/main.ts"], { PORT: String(port), HOST: "127.0.0.1" });
+    const baseUrl = `http://127.0.0.1:${port}`;
+    await child.waitUntilServing(baseUrl, 60_000);
+
+    const lines = child.stdout().trim().split("\n");
+    const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>); // every stdout line is a JSON log line
+    const keyLines = parsed.filter((l) => "generatedApiKey" in l);
+    expect(keyLines).toHaveLength(1);
+    const key = String(keyLines[0].generatedApiKey);
+    expect(key.length).toBeGreaterThanOrEqual(16);
+
+    const ok = await predictJson(baseUrl, { "x-api-key": key });
+    expect(ok.status, ok.text).toBe(200);
+    expect(ok.json?.decision).toMatch(/^DECISION_(APPROVED|DENIED)$/);
+    const bearer = await predictJson(baseUrl, { authorization: `Bearer ${key}` });
+    expect(bearer.status, bearer.text).toBe(200);
+
+    const none = await predictJson(baseUrl, {});
+    expect(none.status).toBe(401);
+    expect(none.json?.code).toBe("unauthenticated");
+    const wrong = await predictJson(baseUrl, { "x-api-key": `${key}x` });
+    expect(wrong.status).toBe(401);
+    // A failing call with the right key: its log line carries an error message.
+    const invalid = await predictJson(baseUrl, { "x-api-key": key }, JSON.stringify({ age: 5 }));
+    expect(invalid.status).toBe(400);
+
+    const t0 = Date.now();
+    child.proc.kill("SIGTERM");
+    const { code, signal } = await withTimeout(child.exited, 15_000, "exit after SIGTERM");
+    expect({ code, signal }).toEqual({ code: 0, signal: null });
+    expect(Date.now() - t0).toBeLessThan(15_000);
+
+    const out = child.stdout();
+    expect(out).toMatch(/"msg":"shutting down"/);
+    expect(out).toMatch(/"msg":"stopped"/);
+    // Five calls were logged, none with the key in it; the key is written exactly once, anywhere.
+    const predictCalls = out
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.msg === "call" && l.method === "/prediction.v1.PredictionService/Predict");
+    expect(predictCalls.map((l) => l.code)).toEqual(["OK", "OK", "UNAUTHENTICATED", "UNAUTHENTICATED", "INVALID_ARGUMENT"]);
+    const everything = out + child.stderr();
+    expect(everything.split(key).length - 1).toBe(1);
+  });
+});
+
+describe("configuration errors", () => {
+  it("exits non-zero, naming the file, when API_KEYS_FILE does not exist", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pred-keys-"));
+    const missing = join(dir, "no-such-keys.txt");
+    try {
+      const port = await freePort();
+      const child = run("npx", ["tsx", "src/main.ts"], { PORT: String(port), HOST: "127.0.0.1", API_KEYS_FILE: missing });
+      const { code } = await withTimeout(child.exited, 45_000, "exit on a config error");
+      expect(code).not.toBe(0);
+      expect(code).not.toBeNull();
+      expect(child.stderr()).toContain(missing);
+      expect(child.stderr()).toMatch(/API_KEYS_FILE/);
+      expect(child.stdout()).not.toMatch(/listening/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it("refuses an API_KEYS_FILE that holds only comments and blank lines", () => {
+    const dir = mkdtempSync(join(tmpdir(), "pred-keys-"));
+    const file = join(dir, "keys.txt");
+    try {
+      writeFileSync(file, "# no keys yet\n\n   \n# another comment\n");
+      expect(() => loadConfig({ API_KEYS_FILE: file })).toThrow(ConfigError);
+      expect(() => loadConfig({ API_KEYS_FILE: file })).toThrow(file);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("API_KEYS_FILE with keys, one per line, and comments", () => {
+  let dir: string;
+  let server: TestServer;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "pred-keys-"));
+    const file = join(dir, "keys.txt");
+    writeFileSync(file, "# keys for the payments team\nfile-key-one\n\n   file-key-two   \r\n# file-key-retired\n");
+    // API_KEYS empty: only the file's keys count.
+    server = await startTestServer({ API_KEYS: "", API_KEYS_FILE: file });
+  });
+  afterAll(async () => {
+    await server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("accepts every key in the file, trimmed", async () => {
+    for (const key of ["file-key-one", "file-key-two"]) {
+      const r = await predictJson(server.baseUrl, { "x-api-key": key });
+      expect(r.status, `${key}: ${r.text}`).toBe(200);
+    }
+  });
+
+  it("refuses commented-out keys, comment text, and keys not in the file", async () => {
+    for (const key of ["file-key-retired", "# file-key-retired", "# keys for the payments team", API_KEY]) {
+      const r = await predictJson(server.baseUrl, { "x-api-key": key });
+      expect(r.status, key).toBe(401);
+    }
+  });
+
+  it("never writes the keys to the log", () => {
+    expect(server.rawLogs()).not.toContain("file-key-one");
+    expect(server.rawLogs()).not.toContain("file-key-two");
+  });
+});

@@ -1,0 +1,84 @@
+// gRPC by hand over node:http2 (h2c), to send what no gRPC library would:
+// garbage payloads, truncated frames, lying flags, slow bodies.
+import * as http2 from "node:http2";
+
+/** A gRPC length-prefixed message: flag byte, 4-byte big-endian length, payload. */
+export function grpcFrame(payload: Uint8Array, options: { compressed?: boolean; declaredLength?: number } = {}): Buffer {
+  const prefix = Buffer.alloc(5);
+  prefix[0] = options.compressed ? 1 : 0;
+  prefix.writeUInt32BE(options.declaredLength ?? payload.length, 1);
+  return Buffer.concat([prefix, payload]);
+}
+
+export interface RawGrpcResult {
+  /** HTTP status of the response headers (0 if none arrived). */
+  httpStatus: number;
+  headers: http2.IncomingHttpHeaders;
+  /** Trailers, or the headers of a trailers-only response. */
+  trailers: http2.IncomingHttpHeaders;
+  /** grpc-status from the trailers (or a trailers-only response), undefined if absent. */
+  grpcStatus?: number;
+  /** grpc-message, percent-decoded. */
+  grpcMessage?: string;
+  body: Buffer;
+  /** RST_STREAM code (0 when the stream closed normally). */
+  rstCode: number;
+  streamError?: Error;
+}
+
+export interface RawGrpcCall {
+  path: string;
+  frames: Uint8Array[];
+  headers?: Record<string, string>;
+  /** Wait this long after the request headers before sending the frames. */
+  bodyDelayMs?: number;
+}
+
+/** One gRPC call on an existing h2c session; resolves when the stream closes, whatever happened. */
+export function rawGrpc(session: http2.ClientHttp2Session, call: RawGrpcCall): Promise<RawGrpcResult> {
+  return new Promise((resolve) => {
+    const stream = session.request({
+      ":method": "POST",
+      ":path": call.path,
+      "content-type": "application/grpc",
+      te: "trailers",
+      ...call.headers,
+    });
+    let headers: http2.IncomingHttpHeaders = {};
+    let trailers: http2.IncomingHttpHeaders = {};
+    let streamError: Error | undefined;
+    const chunks: Buffer[] = [];
+    stream.on("response", (h) => (headers = h));
+    stream.on("trailers", (t) => (trailers = t));
+    stream.on("data", (d: Buffer) => chunks.push(d));
+    stream.on("error", (e) => (streamError = e));
+    stream.on("close", () => {
+      const source = trailers["grpc-status"] !== undefined ? trailers : headers;
+      const status = source["grpc-status"];
+      const message = source["grpc-message"];
+      resolve({
+        httpStatus: Number(headers[":status"] ?? 0),
+        headers,
+        trailers: source,
+        grpcStatus: status === undefined ? undefined : Number(status),
+        grpcMessage: typeof message === "string" ? decodeURIComponent(message) : undefined,
+        body: Buffer.concat(chunks),
+        rstCode: stream.rstCode ?? 0,
+        streamError,
+      });
+    });
+    const send = () => {
+      for (const f of call.frames) stream.write(f);
+      stream.end();
+    };
+    if (call.bodyDelayMs) setTimeout(send, call.bodyDelayMs);
+    else send();
+  });
+}
+
+/** An h2c session whose errors surface on its streams, not as uncaught exceptions. */
+export function h2cSession(baseUrl: string): http2.ClientHttp2Session {
+  const session = http2.connect(baseUrl);
+  session.on("error", () => {});
+  return session;
+}
