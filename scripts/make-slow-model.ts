@@ -3,12 +3,17 @@
  * inference long enough to observe (e.g. that the event loop stays free while
  * the inference pool runs it on a worker thread).
  *
- *   npx tsx scripts/make-slow-model.ts out.onnx [--layers 64] [--width 512] [--seed 1]
+ *   npx tsx scripts/make-slow-model.ts out.onnx [--layers 64] [--width 512] [--seed 1] [--loan]
  *
  * Interface:
  *   input  x  float32 [batch, width]
  *   output y  float32 [batch, width]
  * Graph: `layers` times (MatMul with a width x width weight matrix, then Relu).
+ *
+ * With `loan: true` the same chain sits behind the loan model's interface
+ * (input `features` [batch, 9]; outputs `approval_probability` [batch, 1] and
+ * `contributions` [batch, 6]), so the server can serve it as a slow
+ * `loan-approval` model in tests of the whole call path.
  * The cost of one run is about 2 * batch * width^2 * layers floating-point
  * operations, so it is tuned with `layers` (and the batch size the caller feeds).
  *
@@ -35,6 +40,8 @@ export interface SlowModelOptions {
   width?: number;
   /** Seed of the weight generator. Default 1. */
   seed?: number;
+  /** Wrap the chain in the loan model's input and outputs. Default false. */
+  loan?: boolean;
 }
 
 /** Small deterministic PRNG (xorshift32), returning floats in [0, 1). */
@@ -62,6 +69,10 @@ function weightMatrix(name: string, rows: number, cols: number, random: () => nu
 }
 
 function batchedFloat(name: string, width: number) {
+  return batchedTensor(name, width);
+}
+
+function batchedTensor(name: string, width: number) {
   return onnx.ValueInfoProto.create({
     name,
     type: {
@@ -84,6 +95,11 @@ export function buildSlowModel(options: SlowModelOptions = {}): Uint8Array {
   const initializer = [];
   const node = [];
   let previous = "x";
+  if (options.loan) {
+    // features [batch, 9] -> [batch, width], then the chain.
+    initializer.push(weightMatrix("w_in", 9, width, random));
+    node.push(onnx.NodeProto.create({ name: "input_projection", opType: "MatMul", input: ["features", "w_in"], output: ["x"] }));
+  }
   for (let layer = 0; layer < layers; layer++) {
     const weights = `w${layer}`;
     const product = `matmul${layer}`;
@@ -94,13 +110,25 @@ export function buildSlowModel(options: SlowModelOptions = {}): Uint8Array {
     previous = activation;
   }
 
+  let input = [batchedFloat("x", width)];
+  let output = [batchedFloat("y", width)];
+  if (options.loan) {
+    initializer.push(weightMatrix("w_p", width, 1, random), weightMatrix("w_c", width, 6, random));
+    node.push(
+      onnx.NodeProto.create({ name: "logit", opType: "MatMul", input: ["y", "w_p"], output: ["logit"] }),
+      onnx.NodeProto.create({ name: "probability", opType: "Sigmoid", input: ["logit"], output: ["approval_probability"] }),
+      onnx.NodeProto.create({ name: "contributions", opType: "MatMul", input: ["y", "w_c"], output: ["contributions"] }),
+    );
+    input = [batchedTensor("features", 9)];
+    output = [batchedTensor("approval_probability", 1), batchedTensor("contributions", 6)];
+  }
   const graph = onnx.GraphProto.create({
     name: "slow_model",
     docString: `${layers} x (MatMul ${width}x${width} + Relu); deliberately slow, for tests`,
     node,
     initializer,
-    input: [batchedFloat("x", width)],
-    output: [batchedFloat("y", width)],
+    input,
+    output,
   });
   const model = onnx.ModelProto.create({
     irVersion: IR_VERSION,
@@ -127,7 +155,9 @@ function parseCli(argv: string[]): { path: string; options: SlowModelOptions } {
       const raw = flag[2] ?? argv[++i];
       const value = Number(raw);
       if (raw === undefined || !Number.isInteger(value)) throw new Error(`--${flag[1]} needs an integer, got ${raw}`);
-      options[flag[1] as keyof SlowModelOptions] = value;
+      options[flag[1] as "layers" | "width" | "seed"] = value;
+    } else if (arg === "--loan") {
+      options.loan = true;
     } else if (arg.startsWith("--") || path !== undefined) {
       throw new Error(`unexpected argument ${arg}`);
     } else {

@@ -20,6 +20,9 @@ export interface ServerConfig {
   loanModel: string;
   /** Worker threads running inference (each holds every loaded session). */
   inferenceWorkers: number;
+  /** The repository model that answers image requests that name none. */
+  imageModel: string;
+  images: ImageLimits;
   /** Most inputs accepted by one PredictBatch call. */
   maxBatchInputs: number;
   /** Largest request message accepted, in bytes. */
@@ -28,6 +31,21 @@ export interface ServerConfig {
   corsOrigins: string[];
   logLevel: string;
   tls?: { cert: Buffer; key: Buffer };
+}
+
+/** Limits on images, in PredictImage streams and ClassifyImage calls alike. */
+export interface ImageLimits {
+  /** Encoded bytes per image. */
+  maxBytes: number;
+  /** Decoded width x height per image: refuses decompression bombs before decoding. */
+  maxPixels: number;
+  maxImagesPerStream: number;
+  maxStreamsPerConnection: number;
+  maxStreams: number;
+  /** A stream with no message and no image in flight for this long is ended. */
+  streamIdleMs: number;
+  /** Images of one stream being decoded or classified at once (the rest wait: backpressure). */
+  maxInFlightPerStream: number;
 }
 
 export class ConfigError extends Error {}
@@ -46,6 +64,16 @@ export function loadConfig(env: Env = process.env): ServerConfig {
     loanModel: env.LOAN_MODEL ?? "loan-approval",
     // One core stays with the event loop (I/O, decoding); the rest run inference.
     inferenceWorkers: intSetting(env, "INFERENCE_WORKERS", Math.max(1, availableParallelism() - 1), 1, 256),
+    imageModel: env.IMAGE_MODEL ?? "shapes",
+    images: {
+      maxBytes: intSetting(env, "MAX_IMAGE_BYTES", 10 * 1024 * 1024, 1024, 1024 ** 3),
+      maxPixels: intSetting(env, "MAX_IMAGE_PIXELS", 40_000_000, 1, 1_000_000_000),
+      maxImagesPerStream: intSetting(env, "MAX_IMAGES_PER_STREAM", 10_000, 1, 1e9),
+      maxStreamsPerConnection: intSetting(env, "MAX_IMAGE_STREAMS_PER_CONNECTION", 16, 1, 1e6),
+      maxStreams: intSetting(env, "MAX_IMAGE_STREAMS", 256, 1, 1e6),
+      streamIdleMs: intSetting(env, "IMAGE_STREAM_IDLE_MS", 30_000, 10, 3_600_000),
+      maxInFlightPerStream: intSetting(env, "MAX_IMAGES_IN_FLIGHT_PER_STREAM", 8, 1, 1024),
+    },
     maxBatchInputs: intSetting(env, "MAX_BATCH_INPUTS", 100, 1, 100_000),
     maxMessageBytes: intSetting(env, "MAX_MESSAGE_BYTES", 4 * 1024 * 1024, 1024, 1024 ** 3),
     corsOrigins: listSetting(env.CORS_ORIGINS),

@@ -1,6 +1,7 @@
 // Assembles the server: routes, interceptors, metrics, the inference engine
 // and the one-port listener. The port opens first, so health can answer
 // NOT_SERVING while the models load.
+import { createContextValues } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { file_grpc_health_v1_health, Health, HealthCheckResponse_ServingStatus as Serving } from "../gen/grpc/health/v1/health_pb.js";
 import { file_grpc_reflection_v1_reflection } from "../gen/grpc/reflection/v1/reflection_pb.js";
@@ -15,6 +16,7 @@ import { apiKeyInterceptor, callLogInterceptor, validationInterceptor } from "./
 import { metricsEndpoint, ServerMetrics } from "./metrics/server-metrics.js";
 import { createReflectionServices } from "./reflection/reflection-service.js";
 import { predictionService } from "./services/prediction-service.js";
+import { connectionKey, StreamAdmission } from "./services/stream-admission.js";
 import { withCors } from "./transport/cors.js";
 import { fallbackHandler } from "./transport/fallback.js";
 import { listen } from "./transport/listen.js";
@@ -53,10 +55,22 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   });
 
   const shutdown = new AbortController();
+  const images = {
+    repository,
+    defaultModel: config.imageModel,
+    limits: config.images,
+    streams: new StreamAdmission(config.images.maxStreams, config.images.maxStreamsPerConnection),
+  };
+  metrics.gaugeFrom("image_streams_active", "PredictImage streams open now.", () => images.streams.active);
+  const predictions = predictionService({ repository, loanModel: config.loanModel, images });
   const services = [PredictionService.typeName, Health.typeName, "grpc.reflection.v1.ServerReflection"];
   const rpc = rpcHandler({
     routes(router) {
-      router.service(PredictionService, predictionService({ repository, loanModel: config.loanModel }));
+      router.service(PredictionService, predictions);
+      // A whole image travels in one ClassifyImage message (base64 in JSON: 4/3 larger).
+      router.rpc(PredictionService.method.classifyImage, predictions.classifyImage!, {
+        readMaxBytes: Math.max(config.maxMessageBytes, Math.ceil(config.images.maxBytes * 1.4) + 64 * 1024),
+      });
       router.service(Health, createHealthService(health));
       createReflectionServices([
         file_prediction_v1_prediction_service,
@@ -74,6 +88,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     // A misspelled field would otherwise be dropped silently and scored as its default (often 0).
     jsonOptions: { ignoreUnknownFields: false },
     onError: (err, method) => logger.error({ err, method }, "handler failed after the response started"),
+    contextValues: (req) => createContextValues().set(connectionKey, ("stream" in req ? req.stream.session : undefined) ?? req.socket),
     shutdownSignal: shutdown.signal,
     fallback: fallbackHandler(services),
   });

@@ -9,7 +9,7 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Health, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus as Serving } from "../gen/grpc/health/v1/health_pb.js";
-import { PredictBatchRequestSchema, PredictionService, PredictRequestSchema } from "../gen/prediction/v1/prediction_service_pb.js";
+import { PredictBatchRequestSchema, PredictImageRequestSchema, PredictionService, PredictRequestSchema } from "../gen/prediction/v1/prediction_service_pb.js";
 import { applications, VALID } from "./support/applications.js";
 import { looksLikeStackTrace, postRaw, predictJson, PREDICT_BATCH_PATH, PREDICT_PATH, VALID_JSON } from "./support/connect-json.js";
 import { grpcJsClient } from "./support/grpc-js-client.js";
@@ -271,7 +271,7 @@ describe("methods the server does not have", () => {
     }
   });
 
-  it("PredictImage over gRPC (grpc-js bidi stream) is UNIMPLEMENTED", async () => {
+  it("a PredictImage stream that sends a chunk before any header ends with INVALID_ARGUMENT (grpc-js)", async () => {
     const client = new grpc.Client(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
     const md = new grpc.Metadata();
     md.set("x-api-key", API_KEY);
@@ -281,24 +281,28 @@ describe("methods the server does not have", () => {
         call.on("data", () => {});
         call.on("error", () => {}); // the status event carries it
         call.on("status", resolve);
+        call.write(Buffer.from(toBinary(PredictImageRequestSchema, create(PredictImageRequestSchema, { kind: { case: "chunk", value: new Uint8Array([1, 2, 3]) } }))));
         call.end();
       });
-      expect(status.code).toBe(grpc.status.UNIMPLEMENTED);
+      expect(status.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(status.details).toContain("send an ImageHeader first");
       expect(looksLikeStackTrace(status.details)).toBe(false);
     } finally {
       client.close();
     }
   });
 
-  it("PredictImage over the connect-node gRPC transport is UNIMPLEMENTED", async () => {
+  it("a PredictImage stream with an empty message ends with INVALID_ARGUMENT (connect-node gRPC)", async () => {
     const client = createClient(PredictionService, createGrpcTransport({ baseUrl: server.baseUrl }));
-    async function* nothing() {}
+    async function* empty() {
+      yield create(PredictImageRequestSchema, {});
+    }
     const e = await (async () => {
-      for await (const _ of client.predictImage(nothing(), { headers: AUTH })) {
+      for await (const _ of client.predictImage(empty(), { headers: AUTH })) {
         // no answers expected
       }
     })().then(() => undefined, (err: unknown) => err);
-    expect(errorOf(e).code).toBe(Code.Unimplemented);
+    expect(errorOf(e).code).toBe(Code.InvalidArgument);
   });
 
   it("the server still serves", async () => {

@@ -214,6 +214,18 @@ export class ServerMetrics {
     this.loadFailures.inc({ model, version });
   }
 
+  /** Reports a live count at every scrape, e.g. open image streams. */
+  gaugeFrom(name: string, help: string, read: () => number): void {
+    new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  }
+
   countShed(model: string, version: string): void {
     this.shed.inc({ model, version });
   }

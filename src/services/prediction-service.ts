@@ -5,6 +5,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampNow, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
+  ClassifyImageResponseSchema,
   Decision,
   PredictBatchResponseSchema,
   PredictionService,
@@ -16,12 +17,15 @@ import { durationFromFractionalMs } from "../duration.js";
 import { systemClock, type Clock } from "../engine/clock.js";
 import type { ModelRepository } from "../engine/model-repository.js";
 import { decodePredictions, encodeApplications, type LoanPrediction } from "../models/loan-task.js";
+import { classifyImage } from "./image-classifier.js";
+import { predictImageStream, type ImageStreamDeps } from "./image-stream.js";
 import { getModelMetadata, listModels } from "./model-metadata.js";
 
 export interface PredictionServiceDeps {
   repository: ModelRepository;
   /** The repository model that answers Predict and PredictBatch. */
   loanModel: string;
+  images: ImageStreamDeps;
   clock?: Clock;
 }
 
@@ -41,9 +45,15 @@ export function predictionService(deps: PredictionServiceDeps): Partial<ServiceI
       const predictions = await decide(deps, clock, req.inputs, req.modelVersion, ctx);
       return create(PredictBatchResponseSchema, { predictions, processingTime: durationFromFractionalMs(performance.now() - start) });
     },
-    // eslint-disable-next-line require-yield
-    async *predictImage() {
-      throw new ConnectError("PredictImage is not implemented yet", Code.Unimplemented);
+    predictImage: (requests, ctx) => predictImageStream(deps.images, requests, ctx),
+    async classifyImage(req, ctx) {
+      const timeoutMs = ctx.timeoutMs();
+      const classification = await classifyImage(
+        deps.images,
+        { bytes: req.image, contentType: req.contentType, topK: req.topK, modelName: req.modelName, modelVersion: req.modelVersion },
+        { signal: ctx.signal, deadline: timeoutMs === undefined ? undefined : clock.now() + timeoutMs },
+      );
+      return create(ClassifyImageResponseSchema, { classification });
     },
     listModels: () => listModels(deps.repository),
     getModelMetadata: (req) => getModelMetadata(deps.repository, req.name),

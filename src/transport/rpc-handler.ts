@@ -3,7 +3,7 @@
 // is not valid protobuf binary is the client's fault, so it is answered
 // INVALID_ARGUMENT (HTTP 400), not the INTERNAL that connect-es uses for every
 // binary parse failure.
-import { Code, ConnectError, createConnectRouter, type ConnectRouter, type ConnectRouterOptions } from "@connectrpc/connect";
+import { Code, ConnectError, createConnectRouter, type ConnectRouter, type ConnectRouterOptions, type ContextValues } from "@connectrpc/connect";
 import { type UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { NodeHandler } from "./node-handler.js";
@@ -14,6 +14,8 @@ export interface RpcHandlerOptions extends ConnectRouterOptions {
   fallback: NodeHandler;
   /** Told about handler failures that could not be sent to the client (e.g. the peer left). */
   onError?(reason: unknown, method: string): void;
+  /** Per-request values for handlers, e.g. which connection a call came on. */
+  contextValues?(req: Parameters<NodeHandler>[0]): ContextValues;
 }
 
 const PARSE_BINARY = "parse binary: ";
@@ -25,7 +27,7 @@ export function rpcHandler(options: RpcHandlerOptions): NodeHandler {
   return (req, res) => {
     const handler = paths.get((req.url ?? "").split("?", 2)[0]);
     if (!handler) return options.fallback(req, res);
-    handler(universalRequestFromNodeRequest(req, res, undefined, undefined))
+    handler(universalRequestFromNodeRequest(req, res, undefined, options.contextValues?.(req)))
       .then(clientParseErrors)
       .then((uRes) => universalResponseToNodeResponse(uRes, res))
       .catch((reason) => {

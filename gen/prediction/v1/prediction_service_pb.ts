@@ -36,7 +36,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file prediction/v1/prediction_service.proto.
  */
 export const file_prediction_v1_prediction_service: GenFile = /*@__PURE__*/
-  fileDesc("CiZwcmVkaWN0aW9uL3YxL3ByZWRpY3Rpb25fc2VydmljZS5wcm90bxINcHJlZGljdGlvbi52MSKuAgoOUHJlZGljdFJlcXVlc3QSIwoDYWdlGAEgASgFQhbq4BgSCQAAAAAAADJAGQAAAAAAAF5AEh8KBmluY29tZRgCIAEoAUIP6uAYCxEAAAAAAAAAACgBEiwKDGNyZWRpdF9zY29yZRgDIAEoBUIW6uAYEgkAAAAAAMByQBkAAAAAAJCKQBIpChBlbXBsb3ltZW50X3llYXJzGAQgASgBQg/q4BgLCQAAAAAAAAAAKAESJAoLbG9hbl9hbW91bnQYBSABKAFCD+rgGAsRAAAAAAAAAAAoARI4Cgxsb2FuX3B1cnBvc2UYBiABKA4yGi5wcmVkaWN0aW9uLnYxLkxvYW5QdXJwb3NlQgbq4BgCMAESHQoNbW9kZWxfdmVyc2lvbhgHIAEoCUIG6uAYAkggIkwKDkRlY2lzaW9uRmFjdG9yEg8KB2ZlYXR1cmUYASABKAkSFAoMY29udHJpYnV0aW9uGAIgASgBEhMKC2Rlc2NyaXB0aW9uGAMgASgJIvkBCg9QcmVkaWN0UmVzcG9uc2USKQoIZGVjaXNpb24YASABKA4yFy5wcmVkaWN0aW9uLnYxLkRlY2lzaW9uEhMKC3Byb2JhYmlsaXR5GAIgASgBEhUKDW1vZGVsX3ZlcnNpb24YAyABKAkSLQoJdGltZXN0YW1wGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcChRhcHByb3ZhbF9wcm9iYWJpbGl0eRgFIAEoARISCgptb2RlbF9uYW1lGAYgASgJEi4KB2ZhY3RvcnMYByADKAsyHS5wcmVkaWN0aW9uLnYxLkRlY2lzaW9uRmFjdG9yIm0KE1ByZWRpY3RCYXRjaFJlcXVlc3QSNwoGaW5wdXRzGAEgAygLMh0ucHJlZGljdGlvbi52MS5QcmVkaWN0UmVxdWVzdEII6uAYBDgBQGQSHQoNbW9kZWxfdmVyc2lvbhgCIAEoCUIG6uAYAkggIn8KFFByZWRpY3RCYXRjaFJlc3BvbnNlEjMKC3ByZWRpY3Rpb25zGAEgAygLMh4ucHJlZGljdGlvbi52MS5QcmVkaWN0UmVzcG9uc2USMgoPcHJvY2Vzc2luZ190aW1lGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIl8KC0ltYWdlSGVhZGVyEhMKAmlkGAEgASgJQgfq4BgDSIABEh0KDGNvbnRlbnRfdHlwZRgCIAEoCUIH6uAYA0iAARIcCgV0b3BfaxgDIAEoDUIN6uAYCRkAAAAAAABZQCJcChNQcmVkaWN0SW1hZ2VSZXF1ZXN0EiwKBmhlYWRlchgBIAEoCzIaLnByZWRpY3Rpb24udjEuSW1hZ2VIZWFkZXJIABIPCgVjaHVuaxgCIAEoDEgAQgYKBGtpbmQiKgoKTGFiZWxTY29yZRINCgVsYWJlbBgBIAEoCRINCgVzY29yZRgCIAEoAiIrCgpJbWFnZUVycm9yEgwKBGNvZGUYASABKAUSDwoHbWVzc2FnZRgCIAEoCSKWAQoUUHJlZGljdEltYWdlUmVzcG9uc2USCgoCaWQYASABKAkSPAoOY2xhc3NpZmljYXRpb24YAiABKAsyIi5wcmVkaWN0aW9uLnYxLkltYWdlQ2xhc3NpZmljYXRpb25IABIqCgVlcnJvchgDIAEoCzIZLnByZWRpY3Rpb24udjEuSW1hZ2VFcnJvckgAQggKBnJlc3VsdCLOAQoTSW1hZ2VDbGFzc2lmaWNhdGlvbhIpCgZsYWJlbHMYASADKAsyGS5wcmVkaWN0aW9uLnYxLkxhYmVsU2NvcmUSEgoKbW9kZWxfbmFtZRgCIAEoCRIVCg1tb2RlbF92ZXJzaW9uGAMgASgJEi4KC2RlY29kZV90aW1lGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjEKDmluZmVyZW5jZV90aW1lGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIhMKEUxpc3RNb2RlbHNSZXF1ZXN0IkEKEkxpc3RNb2RlbHNSZXNwb25zZRIrCgZtb2RlbHMYASADKAsyGy5wcmVkaWN0aW9uLnYxLk1vZGVsU3VtbWFyeSJ4CgxNb2RlbFN1bW1hcnkSDAoEbmFtZRgBIAEoCRIMCgR0YXNrGAIgASgJEhcKD2RlZmF1bHRfdmVyc2lvbhgDIAEoCRIzCgh2ZXJzaW9ucxgEIAMoCzIhLnByZWRpY3Rpb24udjEuTW9kZWxWZXJzaW9uU3RhdHVzIpUBChJNb2RlbFZlcnNpb25TdGF0dXMSDwoHdmVyc2lvbhgBIAEoCRIvCgVzdGF0ZRgCIAEoDjIgLnByZWRpY3Rpb24udjEuTW9kZWxWZXJzaW9uU3RhdGUSDQoFZXJyb3IYAyABKAkSLgoKdXBkYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiMgoXR2V0TW9kZWxNZXRhZGF0YVJlcXVlc3QSFwoEbmFtZRgBIAEoCUIJ6uAYBUiAAVABIjwKDlRlbnNvck1ldGFkYXRhEgwKBG5hbWUYASABKAkSDQoFZHR5cGUYAiABKAkSDQoFc2hhcGUYAyADKAMiwQIKGEdldE1vZGVsTWV0YWRhdGFSZXNwb25zZRIqCgVtb2RlbBgBIAEoCzIbLnByZWRpY3Rpb24udjEuTW9kZWxTdW1tYXJ5EhMKC2Rlc2NyaXB0aW9uGAIgASgJEi0KBmlucHV0cxgDIAMoCzIdLnByZWRpY3Rpb24udjEuVGVuc29yTWV0YWRhdGESLgoHb3V0cHV0cxgEIAMoCzIdLnByZWRpY3Rpb24udjEuVGVuc29yTWV0YWRhdGESRQoHbWV0cmljcxgFIAMoCzI0LnByZWRpY3Rpb24udjEuR2V0TW9kZWxNZXRhZGF0YVJlc3BvbnNlLk1ldHJpY3NFbnRyeRIOCgZsYWJlbHMYBiADKAkaLgoMTWV0cmljc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAToCOAEqjwEKC0xvYW5QdXJwb3NlEhwKGExPQU5fUFVSUE9TRV9VTlNQRUNJRklFRBAAEhUKEUxPQU5fUFVSUE9TRV9IT01FEAESFAoQTE9BTl9QVVJQT1NFX0NBUhACEhoKFkxPQU5fUFVSUE9TRV9FRFVDQVRJT04QAxIZChVMT0FOX1BVUlBPU0VfUEVSU09OQUwQBCpQCghEZWNpc2lvbhIYChRERUNJU0lPTl9VTlNQRUNJRklFRBAAEhUKEURFQ0lTSU9OX0FQUFJPVkVEEAESEwoPREVDSVNJT05fREVOSUVEEAIquwEKEU1vZGVsVmVyc2lvblN0YXRlEiMKH01PREVMX1ZFUlNJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIfChtNT0RFTF9WRVJTSU9OX1NUQVRFX0xPQURJTkcQARIdChlNT0RFTF9WRVJTSU9OX1NUQVRFX1JFQURZEAISHgoaTU9ERUxfVkVSU0lPTl9TVEFURV9GQUlMRUQQAxIhCh1NT0RFTF9WRVJTSU9OX1NUQVRFX1VOTE9BRElORxAEMssDChFQcmVkaWN0aW9uU2VydmljZRJICgdQcmVkaWN0Eh0ucHJlZGljdGlvbi52MS5QcmVkaWN0UmVxdWVzdBoeLnByZWRpY3Rpb24udjEuUHJlZGljdFJlc3BvbnNlElcKDFByZWRpY3RCYXRjaBIiLnByZWRpY3Rpb24udjEuUHJlZGljdEJhdGNoUmVxdWVzdBojLnByZWRpY3Rpb24udjEuUHJlZGljdEJhdGNoUmVzcG9uc2USWwoMUHJlZGljdEltYWdlEiIucHJlZGljdGlvbi52MS5QcmVkaWN0SW1hZ2VSZXF1ZXN0GiMucHJlZGljdGlvbi52MS5QcmVkaWN0SW1hZ2VSZXNwb25zZSgBMAESUQoKTGlzdE1vZGVscxIgLnByZWRpY3Rpb24udjEuTGlzdE1vZGVsc1JlcXVlc3QaIS5wcmVkaWN0aW9uLnYxLkxpc3RNb2RlbHNSZXNwb25zZRJjChBHZXRNb2RlbE1ldGFkYXRhEiYucHJlZGljdGlvbi52MS5HZXRNb2RlbE1ldGFkYXRhUmVxdWVzdBonLnByZWRpY3Rpb24udjEuR2V0TW9kZWxNZXRhZGF0YVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_prediction_v1_field_rules]);
+  fileDesc("CiZwcmVkaWN0aW9uL3YxL3ByZWRpY3Rpb25fc2VydmljZS5wcm90bxINcHJlZGljdGlvbi52MSKuAgoOUHJlZGljdFJlcXVlc3QSIwoDYWdlGAEgASgFQhbq4BgSCQAAAAAAADJAGQAAAAAAAF5AEh8KBmluY29tZRgCIAEoAUIP6uAYCxEAAAAAAAAAACgBEiwKDGNyZWRpdF9zY29yZRgDIAEoBUIW6uAYEgkAAAAAAMByQBkAAAAAAJCKQBIpChBlbXBsb3ltZW50X3llYXJzGAQgASgBQg/q4BgLCQAAAAAAAAAAKAESJAoLbG9hbl9hbW91bnQYBSABKAFCD+rgGAsRAAAAAAAAAAAoARI4Cgxsb2FuX3B1cnBvc2UYBiABKA4yGi5wcmVkaWN0aW9uLnYxLkxvYW5QdXJwb3NlQgbq4BgCMAESHQoNbW9kZWxfdmVyc2lvbhgHIAEoCUIG6uAYAkggIkwKDkRlY2lzaW9uRmFjdG9yEg8KB2ZlYXR1cmUYASABKAkSFAoMY29udHJpYnV0aW9uGAIgASgBEhMKC2Rlc2NyaXB0aW9uGAMgASgJIvkBCg9QcmVkaWN0UmVzcG9uc2USKQoIZGVjaXNpb24YASABKA4yFy5wcmVkaWN0aW9uLnYxLkRlY2lzaW9uEhMKC3Byb2JhYmlsaXR5GAIgASgBEhUKDW1vZGVsX3ZlcnNpb24YAyABKAkSLQoJdGltZXN0YW1wGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcChRhcHByb3ZhbF9wcm9iYWJpbGl0eRgFIAEoARISCgptb2RlbF9uYW1lGAYgASgJEi4KB2ZhY3RvcnMYByADKAsyHS5wcmVkaWN0aW9uLnYxLkRlY2lzaW9uRmFjdG9yIm0KE1ByZWRpY3RCYXRjaFJlcXVlc3QSNwoGaW5wdXRzGAEgAygLMh0ucHJlZGljdGlvbi52MS5QcmVkaWN0UmVxdWVzdEII6uAYBDgBQGQSHQoNbW9kZWxfdmVyc2lvbhgCIAEoCUIG6uAYAkggIn8KFFByZWRpY3RCYXRjaFJlc3BvbnNlEjMKC3ByZWRpY3Rpb25zGAEgAygLMh4ucHJlZGljdGlvbi52MS5QcmVkaWN0UmVzcG9uc2USMgoPcHJvY2Vzc2luZ190aW1lGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIrEBCgtJbWFnZUhlYWRlchIVCgJpZBgBIAEoCUIJ6uAYBUiAAVABEh0KDGNvbnRlbnRfdHlwZRgCIAEoCUIH6uAYA0iAARIcCgV0b3BfaxgDIAEoDUIN6uAYCRkAAAAAAABZQBISCgpzaXplX2J5dGVzGAQgASgEEhsKCm1vZGVsX25hbWUYBSABKAlCB+rgGANIgAESHQoNbW9kZWxfdmVyc2lvbhgGIAEoCUIG6uAYAkggIlwKE1ByZWRpY3RJbWFnZVJlcXVlc3QSLAoGaGVhZGVyGAEgASgLMhoucHJlZGljdGlvbi52MS5JbWFnZUhlYWRlckgAEg8KBWNodW5rGAIgASgMSABCBgoEa2luZCIqCgpMYWJlbFNjb3JlEg0KBWxhYmVsGAEgASgJEg0KBXNjb3JlGAIgASgCIisKCkltYWdlRXJyb3ISDAoEY29kZRgBIAEoBRIPCgdtZXNzYWdlGAIgASgJIpYBChRQcmVkaWN0SW1hZ2VSZXNwb25zZRIKCgJpZBgBIAEoCRI8Cg5jbGFzc2lmaWNhdGlvbhgCIAEoCzIiLnByZWRpY3Rpb24udjEuSW1hZ2VDbGFzc2lmaWNhdGlvbkgAEioKBWVycm9yGAMgASgLMhkucHJlZGljdGlvbi52MS5JbWFnZUVycm9ySABCCAoGcmVzdWx0Is4BChNJbWFnZUNsYXNzaWZpY2F0aW9uEikKBmxhYmVscxgBIAMoCzIZLnByZWRpY3Rpb24udjEuTGFiZWxTY29yZRISCgptb2RlbF9uYW1lGAIgASgJEhUKDW1vZGVsX3ZlcnNpb24YAyABKAkSLgoLZGVjb2RlX3RpbWUYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SMQoOaW5mZXJlbmNlX3RpbWUYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iEwoRTGlzdE1vZGVsc1JlcXVlc3QiQQoSTGlzdE1vZGVsc1Jlc3BvbnNlEisKBm1vZGVscxgBIAMoCzIbLnByZWRpY3Rpb24udjEuTW9kZWxTdW1tYXJ5IngKDE1vZGVsU3VtbWFyeRIMCgRuYW1lGAEgASgJEgwKBHRhc2sYAiABKAkSFwoPZGVmYXVsdF92ZXJzaW9uGAMgASgJEjMKCHZlcnNpb25zGAQgAygLMiEucHJlZGljdGlvbi52MS5Nb2RlbFZlcnNpb25TdGF0dXMilQEKEk1vZGVsVmVyc2lvblN0YXR1cxIPCgd2ZXJzaW9uGAEgASgJEi8KBXN0YXRlGAIgASgOMiAucHJlZGljdGlvbi52MS5Nb2RlbFZlcnNpb25TdGF0ZRINCgVlcnJvchgDIAEoCRIuCgp1cGRhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIyChdHZXRNb2RlbE1ldGFkYXRhUmVxdWVzdBIXCgRuYW1lGAEgASgJQgnq4BgFSIABUAEiPAoOVGVuc29yTWV0YWRhdGESDAoEbmFtZRgBIAEoCRINCgVkdHlwZRgCIAEoCRINCgVzaGFwZRgDIAMoAyLBAgoYR2V0TW9kZWxNZXRhZGF0YVJlc3BvbnNlEioKBW1vZGVsGAEgASgLMhsucHJlZGljdGlvbi52MS5Nb2RlbFN1bW1hcnkSEwoLZGVzY3JpcHRpb24YAiABKAkSLQoGaW5wdXRzGAMgAygLMh0ucHJlZGljdGlvbi52MS5UZW5zb3JNZXRhZGF0YRIuCgdvdXRwdXRzGAQgAygLMh0ucHJlZGljdGlvbi52MS5UZW5zb3JNZXRhZGF0YRJFCgdtZXRyaWNzGAUgAygLMjQucHJlZGljdGlvbi52MS5HZXRNb2RlbE1ldGFkYXRhUmVzcG9uc2UuTWV0cmljc0VudHJ5Eg4KBmxhYmVscxgGIAMoCRouCgxNZXRyaWNzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgBOgI4ASKeAQoUQ2xhc3NpZnlJbWFnZVJlcXVlc3QSDQoFaW1hZ2UYASABKAwSHQoMY29udGVudF90eXBlGAIgASgJQgfq4BgDSIABEhwKBXRvcF9rGAMgASgNQg3q4BgJGQAAAAAAAFlAEhsKCm1vZGVsX25hbWUYBCABKAlCB+rgGANIgAESHQoNbW9kZWxfdmVyc2lvbhgFIAEoCUIG6uAYAkggIlMKFUNsYXNzaWZ5SW1hZ2VSZXNwb25zZRI6Cg5jbGFzc2lmaWNhdGlvbhgBIAEoCzIiLnByZWRpY3Rpb24udjEuSW1hZ2VDbGFzc2lmaWNhdGlvbiqPAQoLTG9hblB1cnBvc2USHAoYTE9BTl9QVVJQT1NFX1VOU1BFQ0lGSUVEEAASFQoRTE9BTl9QVVJQT1NFX0hPTUUQARIUChBMT0FOX1BVUlBPU0VfQ0FSEAISGgoWTE9BTl9QVVJQT1NFX0VEVUNBVElPThADEhkKFUxPQU5fUFVSUE9TRV9QRVJTT05BTBAEKlAKCERlY2lzaW9uEhgKFERFQ0lTSU9OX1VOU1BFQ0lGSUVEEAASFQoRREVDSVNJT05fQVBQUk9WRUQQARITCg9ERUNJU0lPTl9ERU5JRUQQAiq7AQoRTW9kZWxWZXJzaW9uU3RhdGUSIwofTU9ERUxfVkVSU0lPTl9TVEFURV9VTlNQRUNJRklFRBAAEh8KG01PREVMX1ZFUlNJT05fU1RBVEVfTE9BRElORxABEh0KGU1PREVMX1ZFUlNJT05fU1RBVEVfUkVBRFkQAhIeChpNT0RFTF9WRVJTSU9OX1NUQVRFX0ZBSUxFRBADEiEKHU1PREVMX1ZFUlNJT05fU1RBVEVfVU5MT0FESU5HEAQypwQKEVByZWRpY3Rpb25TZXJ2aWNlEkgKB1ByZWRpY3QSHS5wcmVkaWN0aW9uLnYxLlByZWRpY3RSZXF1ZXN0Gh4ucHJlZGljdGlvbi52MS5QcmVkaWN0UmVzcG9uc2USVwoMUHJlZGljdEJhdGNoEiIucHJlZGljdGlvbi52MS5QcmVkaWN0QmF0Y2hSZXF1ZXN0GiMucHJlZGljdGlvbi52MS5QcmVkaWN0QmF0Y2hSZXNwb25zZRJbCgxQcmVkaWN0SW1hZ2USIi5wcmVkaWN0aW9uLnYxLlByZWRpY3RJbWFnZVJlcXVlc3QaIy5wcmVkaWN0aW9uLnYxLlByZWRpY3RJbWFnZVJlc3BvbnNlKAEwARJaCg1DbGFzc2lmeUltYWdlEiMucHJlZGljdGlvbi52MS5DbGFzc2lmeUltYWdlUmVxdWVzdBokLnByZWRpY3Rpb24udjEuQ2xhc3NpZnlJbWFnZVJlc3BvbnNlElEKCkxpc3RNb2RlbHMSIC5wcmVkaWN0aW9uLnYxLkxpc3RNb2RlbHNSZXF1ZXN0GiEucHJlZGljdGlvbi52MS5MaXN0TW9kZWxzUmVzcG9uc2USYwoQR2V0TW9kZWxNZXRhZGF0YRImLnByZWRpY3Rpb24udjEuR2V0TW9kZWxNZXRhZGF0YVJlcXVlc3QaJy5wcmVkaWN0aW9uLnYxLkdldE1vZGVsTWV0YWRhdGFSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_prediction_v1_field_rules]);
 
 /**
  * One loan application.
@@ -274,14 +274,15 @@ export const PredictBatchResponseSchema: GenMessage<PredictBatchResponse> = /*@_
 export type ImageHeader = Message<"prediction.v1.ImageHeader"> & {
   /**
    * Client-chosen id echoed in the answer. 1..128 characters; unique among
-   * the stream's open images.
+   * the stream's images that have not been answered yet.
    *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
-   * MIME type of the bytes: "image/jpeg", "image/png" or "image/webp".
+   * MIME type of the bytes: "image/jpeg", "image/png" or "image/webp". The
+   * bytes must really be of that type.
    *
    * @generated from field: string content_type = 2;
    */
@@ -289,11 +290,36 @@ export type ImageHeader = Message<"prediction.v1.ImageHeader"> & {
 
   /**
    * Number of labels to return, best first. 0 means the server default (5).
-   * Range: 0..100.
+   * Range: 0..100; capped at the model's number of labels.
    *
    * @generated from field: uint32 top_k = 3;
    */
   topK: number;
+
+  /**
+   * Total size of the image in bytes, if the client knows it: the image is
+   * then answered as soon as its last byte arrives. 0 = unknown: the image
+   * ends at the next header or at the end of the stream. Range: 0..the
+   * server's per-image limit (10 MiB by default).
+   *
+   * @generated from field: uint64 size_bytes = 4;
+   */
+  sizeBytes: bigint;
+
+  /**
+   * Image model to use, e.g. "shapes". Empty: the server's default image
+   * model. At most 128 characters.
+   *
+   * @generated from field: string model_name = 5;
+   */
+  modelName: string;
+
+  /**
+   * Pins a version of that model. Empty: its highest ready version.
+   *
+   * @generated from field: string model_version = 6;
+   */
+  modelVersion: string;
 };
 
 /**
@@ -716,6 +742,76 @@ export const GetModelMetadataResponseSchema: GenMessage<GetModelMetadataResponse
   messageDesc(file_prediction_v1_prediction_service, 17);
 
 /**
+ * One whole image to classify.
+ *
+ * @generated from message prediction.v1.ClassifyImageRequest
+ */
+export type ClassifyImageRequest = Message<"prediction.v1.ClassifyImageRequest"> & {
+  /**
+   * The encoded image: JPEG, PNG or WebP. In JSON, base64. At most the
+   * server's per-image limit (10 MiB by default).
+   *
+   * @generated from field: bytes image = 1;
+   */
+  image: Uint8Array;
+
+  /**
+   * MIME type of image: "image/jpeg", "image/png" or "image/webp".
+   *
+   * @generated from field: string content_type = 2;
+   */
+  contentType: string;
+
+  /**
+   * Number of labels to return, best first. 0 means the server default (5).
+   * Range: 0..100.
+   *
+   * @generated from field: uint32 top_k = 3;
+   */
+  topK: number;
+
+  /**
+   * Image model to use. Empty: the server's default image model.
+   *
+   * @generated from field: string model_name = 4;
+   */
+  modelName: string;
+
+  /**
+   * Pins a version of that model. Empty: its highest ready version.
+   *
+   * @generated from field: string model_version = 5;
+   */
+  modelVersion: string;
+};
+
+/**
+ * Describes the message prediction.v1.ClassifyImageRequest.
+ * Use `create(ClassifyImageRequestSchema)` to create a new message.
+ */
+export const ClassifyImageRequestSchema: GenMessage<ClassifyImageRequest> = /*@__PURE__*/
+  messageDesc(file_prediction_v1_prediction_service, 18);
+
+/**
+ * The classification of the image.
+ *
+ * @generated from message prediction.v1.ClassifyImageResponse
+ */
+export type ClassifyImageResponse = Message<"prediction.v1.ClassifyImageResponse"> & {
+  /**
+   * @generated from field: prediction.v1.ImageClassification classification = 1;
+   */
+  classification?: ImageClassification | undefined;
+};
+
+/**
+ * Describes the message prediction.v1.ClassifyImageResponse.
+ * Use `create(ClassifyImageResponseSchema)` to create a new message.
+ */
+export const ClassifyImageResponseSchema: GenMessage<ClassifyImageResponse> = /*@__PURE__*/
+  messageDesc(file_prediction_v1_prediction_service, 19);
+
+/**
  * Purpose of a loan, as declared by the applicant.
  *
  * @generated from enum prediction.v1.LoanPurpose
@@ -875,9 +971,16 @@ export const PredictionService: GenService<{
     output: typeof PredictBatchResponseSchema;
   },
   /**
-   * Classifies a stream of images, each sent as a header followed by one or
-   * more chunks of its bytes; one answer per image, in order.
-   * Not implemented yet: answers UNIMPLEMENTED.
+   * Classifies a stream of images. Each image is an ImageHeader followed by
+   * one or more chunks of its bytes, so a large photo never has to fit in one
+   * message. The server answers once per image, in the order the images were
+   * sent, as soon as the image is complete: when header.size_bytes bytes have
+   * arrived, or else at the next header or the end of the client's stream.
+   * An image that cannot be used gets an ImageError answer with its id and
+   * the stream goes on. Misusing the stream (a chunk before any header, an id
+   * reused while its image is open) ends it with INVALID_ARGUMENT; too many
+   * images or streams give RESOURCE_EXHAUSTED; a stream idle for longer than
+   * the server's idle timeout ends with DEADLINE_EXCEEDED.
    *
    * @generated from rpc prediction.v1.PredictionService.PredictImage
    */
@@ -885,6 +988,18 @@ export const PredictionService: GenService<{
     methodKind: "bidi_streaming";
     input: typeof PredictImageRequestSchema;
     output: typeof PredictImageResponseSchema;
+  },
+  /**
+   * Classifies one image sent whole: for browsers (which cannot stream a
+   * request body) and JSON clients (bytes as base64). Same pipeline and
+   * limits as PredictImage; an unusable image gives INVALID_ARGUMENT.
+   *
+   * @generated from rpc prediction.v1.PredictionService.ClassifyImage
+   */
+  classifyImage: {
+    methodKind: "unary";
+    input: typeof ClassifyImageRequestSchema;
+    output: typeof ClassifyImageResponseSchema;
   },
   /**
    * Lists the models in the server's model repository and their versions.

@@ -1,0 +1,83 @@
+// Turns encoded image bytes into the model's input tensor, as the model's
+// config says: decode (sharp), EXIF orientation, colour space, resize, then
+// normalize into NCHW or NHWC, RGB or BGR. Refuses what it cannot safely use
+// before decoding it: wrong type, too many bytes, too many pixels.
+import sharp from "sharp";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { ImagePreprocessing } from "../engine/model-config.js";
+
+export const ACCEPTED_TYPES: Record<string, string> = { "image/jpeg": "jpeg", "image/png": "png", "image/webp": "webp" };
+
+export interface ImageLimitsLite {
+  maxBytes: number;
+  maxPixels: number;
+}
+
+/** An image the server will not use; the code says whose fault it is. */
+export function imageRejected(message: string, code: Code = Code.InvalidArgument): ConnectError {
+  return new ConnectError(message, code);
+}
+
+/** One image's tensor: [1, 3, H, W] or [1, H, W, 3] float32. */
+export async function preprocessImage(
+  bytes: Uint8Array,
+  contentType: string,
+  pre: ImagePreprocessing,
+  limits: ImageLimitsLite,
+): Promise<{ data: Float32Array; dims: number[] }> {
+  const declared = ACCEPTED_TYPES[contentType.toLowerCase().split(";")[0].trim()];
+  if (!declared) throw imageRejected(`content type "${contentType}" is not supported - send image/jpeg or image/png or image/webp`);
+  if (bytes.length === 0) throw imageRejected("the image has no bytes");
+  if (bytes.length > limits.maxBytes) throw imageRejected(`the image is ${bytes.length} bytes - the limit is ${limits.maxBytes}`, Code.ResourceExhausted);
+
+  // sharp reads only the header here; the pixel limit is checked before any decoding.
+  // The header is read with sharp's own pixel limit off: with it on, metadata()
+  // throws on a too-large image, which would be reported as unreadable
+  // (INVALID_ARGUMENT) instead of as over the limit (RESOURCE_EXHAUSTED).
+  const image = sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: "warning" });
+  let meta;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false, failOn: "warning" }).metadata();
+  } catch {
+    throw imageRejected(`the bytes are not a readable ${declared.toUpperCase()} image`);
+  }
+  if (meta.format !== declared) throw imageRejected(`the bytes are ${meta.format ?? "unknown"} but the content type says ${contentType}`);
+  const pixels = (meta.width ?? 0) * (meta.height ?? 0);
+  if (pixels > limits.maxPixels) {
+    throw imageRejected(`the image is ${meta.width}x${meta.height} pixels - the limit is ${limits.maxPixels} pixels`, Code.ResourceExhausted);
+  }
+
+  let raw: Buffer;
+  try {
+    raw = await image
+      .rotate() // EXIF orientation
+      .toColourspace("srgb")
+      .removeAlpha()
+      .resize(pre.width, pre.height, { fit: FIT[pre.resize] ?? "fill", position: "centre" })
+      .raw()
+      .toBuffer();
+  } catch {
+    throw imageRejected(`the ${declared.toUpperCase()} image is truncated or corrupt`);
+  }
+  return { data: normalize(raw, pre), dims: pre.layout === "NHWC" ? [1, pre.height, pre.width, 3] : [1, 3, pre.height, pre.width] };
+}
+
+const FIT: Record<ImagePreprocessing["resize"], keyof sharp.FitEnum> = { fill: "fill", cover: "cover", contain: "contain" };
+
+/** HWC uint8 RGB → float32, (v / scale − mean) / std, in the layout and channel order the model wants. */
+export function normalize(rgb: Uint8Array, pre: ImagePreprocessing): Float32Array {
+  const plane = pre.width * pre.height;
+  const out = new Float32Array(plane * 3);
+  const order = pre.channel_order === "BGR" ? [2, 1, 0] : [0, 1, 2];
+  const nchw = pre.layout !== "NHWC";
+  for (let c = 0; c < 3; c++) {
+    const src = order[c];
+    const mean = pre.mean[c];
+    const k = 1 / (pre.scale * pre.std[c]);
+    const m = mean / pre.std[c];
+    for (let p = 0; p < plane; p++) {
+      out[nchw ? c * plane + p : p * 3 + c] = rgb[p * 3 + src] * k - m;
+    }
+  }
+  return out;
+}
