@@ -3,58 +3,24 @@
 // probabilities) and against images it never saw: PNGs that
 // test/support/shape-images.ts draws at test time with seeds training never
 // used, preprocessed exactly as models/shapes/config.json says.
-import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import * as ort from "onnxruntime-node";
-import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { renderShape, SHAPE_LABELS } from "./support/shape-images.ts";
+import { readModelConfig, type ImagePreprocessing, type ModelConfig } from "../src/engine/model-config.js";
+import { preprocessImage } from "../src/models/image-preprocess.js";
+import { renderShape, SHAPE_LABELS } from "./support/shape-images.js";
 
 const MODEL_DIR = fileURLToPath(new URL("../models/shapes/", import.meta.url));
 
-interface ImagePreprocessing {
-  width: number;
-  height: number;
-  resize: "fill" | "cover" | "contain";
-  layout: "NCHW" | "NHWC";
-  channel_order: "RGB" | "BGR";
-  scale: number;
-  mean: [number, number, number];
-  std: [number, number, number];
-  output: "probabilities" | "logits";
-}
-
-interface ShapesConfig {
-  name: string;
-  task: string;
-  inputs: { name: string; dtype: string; shape: number[] }[];
-  outputs: { name: string; dtype: string; shape: number[] }[];
-  labels_file: string;
-  preprocessing: { image: ImagePreprocessing };
-}
-
-let config: ShapesConfig;
+let config: ModelConfig;
 let pre: ImagePreprocessing;
 let labels: string[];
 let session: ort.InferenceSession;
 
-/** Decode, resize, drop alpha and normalise one encoded image into `out` at row `row`. */
+/** The server's own preprocessing (one implementation), into row `row` of a batch. */
 async function preprocessInto(image: Buffer, out: Float32Array, row: number): Promise<void> {
-  const { data, info } = await sharp(image)
-    .resize(pre.width, pre.height, { fit: pre.resize })
-    .removeAlpha()
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  expect(info.channels).toBe(3);
-  const plane = pre.width * pre.height;
-  const base = row * 3 * plane;
-  for (let p = 0; p < plane; p++) {
-    for (let c = 0; c < 3; c++) {
-      const src = pre.channel_order === "RGB" ? c : 2 - c;
-      const v = (data[p * 3 + src]! / pre.scale - pre.mean[c]!) / pre.std[c]!;
-      out[pre.layout === "NCHW" ? base + c * plane + p : base + p * 3 + c] = v;
-    }
-  }
+  const { data } = await preprocessImage(image, "image/png", pre, { maxBytes: 10 * 2 ** 20, maxPixels: 40_000_000 });
+  out.set(data, row * data.length);
 }
 
 async function classify(images: Buffer[]): Promise<number[][]> {
@@ -104,9 +70,9 @@ async function evaluate(perLabel: number, seedBase: number, size?: (i: number) =
 }
 
 beforeAll(async () => {
-  config = JSON.parse(await readFile(`${MODEL_DIR}config.json`, "utf8")) as ShapesConfig;
-  pre = config.preprocessing.image;
-  labels = (await readFile(`${MODEL_DIR}${config.labels_file}`, "utf8")).split(/\r?\n/).filter((l) => l.trim() !== "");
+  config = await readModelConfig(MODEL_DIR);
+  pre = config.preprocessing!.image!;
+  labels = config.labels!;
   session = await ort.InferenceSession.create(`${MODEL_DIR}1/model.onnx`, {
     intraOpNumThreads: 1,
     graphOptimizationLevel: "all",
