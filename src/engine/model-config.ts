@@ -2,7 +2,7 @@
 // them, its preprocessing, batching and ONNX Runtime session knobs. Read and
 // checked once per load; a bad config fails that load with a clear message.
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join, resolve } from "node:path";
 
 export interface TensorSpec {
   name: string;
@@ -63,7 +63,11 @@ export interface ModelConfig {
 export const DEFAULT_BATCHING: BatchingConfig = { max_batch_size: 64, max_queue_delay_us: 0, max_queue_rows: 1024 };
 export const DEFAULT_SESSION: SessionConfig = { intra_op_threads: 1, graph_optimization_level: "all" };
 
-/** Reads `<modelDir>/config.json` (and its labels file), filling defaults. */
+/**
+ * Reads `<modelDir>/config.json` (and its labels file), filling defaults.
+ * The config's name must be its directory's: clients ask for a model by the
+ * name its answers carry.
+ */
 export async function readModelConfig(modelDir: string): Promise<ModelConfig> {
   const path = join(modelDir, "config.json");
   let raw: Partial<ModelConfig>;
@@ -73,6 +77,8 @@ export async function readModelConfig(modelDir: string): Promise<ModelConfig> {
     throw new Error(`${path}: ${(e as Error).message}`);
   }
   const problems = checkConfig(raw);
+  const dirName = basename(resolve(modelDir));
+  if (typeof raw.name === "string" && raw.name !== dirName) problems.push(`"name" is "${raw.name}" but the directory is "${dirName}"`);
   if (problems.length > 0) throw new Error(`${path}: ${problems.join("; ")}`);
   const config: ModelConfig = {
     ...(raw as ModelConfig),
@@ -110,5 +116,32 @@ function checkConfig(c: Partial<ModelConfig>): string[] {
   if (b?.max_batch_size !== undefined && !(Number.isInteger(b.max_batch_size) && b.max_batch_size >= 1)) out.push(`batching.max_batch_size must be an integer >= 1`);
   if (b?.max_queue_delay_us !== undefined && !(b.max_queue_delay_us >= 0)) out.push(`batching.max_queue_delay_us must be >= 0`);
   if (b?.max_queue_rows !== undefined && !(Number.isInteger(b.max_queue_rows) && b.max_queue_rows >= 1)) out.push(`batching.max_queue_rows must be an integer >= 1`);
+  const image = c.preprocessing?.image;
+  if (image) out.push(...checkImagePreprocessing(image, c.inputs?.[0]));
+  return out;
+}
+
+function checkImagePreprocessing(p: Partial<ImagePreprocessing>, input: TensorSpec | undefined): string[] {
+  const out: string[] = [];
+  const oneOf = (key: keyof ImagePreprocessing, allowed: readonly string[]) => {
+    if (!allowed.includes(p[key] as string)) out.push(`preprocessing.image.${key} must be one of ${allowed.join(" ")} (got ${JSON.stringify(p[key])})`);
+  };
+  oneOf("resize", ["fill", "cover", "contain"]);
+  oneOf("layout", ["NCHW", "NHWC"]);
+  oneOf("channel_order", ["RGB", "BGR"]);
+  oneOf("output", ["probabilities", "logits"]);
+  for (const key of ["width", "height"] as const) {
+    if (!(Number.isInteger(p[key]) && (p[key] as number) > 0)) out.push(`preprocessing.image.${key} must be a positive integer`);
+  }
+  if (!(typeof p.scale === "number" && p.scale > 0)) out.push(`preprocessing.image.scale must be > 0`);
+  for (const key of ["mean", "std"] as const) {
+    const v = p[key];
+    if (!Array.isArray(v) || v.length !== 3 || v.some((x) => typeof x !== "number" || !Number.isFinite(x))) out.push(`preprocessing.image.${key} needs 3 numbers`);
+  }
+  if (Array.isArray(p.std) && p.std.some((x) => x <= 0)) out.push(`preprocessing.image.std values must be > 0`);
+  if (input && out.length === 0) {
+    const want = p.layout === "NHWC" ? [-1, p.height, p.width, 3] : [-1, 3, p.height, p.width];
+    if (JSON.stringify(input.shape) !== JSON.stringify(want)) out.push(`input "${input.name}" has shape ${JSON.stringify(input.shape)} but preprocessing makes ${JSON.stringify(want)}`);
+  }
   return out;
 }

@@ -1,0 +1,47 @@
+// A model's config.json is checked at load, so a typo fails that load with a
+// message naming it instead of serving wrong answers.
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { readModelConfig } from "../src/engine/model-config.js";
+
+const dirs: string[] = [];
+afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+/** A copy of the shipped shapes model's config (and labels) in `<tmp>/<dirName>`, edited by `edit`. */
+function shapesConfig(edit: (c: any) => void, dirName = "shapes"): string {
+  const root = mkdtempSync(join(tmpdir(), "cfg-"));
+  dirs.push(root);
+  const dir = join(root, dirName);
+  cpSync("models/shapes", dir, { recursive: true, filter: (src) => !src.endsWith(".onnx") });
+  const config = JSON.parse(readFileSync("models/shapes/config.json", "utf8"));
+  edit(config);
+  writeFileSync(join(dir, "config.json"), JSON.stringify(config));
+  return dir;
+}
+
+describe("readModelConfig", () => {
+  it("reads the shipped configs, with defaults and labels", async () => {
+    const shapes = await readModelConfig("models/shapes");
+    expect(shapes.labels).toEqual(["circle", "square", "triangle", "star", "cross", "ring"]);
+    const loan = await readModelConfig("models/loan-approval");
+    expect(loan.batching).toEqual({ max_batch_size: 64, max_queue_delay_us: 0, max_queue_rows: 1024 });
+    expect(loan.session).toEqual({ intra_op_threads: 1, graph_optimization_level: "all" });
+  });
+
+  it.each([
+    ["a name other than its directory's", (c: any) => (c.name = "other"), `"name" is "other" but the directory is "shapes"`],
+    ["an unknown resize mode", (c: any) => (c.preprocessing.image.resize = "stretch"), "preprocessing.image.resize must be one of fill cover contain"],
+    ["a lowercase layout", (c: any) => (c.preprocessing.image.layout = "nchw"), "preprocessing.image.layout must be one of NCHW NHWC"],
+    ["a missing std", (c: any) => delete c.preprocessing.image.std, "preprocessing.image.std needs 3 numbers"],
+    ["a zero std", (c: any) => (c.preprocessing.image.std = [0.2, 0, 0.2]), "std values must be > 0"],
+    ["a size that does not match the input", (c: any) => (c.preprocessing.image.width = 32), "preprocessing makes [-1,3,64,32]"],
+    ["an input without a dynamic batch", (c: any) => (c.inputs[0].shape = [1, 3, 64, 64]), "must have a dynamic batch dimension first"],
+    ["a zero max_batch_size", (c: any) => (c.batching.max_batch_size = 0), "batching.max_batch_size must be an integer >= 1"],
+  ])("refuses %s, naming the file and the problem", async (_name, edit, message) => {
+    const dir = shapesConfig(edit);
+    await expect(readModelConfig(dir)).rejects.toThrow(message);
+    await expect(readModelConfig(dir)).rejects.toThrow(join(dir, "config.json"));
+  });
+});
