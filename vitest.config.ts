@@ -1,11 +1,24 @@
 import { defineConfig } from "vitest/config";
 
+// Tests start real servers on real sockets; give them room on a shared 2-core machine.
+const common = { testTimeout: 30_000, hookTimeout: 60_000, pool: "forks" as const };
+
+// The protocol suites run twice: through the unary fast path (the default) and
+// with it turned off, so both paths are held to the same behaviour.
+const PROTOCOL_SUITES = [
+  "test/protocols.test.ts",
+  "test/validation.test.ts",
+  "test/malformed.test.ts",
+  "test/errors.test.ts",
+  "test/cross-language.test.ts",
+  "test/cli-clients.test.ts",
+];
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
-    // Tests start real servers on real sockets; give them room on a shared 2-core machine.
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
-    pool: "forks",
+    projects: [
+      { test: { ...common, name: "fast-path", include: ["test/**/*.test.ts"], env: { FAST_PATH: "1" } } },
+      { test: { ...common, name: "connect-path", include: PROTOCOL_SUITES, env: { FAST_PATH: "0" } } },
+    ],
   },
 });

@@ -27,6 +27,8 @@ export interface ServerConfig {
   maxBatchInputs: number;
   /** Largest request message accepted, in bytes. */
   maxMessageBytes: number;
+  /** Serve uncompressed unary gRPC and Connect Predict/PredictBatch without connect-node's per-call machinery. */
+  fastPath: boolean;
   /** Origins allowed to call from a browser (CORS); empty = same-origin only. */
   corsOrigins: string[];
   logLevel: string;
@@ -76,6 +78,7 @@ export function loadConfig(env: Env = process.env): ServerConfig {
     },
     maxBatchInputs: intSetting(env, "MAX_BATCH_INPUTS", 100, 1, 100_000),
     maxMessageBytes: intSetting(env, "MAX_MESSAGE_BYTES", 4 * 1024 * 1024, 1024, 1024 ** 3),
+    fastPath: boolSetting(env, "FAST_PATH", true),
     corsOrigins: listSetting(env.CORS_ORIGINS),
     logLevel: env.LOG_LEVEL ?? "info",
     tls: loadTls(env),
@@ -118,6 +121,14 @@ function readFileOrThrow(path: string, setting: string): string {
 
 function listSetting(value: string | undefined): string[] {
   return (value ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+}
+
+function boolSetting(env: Env, name: string, fallback: boolean): boolean {
+  const raw = (env[name] ?? "").trim().toLowerCase();
+  if (raw === "") return fallback;
+  if (["1", "true", "on", "yes"].includes(raw)) return true;
+  if (["0", "false", "off", "no"].includes(raw)) return false;
+  throw new ConfigError(`${name} must be on or off (1/0, true/false), got "${env[name]}"`);
 }
 
 function intSetting(env: Env, name: string, fallback: number, min: number, max: number): number {

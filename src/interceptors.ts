@@ -1,57 +1,33 @@
-// The Connect interceptors. Each is a thin adapter from Connect's request and
-// response shapes to a plain policy function in src/policy/, so every call, on
-// every protocol, unary or streamed, runs the same policy code.
+// The Connect interceptors: thin adapters from Connect's request and response
+// shapes to the plain CallPolicy, so every call on every protocol, unary or
+// streamed, runs the same policy code (the unary fast path calls it too).
 import { createContextKey, type Interceptor } from "@connectrpc/connect";
-import type { Logger } from "pino";
-import { ApiKeyVerifier, extractApiKey } from "./policy/api-keys.js";
-import { protocolOf, requestIdOf } from "./policy/call-context.js";
-import { codeName, logCall, type CallRecord } from "./policy/call-log.js";
-import { invalidArgument, toClientError, unauthenticated } from "./policy/errors.js";
-import { findViolations, type RuleOverrides } from "./policy/field-violations.js";
+import type { DescMessage } from "@bufbuild/protobuf";
+import { protocolOf } from "./policy/call-context.js";
+import type { CallPolicy } from "./policy/call-policy.js";
 
 /** The call's request id, for handlers that log. */
 export const requestIdKey = createContextKey<string>("", { description: "request id" });
 
-/** Something told about each finished call besides the log, e.g. metrics. */
-export type CallSink = (rec: CallRecord & { codeName: string }) => void;
-
 /** Outermost: request id, one log line (and metrics) per call, and no internal error detail to clients. */
-export function callLogInterceptor(logger: Logger, sink?: CallSink): Interceptor {
-  const report = (rec: CallRecord) => {
-    logCall(logger, rec);
-    sink?.({ ...rec, codeName: codeName(rec.code) });
-  };
+export function callLogInterceptor(policy: CallPolicy): Interceptor {
   return (next) => async (req) => {
-    const start = performance.now();
-    const requestId = requestIdOf(req.header);
-    req.contextValues.set(requestIdKey, requestId);
-    const method = `/${req.service.typeName}/${req.method.name}`;
-    const protocol = protocolOf(req.header.get("content-type"));
-    const finish = (reason?: unknown) => {
-      if (reason === undefined) {
-        report({ requestId, method, protocol, code: 0, durationMs: performance.now() - start });
-        return undefined;
-      }
-      const { error, internal } = toClientError(reason);
-      // The real cause stays in our log; the client gets the generic error.
-      if (internal) logger.error({ requestId, method, err: (reason as Error).cause ?? reason }, "internal error");
-      error.metadata.set("x-request-id", requestId);
-      report({ requestId, method, protocol, code: error.code, durationMs: performance.now() - start, error: error.rawMessage });
-      return error;
-    };
+    const header = (n: string) => req.header.get(n);
+    const call = policy.begin(`/${req.service.typeName}/${req.method.name}`, protocolOf(req.header.get("content-type")), header);
+    req.contextValues.set(requestIdKey, call.requestId);
     let res;
     try {
       res = await next(req);
     } catch (e) {
-      throw finish(e);
+      throw call.finish(e);
     }
-    res.header.set("x-request-id", requestId);
+    res.header.set("x-request-id", call.requestId);
     if (!res.stream) {
-      res.header.set("x-response-time-ms", (performance.now() - start).toFixed(2));
-      finish();
+      res.header.set("x-response-time-ms", call.elapsedMs().toFixed(2));
+      call.finish();
       return res;
     }
-    return { ...res, message: finishWhenDone(res.message, finish) };
+    return { ...res, message: finishWhenDone(res.message, (e) => call.finish(e)) };
   };
 }
 
@@ -64,38 +40,29 @@ async function* finishWhenDone<T>(source: AsyncIterable<T>, finish: (reason?: un
   finish();
 }
 
-/** API keys for the listed services; health and reflection stay open. */
-export function apiKeyInterceptor(keys: readonly string[], protectedServices: ReadonlySet<string>): Interceptor {
-  const verifier = new ApiKeyVerifier(keys);
+/** API keys for the protected services; health and reflection stay open. */
+export function apiKeyInterceptor(policy: CallPolicy): Interceptor {
   return (next) => async (req) => {
-    if (protectedServices.has(req.service.typeName) && !verifier.verify(extractApiKey(req.header))) {
-      throw unauthenticated();
-    }
+    policy.authorize(req.service.typeName, (n) => req.header.get(n));
     return next(req);
   };
 }
 
 /** The contract's field rules, for every request message, before any handler runs. */
-export function validationInterceptor(overrides: RuleOverrides = new Map()): Interceptor {
+export function validationInterceptor(policy: CallPolicy): Interceptor {
   return (next) => async (req) => {
     const schema = req.method.input;
     if (!req.stream) {
-      const violations = findViolations(schema, req.message, overrides);
-      if (violations.length > 0) throw invalidArgument(violations);
+      policy.validate(schema, req.message);
       return next(req);
     }
-    return next({ ...req, message: validateEach(req.message, schema, overrides) });
+    return next({ ...req, message: validateEach(req.message, schema, policy) });
   };
 }
 
-async function* validateEach<T extends object>(
-  source: AsyncIterable<T>,
-  schema: Parameters<typeof findViolations>[0],
-  overrides: RuleOverrides,
-): AsyncIterable<T> {
+async function* validateEach<T extends object>(source: AsyncIterable<T>, schema: DescMessage, policy: CallPolicy): AsyncIterable<T> {
   for await (const message of source) {
-    const violations = findViolations(schema, message as never, overrides);
-    if (violations.length > 0) throw invalidArgument(violations);
+    policy.validate(schema, message as never);
     yield message;
   }
 }

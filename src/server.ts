@@ -22,6 +22,8 @@ import { fallbackHandler } from "./transport/fallback.js";
 import { listen } from "./transport/listen.js";
 import type { NodeHandler } from "./transport/node-handler.js";
 import { rpcHandler } from "./transport/rpc-handler.js";
+import { fastMethod, unaryFastPath } from "./transport/unary-fast-path.js";
+import { CallPolicy } from "./policy/call-policy.js";
 
 export interface RunningServer {
   port: number;
@@ -63,6 +65,13 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   };
   metrics.gaugeFrom("image_streams_active", "PredictImage streams open now.", () => images.streams.active);
   const predictions = predictionService({ repository, loanModel: config.loanModel, images });
+  const policy = new CallPolicy({
+    logger,
+    sink: (c) => metrics.observeCall({ method: c.method, protocol: c.protocol, code: c.codeName, seconds: c.durationMs / 1000 }),
+    apiKeys: config.apiKeys,
+    protectedServices: new Set([PredictionService.typeName]),
+    ruleOverrides: new Map([[`${PredictBatchRequestSchema.typeName}.inputs`, { maxItems: config.maxBatchInputs }]]),
+  });
   const services = [PredictionService.typeName, Health.typeName, "grpc.reflection.v1.ServerReflection"];
   const rpc = rpcHandler({
     routes(router) {
@@ -79,11 +88,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
         file_grpc_reflection_v1alpha_reflection,
       ])(router);
     },
-    interceptors: [
-      callLogInterceptor(logger, (c) => metrics.observeCall({ method: c.method, protocol: c.protocol, code: c.codeName, seconds: c.durationMs / 1000 })),
-      apiKeyInterceptor(config.apiKeys, new Set([PredictionService.typeName])),
-      validationInterceptor(new Map([[`${PredictBatchRequestSchema.typeName}.inputs`, { maxItems: config.maxBatchInputs }]])),
-    ],
+    interceptors: [callLogInterceptor(policy), apiKeyInterceptor(policy), validationInterceptor(policy)],
     readMaxBytes: config.maxMessageBytes,
     // A misspelled field would otherwise be dropped silently and scored as its default (often 0).
     jsonOptions: { ignoreUnknownFields: false },
@@ -92,13 +97,25 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     shutdownSignal: shutdown.signal,
     fallback: fallbackHandler(services),
   });
+  // The hot unary calls skip connect-node's per-call machinery; same policy, same handlers.
+  const unary = config.fastPath
+    ? unaryFastPath({
+        policy,
+        maxMessageBytes: config.maxMessageBytes,
+        fallthrough: rpc,
+        methods: [
+          fastMethod(PredictionService.method.predict, predictions.predict),
+          fastMethod(PredictionService.method.predictBatch, predictions.predictBatch),
+        ],
+      })
+    : rpc;
   const serveMetrics = metricsEndpoint(metrics);
   const handler: NodeHandler = (req, res) => {
-    if (!serveMetrics(req, res)) rpc(req, res);
+    if (!serveMetrics(req, res)) unary(req, res);
   };
 
   const listener = await listen({ port: config.port, host: config.host, handler: withCors(handler, config.corsOrigins), tls: config.tls });
-  logger.info({ port: listener.port, host: config.host, tls: Boolean(config.tls), inferenceWorkers: config.inferenceWorkers }, "listening (gRPC, gRPC-Web, Connect)");
+  logger.info({ port: listener.port, host: config.host, tls: Boolean(config.tls), inferenceWorkers: config.inferenceWorkers, fastPath: config.fastPath }, "listening (gRPC, gRPC-Web, Connect)");
 
   const modelsLoaded = repository.start().then(() => {
     if (!repository.defaultVersion(config.loanModel)) {

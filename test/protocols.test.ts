@@ -117,6 +117,13 @@ describe.each(PROTOCOL_CLIENTS.map((f) => [f.name, f] as const))("%s", (_name, f
   });
 });
 
+describe("the path under test", () => {
+  it("is the one this vitest project asked for", () => {
+    const listening = server.logs.find((l) => l.msg === "listening (gRPC, gRPC-Web, Connect)");
+    expect(listening?.fastPath).toBe(process.env.FAST_PATH !== "0");
+  });
+});
+
 describe("the call log", () => {
   it("has one line per call with method, protocol, code, duration and request id, and never the key", async () => {
     const c = PROTOCOL_CLIENTS[0].make(server.baseUrl);

@@ -99,7 +99,9 @@ function errorMessage(err) {
  */
 async function load(sessionId, path, options) {
   /** @type {import("onnxruntime-node").InferenceSession.SessionOptions} */
-  const sessionOptions = {};
+  // Failures come back to the server as errors and are logged there, once;
+  // onnxruntime's own stderr lines (with native source paths) would only repeat them.
+  const sessionOptions = { logSeverityLevel: 4 };
   if (options?.intraOpNumThreads !== undefined) sessionOptions.intraOpNumThreads = options.intraOpNumThreads;
   if (options?.interOpNumThreads !== undefined) sessionOptions.interOpNumThreads = options.interOpNumThreads;
   if (options?.graphOptimizationLevel !== undefined) sessionOptions.graphOptimizationLevel = options.graphOptimizationLevel;

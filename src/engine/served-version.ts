@@ -57,11 +57,13 @@ export class ServedVersion {
     observer?: EngineObserver;
   }): Promise<ServedVersion> {
     const { config, modelPath } = args;
-    const session = await args.pool.load(modelPath, {
+    const sessionOptions = {
       intraOpNumThreads: config.session.intra_op_threads,
       interOpNumThreads: 1,
       graphOptimizationLevel: config.session.graph_optimization_level,
-    });
+    };
+    const session = await args.pool.load(modelPath, sessionOptions);
+    const concurrency = args.workers;
     try {
       const missing = [
         ...config.inputs.filter((t) => !session.info.inputNames.includes(t.name)).map((t) => `input "${t.name}"`),
@@ -70,7 +72,7 @@ export class ServedVersion {
       if (missing.length > 0) {
         throw new Error(`${modelPath}: the model has no ${missing.join(", ")} (it has inputs ${session.info.inputNames.join(", ")} and outputs ${session.info.outputNames.join(", ")})`);
       }
-      const served = new ServedVersion(config, args.version, session, args.clock ?? systemClock, args.observer, args.workers);
+      const served = new ServedVersion(config, args.version, session, args.clock ?? systemClock, args.observer, concurrency);
       await served.warmUp(modelPath);
       return served;
     } catch (e) {

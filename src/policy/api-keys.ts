@@ -1,11 +1,12 @@
 // API key policy: where a key is read from, and how it is checked.
 import { createHash, timingSafeEqual } from "node:crypto";
+import type { HeaderLookup } from "./call-context.js";
 
 /** The key from `x-api-key`, or from `authorization: Bearer <key>`. */
-export function extractApiKey(headers: Headers): string | undefined {
-  const direct = headers.get("x-api-key");
+export function extractApiKey(header: HeaderLookup): string | undefined {
+  const direct = header("x-api-key");
   if (direct) return direct.trim();
-  const auth = headers.get("authorization");
+  const auth = header("authorization");
   const m = auth ? /^Bearer\s+(.+)$/i.exec(auth.trim()) : null;
   return m ? m[1].trim() : undefined;
 }

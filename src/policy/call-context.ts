@@ -4,6 +4,9 @@ import { randomUUID } from "node:crypto";
 
 export type Protocol = "grpc" | "grpc-web" | "connect";
 
+/** Reads one request header by lower-case name; the same policy code serves Fetch-style and Node headers. */
+export type HeaderLookup = (name: string) => string | null | undefined;
+
 /** The RPC protocol, from the request's content type (the three never overlap). */
 export function protocolOf(contentType: string | null): Protocol {
   const ct = (contentType ?? "").toLowerCase();
@@ -16,7 +19,7 @@ export function protocolOf(contentType: string | null): Protocol {
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** The client's `x-request-id` when it is a sane token, otherwise a new UUID. */
-export function requestIdOf(headers: Headers): string {
-  const given = headers.get("x-request-id");
+export function requestIdOf(header: HeaderLookup): string {
+  const given = header("x-request-id");
   return given && REQUEST_ID.test(given) ? given : randomUUID();
 }

@@ -14,6 +14,8 @@ export interface CallRecord {
   durationMs: number;
   /** Error message sent to the client, when the call failed. */
   error?: string;
+  /** The failure was the server's (a bug or an inference failure), not the client's. */
+  fault?: boolean;
 }
 
 /** The canonical gRPC name of a code, e.g. "INVALID_ARGUMENT". */
@@ -34,6 +36,6 @@ export function logCall(logger: Logger, rec: CallRecord): void {
     ...(rec.error !== undefined ? { error: rec.error } : {}),
   };
   // Server faults are errors; client mistakes are routine and only worth info.
-  if (rec.code === Codes.Internal || rec.code === Codes.Unknown || rec.code === Codes.DataLoss) logger.error(line, "call");
+  if (rec.fault) logger.error(line, "call");
   else logger.info(line, "call");
 }

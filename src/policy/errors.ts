@@ -24,6 +24,8 @@ export const unauthenticated = () => new ConnectError("missing or invalid API ke
  * logs the original.
  */
 export function toClientError(reason: unknown): { error: ConnectError; internal: boolean } {
-  if (reason instanceof ConnectError) return { error: reason, internal: reason.code === Code.Internal };
+  // An INTERNAL we raised ourselves for a protocol violation (no cause) is the
+  // client's doing; one wrapping a cause (e.g. an inference failure) is ours.
+  if (reason instanceof ConnectError) return { error: reason, internal: reason.code === Code.Internal && reason.cause !== undefined };
   return { error: new ConnectError("internal error", Code.Internal), internal: true };
 }

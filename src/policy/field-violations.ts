@@ -24,20 +24,16 @@ interface FieldPlan {
   nested?: DescMessage;
 }
 
-// The plan per message type is computed once: reading options on every call would be wasted work.
-const plans = new WeakMap<DescMessage, Map<string, FieldPlan[]>>();
+// The plan per (overrides, message type) is computed once: reading options
+// on every call would be wasted work on the hot path.
+const plans = new WeakMap<RuleOverrides, WeakMap<DescMessage, FieldPlan[]>>();
 
 function planFor(schema: DescMessage, overrides: RuleOverrides): FieldPlan[] {
-  let byOverrides = plans.get(schema);
-  if (!byOverrides) plans.set(schema, (byOverrides = new Map()));
-  const key = overridesKey(overrides);
-  let plan = byOverrides.get(key);
-  if (!plan) byOverrides.set(key, (plan = buildPlan(schema, overrides)));
+  let bySchema = plans.get(overrides);
+  if (!bySchema) plans.set(overrides, (bySchema = new WeakMap()));
+  let plan = bySchema.get(schema);
+  if (!plan) bySchema.set(schema, (plan = buildPlan(schema, overrides)));
   return plan;
-}
-
-function overridesKey(overrides: RuleOverrides): string {
-  return JSON.stringify([...overrides.entries()]);
 }
 
 function buildPlan(schema: DescMessage, overrides: RuleOverrides): FieldPlan[] {
@@ -58,10 +54,12 @@ function buildPlan(schema: DescMessage, overrides: RuleOverrides): FieldPlan[] {
 const isWellKnown = (m: DescMessage) => m.typeName.startsWith("google.protobuf.");
 
 /** Every violation in the message, in field order; empty when it is valid. */
+const NO_OVERRIDES: RuleOverrides = new Map();
+
 export function findViolations(
   schema: DescMessage,
   message: Message,
-  overrides: RuleOverrides = new Map(),
+  overrides: RuleOverrides = NO_OVERRIDES,
 ): FieldViolation[] {
   const out: FieldViolation[] = [];
   visit(reflect(schema, message as never), "", overrides, out);

@@ -4,8 +4,15 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampNow, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import type { InferOptions } from "../engine/served-version.js";
 import {
   ClassifyImageResponseSchema,
+  type ClassifyImageRequest,
+  type ClassifyImageResponse,
+  type GetModelMetadataRequest,
+  type PredictBatchRequest,
+  type PredictBatchResponse,
+  type PredictImageRequest,
   Decision,
   PredictBatchResponseSchema,
   PredictionService,
@@ -29,35 +36,41 @@ export interface PredictionServiceDeps {
   clock?: Clock;
 }
 
-export function predictionService(deps: PredictionServiceDeps): Partial<ServiceImpl<typeof PredictionService>> {
+/** What a unary handler needs of its call: Connect's HandlerContext has it, and so does the fast path's. */
+export type CallContext = Pick<HandlerContext, "signal" | "timeoutMs">;
+
+export function predictionService(deps: PredictionServiceDeps) {
   const clock = deps.clock ?? systemClock;
+  const deadlineOf = (ctx: CallContext) => {
+    const timeoutMs = ctx.timeoutMs();
+    return timeoutMs === undefined ? undefined : clock.now() + timeoutMs;
+  };
   return {
-    async predict(req, ctx) {
-      const [res] = await decide(deps, clock, [req], req.modelVersion, ctx);
+    async predict(req: PredictRequest, ctx: CallContext): Promise<PredictResponse> {
+      const [res] = await decide(deps, [req], req.modelVersion, { signal: ctx.signal, deadline: deadlineOf(ctx) });
       return res;
     },
-    async predictBatch(req, ctx) {
+    async predictBatch(req: PredictBatchRequest, ctx: CallContext): Promise<PredictBatchResponse> {
       const start = performance.now();
       const pinned = req.inputs.findIndex((r) => r.modelVersion !== "");
       if (pinned >= 0) {
         throw new ConnectError(`inputs[${pinned}].model_version must be empty in a batch - pin the batch with model_version`, Code.InvalidArgument);
       }
-      const predictions = await decide(deps, clock, req.inputs, req.modelVersion, ctx);
+      const predictions = await decide(deps, req.inputs, req.modelVersion, { signal: ctx.signal, deadline: deadlineOf(ctx) });
       return create(PredictBatchResponseSchema, { predictions, processingTime: durationFromFractionalMs(performance.now() - start) });
     },
-    predictImage: (requests, ctx) => predictImageStream(deps.images, requests, ctx),
-    async classifyImage(req, ctx) {
-      const timeoutMs = ctx.timeoutMs();
+    predictImage: (requests: AsyncIterable<PredictImageRequest>, ctx: HandlerContext) => predictImageStream(deps.images, requests, ctx),
+    async classifyImage(req: ClassifyImageRequest, ctx: CallContext): Promise<ClassifyImageResponse> {
       const classification = await classifyImage(
         deps.images,
         { bytes: req.image, contentType: req.contentType, topK: req.topK, modelName: req.modelName, modelVersion: req.modelVersion },
-        { signal: ctx.signal, deadline: timeoutMs === undefined ? undefined : clock.now() + timeoutMs },
+        { signal: ctx.signal, deadline: deadlineOf(ctx) },
       );
       return create(ClassifyImageResponseSchema, { classification });
     },
-    listModels: () => listModels(deps.repository),
-    getModelMetadata: (req) => getModelMetadata(deps.repository, req.name),
-  };
+    listModels: async () => listModels(deps.repository),
+    getModelMetadata: async (req: GetModelMetadataRequest) => getModelMetadata(deps.repository, req.name),
+  } satisfies Partial<ServiceImpl<typeof PredictionService>>;
 }
 
 /**
@@ -65,12 +78,10 @@ export function predictionService(deps: PredictionServiceDeps): Partial<ServiceI
  * most its max_batch_size (each chunk may share an ORT run with other calls),
  * and answers in input order.
  */
-async function decide(deps: PredictionServiceDeps, clock: Clock, rows: readonly PredictRequest[], version: string, ctx: HandlerContext): Promise<PredictResponse[]> {
+async function decide(deps: PredictionServiceDeps, rows: readonly PredictRequest[], version: string, opts: InferOptions): Promise<PredictResponse[]> {
   const lease = acquireLoanModel(deps, version);
   try {
     const served = lease.served;
-    const timeoutMs = ctx.timeoutMs();
-    const opts = { signal: ctx.signal, deadline: timeoutMs === undefined ? undefined : clock.now() + timeoutMs };
     const max = served.config.batching.max_batch_size;
     const chunks: PredictRequest[][] = [];
     for (let i = 0; i < rows.length; i += max) chunks.push(rows.slice(i, i + max));

@@ -22,6 +22,8 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     HOST: "127.0.0.1",
     API_KEYS: `${API_KEY},${OTHER_API_KEY}`,
     MODEL_REPOSITORY: "./models",
+    // vitest runs the protocol suites once with the unary fast path and once without.
+    FAST_PATH: process.env.FAST_PATH ?? "1",
     ...env,
   });
   const logs: Array<Record<string, unknown>> = [];
