@@ -18,7 +18,9 @@ export interface ServerConfig {
   pollIntervalMs: number;
   /** The repository model that answers Predict and PredictBatch. */
   loanModel: string;
-  /** Worker threads running inference (each holds every loaded session). */
+  /** Server processes sharing the port (node:cluster); 1 = this process serves. */
+  workers: number;
+  /** Worker threads running inference in each server process (each holds every loaded session). */
   inferenceWorkers: number;
   /** The repository model that answers image requests that name none. */
   imageModel: string;
@@ -56,6 +58,7 @@ type Env = Record<string, string | undefined>;
 
 export function loadConfig(env: Env = process.env): ServerConfig {
   const { keys, generated } = loadApiKeys(env);
+  const workers = intSetting(env, "WORKERS", availableParallelism(), 1, 1024);
   return {
     port: intSetting(env, "PORT", 8080, 0, 65535),
     host: env.HOST ?? "0.0.0.0",
@@ -64,8 +67,10 @@ export function loadConfig(env: Env = process.env): ServerConfig {
     modelRepository: env.MODEL_REPOSITORY ?? "./models",
     pollIntervalMs: intSetting(env, "MODEL_POLL_INTERVAL_MS", 2000, 0, 3_600_000),
     loanModel: env.LOAN_MODEL ?? "loan-approval",
-    // One core stays with the event loop (I/O, decoding); the rest run inference.
-    inferenceWorkers: intSetting(env, "INFERENCE_WORKERS", Math.max(1, availableParallelism() - 1), 1, 256),
+    workers,
+    // Each process keeps a core's share for its event loop (I/O, decoding);
+    // the rest of its share runs inference, at least one thread.
+    inferenceWorkers: intSetting(env, "INFERENCE_WORKERS", Math.max(1, Math.floor(availableParallelism() / workers) - 1), 1, 256),
     imageModel: env.IMAGE_MODEL ?? "shapes",
     images: {
       maxBytes: intSetting(env, "MAX_IMAGE_BYTES", 10 * 1024 * 1024, 1024, 1024 ** 3),

@@ -4,7 +4,7 @@ import pino, { type Logger } from "pino";
 export function createLogger(level: string): Logger {
   return pino({
     level,
-    base: { service: "prediction-server" },
+    base: { service: "prediction-server", pid: process.pid },
     // No redaction pass: log lines are built field by field and never hold
     // headers, keys or payloads (pino's redaction costs time on every line).
   });

@@ -1,6 +1,7 @@
 // Entry point: `npm start`. Reads the environment, starts the server, and
 // shuts down gracefully on SIGTERM/SIGINT (health goes NOT_SERVING first so
 // load balancers stop sending, then in-flight calls finish).
+import { isPrimary, runPrimary } from "./cluster.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
 import { startServer } from "./server.js";
@@ -17,11 +18,17 @@ async function main(): Promise<void> {
     throw e;
   }
   const logger = createLogger(config.logLevel);
-  if (config.apiKeyGenerated) {
+  const primary = isPrimary();
+  if (config.apiKeyGenerated && primary) {
     // Printed once, like a notebook server's token: usable at once, never open.
     logger.warn({ generatedApiKey: config.apiKeys[0] }, "no API_KEYS or API_KEYS_FILE set: generated this key for this run; send it as x-api-key");
   }
-  const server = await startServer(config, logger);
+  if (primary && config.workers > 1) {
+    // Every process must accept the same key, so the generated one is handed down.
+    runPrimary(config.workers, logger, config.apiKeyGenerated ? { API_KEYS: config.apiKeys[0] } : {});
+    return;
+  }
+  const server = await startServer(config, logger, { listenAfterLoad: !primary });
 
   let stopping = false;
   const stop = async (signal: string) => {

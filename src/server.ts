@@ -35,7 +35,12 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
+export interface StartOptions {
+  /** Load the models before taking connections (one of several processes on a shared port). */
+  listenAfterLoad?: boolean;
+}
+
+export async function startServer(config: ServerConfig, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
   const health = new HealthStatus([
     ["", Serving.NOT_SERVING],
     [PredictionService.typeName, Serving.NOT_SERVING],
@@ -114,20 +119,25 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     if (!serveMetrics(req, res)) unary(req, res);
   };
 
+  const load = () =>
+    repository.start().then(() => {
+      if (!repository.defaultVersion(config.loanModel)) {
+        logger.error({ model: config.loanModel, path: `${config.modelRepository}/${config.loanModel}` }, "the loan model has no ready version: Predict answers UNAVAILABLE and health is NOT_SERVING until one loads");
+      }
+    });
+  // Alone, the process opens the port first so health can say NOT_SERVING
+  // while models load. As one of several processes sharing the port, it joins
+  // only once loaded, so no call is routed to a process that cannot answer.
+  const modelsLoaded = options.listenAfterLoad ? await load() : undefined;
   const listener = await listen({ port: config.port, host: config.host, handler: withCors(handler, config.corsOrigins), tls: config.tls });
   logger.info({ port: listener.port, host: config.host, tls: Boolean(config.tls), inferenceWorkers: config.inferenceWorkers, fastPath: config.fastPath }, "listening (gRPC, gRPC-Web, Connect)");
-
-  const modelsLoaded = repository.start().then(() => {
-    if (!repository.defaultVersion(config.loanModel)) {
-      logger.error({ model: config.loanModel, path: `${config.modelRepository}/${config.loanModel}` }, "the loan model has no ready version: Predict answers UNAVAILABLE and health is NOT_SERVING until one loads");
-    }
-  });
+  const loaded = options.listenAfterLoad ? Promise.resolve(modelsLoaded) : load();
   return {
     port: listener.port,
     health,
     repository,
     metrics,
-    modelsLoaded,
+    modelsLoaded: loaded,
     async close() {
       health.shutdown();
       await listener.close();

@@ -333,3 +333,48 @@ describe("API_KEYS_FILE with keys, one per line, and comments", () => {
     expect(server.rawLogs()).not.toContain("file-key-two");
   });
 });
+
+describe("WORKERS=2: several server processes on one port", () => {
+  it("serves from two processes, replaces one that dies, and stops them all on SIGTERM", { timeout: 120_000 }, async () => {
+    const port = await freePort();
+    const child = run(TSX, ["src/main.ts"], { PORT: String(port), HOST: "127.0.0.1", WORKERS: "2", API_KEYS: API_KEY });
+    const baseUrl = `http://127.0.0.1:${port}`;
+    const listening = () =>
+      child
+        .stdout()
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => l.msg === "listening (gRPC, gRPC-Web, Connect)");
+    await child.waitUntilServing(baseUrl, 60_000);
+    await withTimeout(
+      (async () => {
+        while (listening().length < 2) await new Promise((r) => setTimeout(r, 100));
+      })(),
+      30_000,
+      "both processes listening",
+    );
+    const pids = listening().map((l) => Number(l.pid));
+    expect(new Set(pids).size).toBe(2);
+    expect(pids).not.toContain(child.proc.pid);
+    for (let i = 0; i < 10; i++) expect((await predictJson(baseUrl, { "x-api-key": API_KEY })).status).toBe(200);
+
+    // One process dies: the primary starts another, and the port keeps answering.
+    process.kill(pids[0], "SIGKILL");
+    await withTimeout(
+      (async () => {
+        while (listening().length < 3) await new Promise((r) => setTimeout(r, 100));
+      })(),
+      30_000,
+      "a replacement process",
+    );
+    expect(child.stdout()).toContain("server process exited; starting another");
+    await child.waitUntilServing(baseUrl, 30_000);
+    expect((await predictJson(baseUrl, { "x-api-key": API_KEY })).status).toBe(200);
+
+    child.proc.kill("SIGTERM");
+    const exit = await withTimeout(child.exited, 20_000, "exit after SIGTERM");
+    expect(exit.code).toBe(0);
+    expect(child.stdout()).toContain("all server processes stopped");
+  });
+});
