@@ -15,7 +15,7 @@ export function runPrimary(workers: number, logger: Logger, env: Record<string, 
     if (stopping) {
       if (Object.keys(cluster.workers ?? {}).length === 0) {
         logger.info("all server processes stopped");
-        process.exit(0);
+        logger.flush(() => process.exit(0));
       }
       return;
     }

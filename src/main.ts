@@ -37,7 +37,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, "shutting down");
     await server.close();
     logger.info("stopped");
-    process.exit(0);
+    logger.flush(() => process.exit(0));
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));

@@ -51,6 +51,15 @@ const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 
 type VersionLabels = "model" | "version";
 
+interface VersionSeries {
+  executions: { inc(v?: number): void };
+  requests: { inc(v?: number): void };
+  batchSize: { observe(v: number): void };
+  queue: { observe(v: number): void };
+  compute: { observe(v: number): void };
+  depth: { set(v: number): void };
+}
+
 export class ServerMetrics {
   readonly registry: Registry;
 
@@ -159,33 +168,58 @@ export class ServerMetrics {
     }
   }
 
+  // These run on every call: label lookups are resolved once per label set
+  // and the child series kept (prom-client hashes the labels on every call otherwise).
+  private readonly callSeries = new Map<string, { calls: { inc(): void }; duration: { observe(v: number): void } }>();
+  private readonly versionSeries = new Map<string, VersionSeries>();
+
   observeCall(c: CallObservation): void {
-    this.calls.inc({ method: c.method, protocol: c.protocol, code: c.code });
-    const seconds = duration(c.seconds);
-    if (seconds !== undefined) {
-      this.callDuration.observe({ method: c.method, protocol: c.protocol }, seconds);
+    const key = `${c.method}\u0000${c.protocol}\u0000${c.code}`;
+    let series = this.callSeries.get(key);
+    if (!series) {
+      series = { calls: this.calls.labels(c.method, c.protocol, c.code), duration: this.callDuration.labels(c.method, c.protocol) };
+      this.callSeries.set(key, series);
     }
+    series.calls.inc();
+    const seconds = duration(c.seconds);
+    if (seconds !== undefined) series.duration.observe(seconds);
+  }
+
+  private seriesFor(model: string, version: string): VersionSeries {
+    const key = versionKey(model, version);
+    let series = this.versionSeries.get(key);
+    if (!series) {
+      series = {
+        executions: this.executions.labels(model, version),
+        requests: this.requests.labels(model, version),
+        batchSize: this.batchSize.labels(model, version),
+        queue: this.queueDuration.labels(model, version),
+        compute: this.computeDuration.labels(model, version),
+        depth: this.queueDepth.labels(model, version),
+      };
+      this.versionSeries.set(key, series);
+    }
+    return series;
   }
 
   observeBatch(b: BatchObservation): void {
-    const labels = { model: b.model, version: b.version };
-    this.executions.inc(labels);
+    const series = this.seriesFor(b.model, b.version);
+    series.executions.inc();
     if (Number.isFinite(b.rows) && b.rows >= 0) {
-      this.requests.inc(labels, b.rows);
-      this.batchSize.observe(labels, b.rows);
+      series.requests.inc(b.rows);
+      series.batchSize.observe(b.rows);
     }
-    const queue = this.queueDuration.labels(labels);
     for (const q of b.queueSeconds) {
       const seconds = duration(q);
-      if (seconds !== undefined) queue.observe(seconds);
+      if (seconds !== undefined) series.queue.observe(seconds);
     }
     const compute = duration(b.computeSeconds);
-    if (compute !== undefined) this.computeDuration.observe(labels, compute);
+    if (compute !== undefined) series.compute.observe(compute);
   }
 
   setQueueDepth(model: string, version: string, rows: number): void {
     if (!Number.isFinite(rows)) return;
-    this.queueDepth.set({ model, version }, Math.max(0, rows));
+    this.seriesFor(model, version).depth.set(Math.max(0, rows));
   }
 
   setModelStates(states: ModelVersionState[]): void {
@@ -205,7 +239,10 @@ export class ServerMetrics {
 
     // A version that is gone has no queue; drop its depth series rather than freeze the last value.
     for (const [key, { model, version }] of this.knownVersions) {
-      if (!current.has(key)) this.queueDepth.remove({ model, version });
+      if (!current.has(key)) {
+        this.queueDepth.remove({ model, version });
+        this.versionSeries.delete(key);
+      }
     }
     this.knownVersions = new Map([...current].map(([key, { model, version }]) => [key, { model, version }]));
   }
