@@ -26,8 +26,13 @@ describe("readModelConfig", () => {
     const shapes = await readModelConfig("models/shapes");
     expect(shapes.labels).toEqual(["circle", "square", "triangle", "star", "cross", "ring"]);
     const loan = await readModelConfig("models/loan-approval");
-    expect(loan.batching).toEqual({ max_batch_size: 64, max_queue_delay_us: 0, max_queue_rows: 1024 });
-    expect(loan.session).toEqual({ intra_op_threads: 1, graph_optimization_level: "all" });
+    expect(loan.batching.max_batch_size).toBe(256);
+    const bare = await readModelConfig(shapesConfig((c) => {
+      delete c.batching;
+      delete c.session;
+    }));
+    expect(bare.batching).toEqual({ max_batch_size: 64, max_queue_delay_us: 0, max_queue_rows: 1024 });
+    expect(bare.session).toEqual({ intra_op_threads: 1, graph_optimization_level: "all" });
   });
 
   it.each([
