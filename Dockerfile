@@ -20,11 +20,13 @@ WORKDIR /app
 # one to rely on.
 ENV ONNXRUNTIME_NODE_INSTALL=skip
 COPY package.json package-lock.json .npmrc ./
-# tsx is a runtime dependency (the server runs from its TypeScript sources),
-# so --omit=dev still installs everything src/ and gen/ import.
+# --omit=dev installs everything src/ and gen/ import, and esbuild, which
+# compiles them to dist/ below. --ignore-scripts: no dependency install script
+# is needed (sharp and esbuild ship their binaries as packages), and the
+# project's own prepare (the same build) runs once the sources are copied.
 # onnxruntime-node ships binaries for every OS and CPU (~290 MB); only this
 # image's (Linux, this architecture) are kept: about 45 MB on x86_64.
-RUN npm ci --omit=dev --no-audit --no-fund \
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && case "$(uname -m)" in \
       x86_64) ort_arch=x64 ;; \
       aarch64) ort_arch=arm64 ;; \
@@ -34,6 +36,11 @@ RUN npm ci --omit=dev --no-audit --no-fund \
  && rm -rf darwin win32 \
  && find linux -mindepth 1 -maxdepth 1 ! -name "$ort_arch" -exec rm -rf {} + \
  && test -f "linux/$ort_arch/onnxruntime_binding.node"
+
+COPY scripts/build.mjs ./scripts/
+COPY gen ./gen
+COPY src ./src
+RUN node scripts/build.mjs
 
 # ---- runtime ----------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
@@ -45,11 +52,10 @@ ENV NODE_ENV=production \
     ORT_DISABLE_TELEMETRY=1
 
 # Files stay owned by root and read-only to the server's user: it writes
-# nothing but tsx's transform cache, which goes to /tmp.
+# nothing to disk (/tmp is writable for libraries that want it).
 COPY --from=deps /app/node_modules ./node_modules
-COPY package.json tsconfig.json ./
-COPY gen ./gen
-COPY src ./src
+COPY --from=deps /app/dist ./dist
+COPY package.json ./
 COPY models ./models
 
 # The official image's unprivileged "node" user, by number so that
@@ -65,4 +71,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/grpc.health.v1.Health/Check', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }).then((r) => r.json()).then((b) => process.exit(b.status === 'SERVING' ? 0 : 1), () => process.exit(1))"]
 
 # node directly, not npm: npm does not pass SIGTERM on to the server.
-CMD ["node", "--import", "tsx", "src/main.ts"]
+CMD ["node", "dist/src/main.js"]

@@ -240,7 +240,7 @@ describe("deploy/k8s manifests", () => {
     expect(ctr.capabilities?.drop).toContain("ALL");
     expect(ctr.capabilities?.add ?? []).toEqual([]);
     expect(ctr.readOnlyRootFilesystem).toBe(true);
-    // tsx caches transforms under os.tmpdir(): /tmp must be writable.
+    // The root filesystem is read-only; libraries that want scratch space get /tmp.
     const tmp = (container.volumeMounts as Manifest[]).find((m) => m.mountPath === "/tmp");
     const volume = (podSpec.volumes as Manifest[]).find((v) => v.name === tmp?.name);
     expect(volume?.emptyDir).toBeDefined();
@@ -472,7 +472,11 @@ describe("Dockerfile", () => {
   it("copies what the server needs at run time into the final stage", () => {
     const copies = finalStage().filter((i) => i.keyword === "COPY").map((i) => i.args);
     expect(copies.some((c) => /^--from=\S+\s+\S*node_modules\s/.test(c))).toBe(true);
-    for (const needed of ["src", "gen", "models", "package.json"]) {
+    // The compiled server, built in the first stage from src/ and gen/.
+    expect(copies.some((c) => /^--from=\S+\s+\S*dist\s/.test(c))).toBe(true);
+    const firstStageRuns = dockerfile.filter((i) => i.keyword === "RUN").map((i) => i.args).join(" ");
+    expect(firstStageRuns).toContain("scripts/build.mjs");
+    for (const needed of ["models", "package.json"]) {
       expect(copies.some((c) => c.split(/\s+/).filter((w) => !w.startsWith("--")).slice(0, -1).includes(needed)), needed).toBe(true);
     }
     // The server reads ./models by default, relative to WORKDIR.
@@ -499,11 +503,13 @@ describe("Dockerfile", () => {
     expect(finalStage().find((i) => i.keyword === "STOPSIGNAL")?.args ?? "SIGTERM").toBe("SIGTERM");
   });
 
-  it("starts src/main.ts with node itself, not npm (which would not forward SIGTERM)", () => {
+  it("starts the compiled server with node itself, not npm (which would not forward SIGTERM)", () => {
     const cmd = finalStage().filter((i) => i.keyword === "CMD").at(-1);
     expect(cmd).toBeDefined();
     // Exec form: node is PID 1 and gets the signal, no shell in between.
-    expect(JSON.parse(cmd!.args)).toEqual(["node", "--import", "tsx", "src/main.ts"]);
+    expect(JSON.parse(cmd!.args)).toEqual(["node", "dist/src/main.js"]);
+    // The same command as `npm start`.
+    expect(JSON.parse(readFileSync("package.json", "utf8")).scripts.start).toBe("node dist/src/main.js");
     expect(finalStage().some((i) => i.keyword === "ENTRYPOINT")).toBe(false);
     expect(dockerfile.filter((i) => i.keyword === "CMD" || i.keyword === "ENTRYPOINT").map((i) => i.args).join(" ")).not.toMatch(/\bnpm\b/);
   });
@@ -512,7 +518,7 @@ describe("Dockerfile", () => {
     for (const path of ["node_modules", "node_modules/sharp/package.json", ".git", ".git/HEAD", "test/deploy.test.ts", "bench/results/run.json", "README.md", "deploy/k8s/deployment.yaml", ".env"]) {
       expect(dockerIgnored(dockerignore, path), path).toBe(true);
     }
-    for (const path of ["package.json", "package-lock.json", ".npmrc", "tsconfig.json", "src/main.ts", "src/engine/inference-worker.mjs", "gen/prediction/v1/prediction_service_pb.ts", "models/shapes/1/model.onnx"]) {
+    for (const path of ["package.json", "package-lock.json", ".npmrc", "scripts/build.mjs", "src/main.ts", "src/engine/inference-worker.mjs", "gen/prediction/v1/prediction_service_pb.ts", "models/shapes/1/model.onnx"]) {
       expect(dockerIgnored(dockerignore, path), path).toBe(false);
     }
     const contextSources = dockerfile
@@ -563,8 +569,8 @@ describe("package.json dependencies for the image", () => {
     expect(missing).toEqual([]);
   });
 
-  it("has tsx, which the CMD's --import needs, under dependencies", () => {
-    expect(pkg.dependencies?.tsx).toBeDefined();
-    expect(pkg.devDependencies?.tsx).toBeUndefined();
+  it("has esbuild, which the image's build step needs, under dependencies", () => {
+    expect(pkg.dependencies?.esbuild).toBeDefined();
+    expect(pkg.devDependencies?.esbuild).toBeUndefined();
   });
 });

@@ -1,7 +1,7 @@
 // Starting up: with no model, a corrupt model and the shipped one (in
 // process), and `npm start` as an operator runs it (child process): the
 // generated API key, graceful SIGTERM, configuration errors, key files.
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as net from "node:net";
 import { tmpdir } from "node:os";
@@ -212,16 +212,19 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   ]).finally(() => clearTimeout(timer));
 }
 
-// `npm start` runs `tsx src/main.ts`. The tsx binary is run directly rather
-// than through npm/npx: npm does not pass SIGTERM on to the script it runs
-// (it dies of the signal and leaves the server running as an orphan), so a
-// signal sent to npm would test npm, not the server.
-const TSX = join(REPO_ROOT, "node_modules", ".bin", "tsx");
+// `npm start` runs `node dist/src/main.js`, the build that `npm ci` makes
+// (the prepare script). Node is run directly rather than through npm: npm
+// does not pass SIGTERM on to the script it runs (it dies of the signal and
+// leaves the server running as an orphan), so a signal sent to npm would test
+// npm, not the server. The build is made fresh here, from the sources under test.
+beforeAll(() => {
+  execFileSync(process.execPath, ["scripts/build.mjs"], { cwd: REPO_ROOT });
+}, 60_000);
 
-describe("npm start (tsx src/main.ts) with no API key configured", () => {
+describe("npm start (node dist/src/main.js) with no API key configured", () => {
   it("logs one generated key once, accepts it, refuses calls without it, and exits 0 on SIGTERM", { timeout: 120_000 }, async () => {
     const port = await freePort();
-    const child = run(TSX, ["src/main.ts"], { PORT: String(port), HOST: "127.0.0.1" });
+    const child = run(process.execPath, ["dist/src/main.js"], { PORT: String(port), HOST: "127.0.0.1" });
     const baseUrl = `http://127.0.0.1:${port}`;
     await child.waitUntilServing(baseUrl, 60_000);
 
@@ -337,7 +340,7 @@ describe("API_KEYS_FILE with keys, one per line, and comments", () => {
 describe("WORKERS=2: several server processes on one port", () => {
   it("serves from two processes, replaces one that dies, and stops them all on SIGTERM", { timeout: 120_000 }, async () => {
     const port = await freePort();
-    const child = run(TSX, ["src/main.ts"], { PORT: String(port), HOST: "127.0.0.1", WORKERS: "2", API_KEYS: API_KEY });
+    const child = run(process.execPath, ["dist/src/main.js"], { PORT: String(port), HOST: "127.0.0.1", WORKERS: "2", API_KEYS: API_KEY });
     const baseUrl = `http://127.0.0.1:${port}`;
     const listening = () =>
       child

@@ -302,7 +302,9 @@ export class InferencePool {
 
   private startWorker(slot: Slot): void {
     slot.restartTimer = undefined;
-    const worker = new Worker(WORKER_URL, { workerData: { index: slot.index } });
+    // The worker is plain JavaScript: no TypeScript loader (which would cost it
+    // start-up time and memory) is passed down from the parent's --import.
+    const worker = new Worker(WORKER_URL, { workerData: { index: slot.index }, execArgv: [] });
     slot.worker = worker;
     slot.lastError = undefined;
     worker.on("message", (reply: Reply) => this.onReply(slot, worker, reply));

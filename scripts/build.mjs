@@ -1,0 +1,29 @@
+// Compiles the server (src/ and gen/) to plain JavaScript in dist/, file by
+// file, so production starts with `node dist/src/main.js`: no TypeScript
+// loader at run time (it cost ~40 MB of memory and ~0.3 s at every start).
+// Runs on `npm ci` (the prepare script) and takes well under a second.
+import { build } from "esbuild";
+import { cpSync, readdirSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+
+function sources(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return sources(path);
+    return path.endsWith(".ts") && !path.endsWith(".d.ts") ? [path] : [];
+  });
+}
+
+rmSync("dist", { recursive: true, force: true });
+await build({
+  entryPoints: [...sources("src"), ...sources("gen")],
+  outdir: "dist",
+  outbase: ".",
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  sourcemap: true,
+  logLevel: "warning",
+});
+// The inference worker is already plain JavaScript.
+cpSync("src/engine/inference-worker.mjs", "dist/src/engine/inference-worker.mjs");
