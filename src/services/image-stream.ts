@@ -3,6 +3,7 @@
 // starts classifying each one as soon as it is complete; the handler sends
 // the answers in order as they finish. Bad images get an error answer and the
 // stream goes on; misuse of the stream ends it.
+import { setMaxListeners } from "node:events";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import {
@@ -62,6 +63,8 @@ export async function* predictImageStream(
   ctx: HandlerContext,
 ): AsyncGenerator<PredictImageResponse> {
   const leave = deps.streams.admit(ctx.values.get(connectionKey));
+  // Each image in flight listens to the stream's signal (to be dropped if the client leaves).
+  setMaxListeners(deps.limits.maxInFlightPerStream + 16, ctx.signal);
   const results = new OrderedResults<PredictImageResponse>();
   // A client that leaves must not leave this generator waiting for answers.
   const onAbort = () => results.fail(ConnectError.from(ctx.signal.reason, Code.Canceled));

@@ -1,6 +1,7 @@
 // PredictionService handlers. Requests reach them already authenticated and
 // validated by the interceptors; the handlers pick a model version, run the
 // engine, and shape the answer.
+import { setMaxListeners } from "node:events";
 import { create } from "@bufbuild/protobuf";
 import { timestampNow, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
@@ -85,6 +86,8 @@ async function decide(deps: PredictionServiceDeps, rows: readonly PredictRequest
     const max = served.config.batching.max_batch_size;
     const chunks: PredictRequest[][] = [];
     for (let i = 0; i < rows.length; i += max) chunks.push(rows.slice(i, i + max));
+    // Each chunk in the batcher listens to the call's signal.
+    if (opts.signal && chunks.length > 8) setMaxListeners(chunks.length + 16, opts.signal);
     let results: LoanPrediction[];
     try {
       const outputs = await Promise.all(chunks.map((c) => served.infer(encodeApplications(served.config, c), opts)));

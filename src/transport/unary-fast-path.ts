@@ -52,7 +52,9 @@ export function unaryFastPath(opts: FastPathOptions): NodeHandler {
     const route = req.method === "POST" ? routes.get(req.url ?? "") : undefined;
     const wire = route ? wireOf(req) : undefined;
     if (!route || !wire) return opts.fallthrough(req, res);
-    void serve(opts, route, wire, req, res);
+    // serve() answers every failure itself; this only keeps a write to a peer
+    // that vanished mid-answer from becoming an unhandled rejection.
+    serve(opts, route, wire, req, res).catch(() => res.destroy());
   };
 }
 
@@ -104,10 +106,10 @@ async function serve(opts: FastPathOptions, route: FastMethod, wire: Wire, req: 
     };
     const output = await Promise.race([route.impl(message as never, ctx), expired]);
     call.finish();
-    sendMessage(res, wire, route.method.output, output, call.requestId, call.elapsedMs());
+    if (writable(res)) sendMessage(res, wire, route.method.output, output, call.requestId, call.elapsedMs());
   } catch (e) {
     const error = call.finish(e) ?? ConnectError.from(e);
-    sendError(res, wire, error);
+    if (writable(res)) sendError(res, wire, error);
   } finally {
     clearTimeout(timer);
     res.off("close", onClose);
@@ -200,8 +202,15 @@ function sendMessage(res: NodeResponse, wire: Wire, schema: DescMessage, message
   res.end(body);
 }
 
+/** False once the client is gone: answering a destroyed HTTP/2 stream throws. */
+function writable(res: NodeResponse): boolean {
+  const stream = (res as Partial<Http2ServerResponse>).stream;
+  if (stream && (stream.destroyed || stream.closed)) return false;
+  return !res.destroyed && !res.writableEnded;
+}
+
 function sendError(res: NodeResponse, wire: Wire, error: ConnectError): void {
-  if (res.headersSent || res.destroyed) {
+  if (res.headersSent) {
     res.destroy();
     return;
   }

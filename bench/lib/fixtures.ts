@@ -1,0 +1,168 @@
+// What the load carries, made once per run: request bodies (gRPC frames,
+// gRPC-Web frames, Connect JSON) written to files for h2load and wrk, the
+// fixed reply the reference servers send, a test JPEG, and temporary model
+// repositories for the image path (dynamic batching on, and off).
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { create, toBinary, toJsonString } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import sharp from "sharp";
+import {
+  ClassifyImageRequestSchema,
+  Decision,
+  LoanPurpose,
+  PredictBatchRequestSchema,
+  PredictRequestSchema,
+  PredictResponseSchema,
+  type PredictRequest,
+} from "../../gen/prediction/v1/prediction_service_pb.js";
+import { writeImagenetModel } from "../../scripts/make-imagenet-model.js";
+import { grpcFrame } from "./grpc-wire.js";
+
+export const API_KEY = "bench-key";
+export const IMAGE_MODEL = "imagenet-bench";
+export const BATCH_ROWS = 100;
+export const JPEG_WIDTH = 640;
+export const JPEG_HEIGHT = 480;
+
+export interface Fixtures {
+  dir: string;
+  predict: PredictRequest;
+  /** gRPC (and gRPC-Web: same framing) body of one Predict call. */
+  predictFrameFile: string;
+  predictJsonFile: string;
+  batchFrameFile: string;
+  classifyFrameFile: string;
+  jpeg: Buffer;
+  /** Fixed PredictResponse the reference servers send: protobuf bytes and Connect JSON. */
+  replyBinary: Buffer;
+  replyJson: Buffer;
+  /** Model repositories: shipped models + the ImageNet-shaped model, batching on / off. */
+  repoBatchingOn: string;
+  repoBatchingOff: string;
+}
+
+/** A valid application (the README's example). */
+export function sampleApplication(): PredictRequest {
+  return create(PredictRequestSchema, {
+    age: 35,
+    income: 55_000,
+    creditScore: 720,
+    employmentYears: 8.5,
+    loanAmount: 25_000,
+    loanPurpose: LoanPurpose.HOME,
+  });
+}
+
+/** n varied, valid applications (deterministic). */
+export function applications(n: number): PredictRequest[] {
+  const purposes = [LoanPurpose.HOME, LoanPurpose.CAR, LoanPurpose.EDUCATION, LoanPurpose.PERSONAL];
+  return Array.from({ length: n }, (_, i) =>
+    create(PredictRequestSchema, {
+      age: 21 + ((i * 13) % 60),
+      income: 20_000 + ((i * 6151) % 180_000),
+      creditScore: 350 + ((i * 41) % 500),
+      employmentYears: (i % 24) / 2,
+      loanAmount: 2_000 + ((i * 3571) % 120_000),
+      loanPurpose: purposes[i % purposes.length]!,
+    }),
+  );
+}
+
+/** A 640x480 photo-like JPEG: smooth gradients plus seeded noise, so it compresses like a real picture. */
+export async function makeJpeg(width = JPEG_WIDTH, height = JPEG_HEIGHT): Promise<Buffer> {
+  const raw = Buffer.alloc(width * height * 3);
+  let state = 0x2545f491;
+  const noise = () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return ((state >>> 0) % 41) - 20;
+  };
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 3;
+      const cx = x - width / 2;
+      const cy = y - height / 2;
+      const ring = 127 + 100 * Math.sin(Math.sqrt(cx * cx + cy * cy) / 18);
+      raw[i] = clamp((255 * x) / width + noise());
+      raw[i + 1] = clamp(ring + noise());
+      raw[i + 2] = clamp((255 * y) / height + noise());
+    }
+  }
+  return sharp(raw, { raw: { width, height, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
+}
+
+const clamp = (v: number) => Math.max(0, Math.min(255, Math.round(v)));
+
+/** The answer shape the real server gives for the sample application (values are representative). */
+function fixedReply() {
+  return create(PredictResponseSchema, {
+    decision: Decision.APPROVED,
+    probability: 0.9972,
+    approvalProbability: 0.9972,
+    modelName: "loan-approval",
+    modelVersion: "1",
+    timestamp: timestampFromDate(new Date()),
+    factors: [
+      { feature: "loan_purpose", contribution: 2.78, description: "loan purpose is lower risk" },
+      { feature: "credit_score", contribution: 1.91, description: "credit score is high" },
+      { feature: "debt_to_income", contribution: 1.2, description: "loan amount is low relative to income" },
+    ],
+  });
+}
+
+export async function makeFixtures(dir: string, opts: { imageSeed: number }): Promise<Fixtures> {
+  mkdirSync(dir, { recursive: true });
+  const predict = sampleApplication();
+  const predictFrameFile = join(dir, "predict.grpc.bin");
+  writeFileSync(predictFrameFile, grpcFrame(toBinary(PredictRequestSchema, predict)));
+  const predictJsonFile = join(dir, "predict.json");
+  writeFileSync(predictJsonFile, toJsonString(PredictRequestSchema, predict));
+  const batchFrameFile = join(dir, "predict-batch-100.grpc.bin");
+  writeFileSync(batchFrameFile, grpcFrame(toBinary(PredictBatchRequestSchema, create(PredictBatchRequestSchema, { inputs: applications(BATCH_ROWS) }))));
+
+  const jpeg = await makeJpeg();
+  writeFileSync(join(dir, "image-640x480.jpg"), jpeg);
+  const classifyFrameFile = join(dir, "classify-image.grpc.bin");
+  writeFileSync(
+    classifyFrameFile,
+    grpcFrame(toBinary(ClassifyImageRequestSchema, create(ClassifyImageRequestSchema, { image: jpeg, contentType: "image/jpeg", topK: 5, modelName: IMAGE_MODEL }))),
+  );
+
+  const reply = fixedReply();
+  const replyBinary = Buffer.from(toBinary(PredictResponseSchema, reply));
+  const replyJson = Buffer.from(toJsonString(PredictResponseSchema, reply));
+
+  const repoBatchingOn = join(dir, "repo-batching-on");
+  const repoBatchingOff = join(dir, "repo-batching-off");
+  for (const repo of [repoBatchingOn, repoBatchingOff]) {
+    mkdirSync(repo, { recursive: true });
+    cpSync("models/loan-approval", join(repo, "loan-approval"), { recursive: true });
+    cpSync("models/shapes", join(repo, "shapes"), { recursive: true });
+    writeImagenetModel(join(repo, IMAGE_MODEL), { seed: opts.imageSeed });
+  }
+  const offConfig = join(repoBatchingOff, IMAGE_MODEL, "config.json");
+  const config = JSON.parse(readFileSync(offConfig, "utf8"));
+  config.batching = { ...config.batching, max_batch_size: 1 };
+  writeFileSync(offConfig, JSON.stringify(config, null, 2));
+
+  return {
+    dir,
+    predict,
+    predictFrameFile,
+    predictJsonFile,
+    batchFrameFile,
+    classifyFrameFile,
+    jpeg,
+    replyBinary,
+    replyJson,
+    repoBatchingOn,
+    repoBatchingOff,
+  };
+}
+
+/** The batching settings a repository's image model will run with (for the report). */
+export function imageBatching(repo: string): { max_batch_size: number; max_queue_delay_us?: number; max_queue_rows?: number } {
+  return JSON.parse(readFileSync(join(repo, IMAGE_MODEL, "config.json"), "utf8")).batching;
+}

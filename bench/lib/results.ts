@@ -1,0 +1,219 @@
+// The run's results, the target checks computed from them (each a ratio of
+// two numbers measured in this same run, or an absolute bound), and the
+// ratio table against the references.
+import type { LatencySummary } from "./parse.js";
+import { isNoisy, type Measurement } from "./measure.js";
+
+/** Target names used in measurements. */
+export const T = {
+  server: "server",
+  h2Floor: "node:http2 floor",
+  httpFloor: "node:http floor",
+  grpcJs: "grpc-js trivial",
+  imageOn: "server, batching ON",
+  imageOff: "server, batching OFF",
+} as const;
+
+export interface InProcessResult {
+  mode: "pool" | "engine";
+  concurrency: number;
+  imagesPerSec: number;
+  images: number;
+  latency: LatencySummary;
+  cpuPercent: number;
+  peakRssMiB: number;
+  batching: unknown;
+  /** CPU used on core 0 by other processes during this mode's whole run (all its concurrencies), percent. */
+  foreignCore0Percent?: number;
+}
+
+export interface StartupRun {
+  /** Spawn to the first SERVING answer of grpc.health.v1.Health/Check, ms. */
+  toServingMs: number;
+  /** RSS after SERVING and an idle settle, MiB. */
+  idleRssMiB: number;
+  settleMs: number;
+}
+
+export interface Check {
+  name: string;
+  /** How the value is formed. */
+  formula: string;
+  value: number;
+  /** e.g. ">= 1.0" */
+  target: string;
+  /** False also when not measured (value NaN: the workload was left out or failed). */
+  pass: boolean;
+  /** Missing inputs, warnings. */
+  note?: string;
+}
+
+export interface Results {
+  meta: {
+    startedAt: string;
+    finishedAt?: string;
+    quick: boolean;
+    only?: string[];
+    durationS: number;
+    warmupS: number;
+    levels: number[];
+    imageLevels: number[];
+    node: string;
+    cpu: string;
+    cores: number;
+    loadavgBefore: number[];
+    loadavgAfter?: number[];
+    tools: Record<string, string>;
+    pinning: string;
+    h2loadShapes: Record<string, string>;
+    serverEnv: Record<string, string>;
+    imageBatching: { on: unknown; off: unknown };
+    commands: string[];
+    /** Time spent waiting for other processes to leave the cores before runs. */
+    quietWaitMs?: number;
+  };
+  startup: StartupRun[];
+  measurements: Measurement[];
+  inProcess: InProcessResult[];
+  /** Problems seen: failed verifications, errors under load, dead targets, saturated generator, warn/error log lines. */
+  problems: string[];
+  serverLogs: Record<string, { lines: number; bytes: number; problems: string[] }>;
+  checks: Check[];
+}
+
+export function find(r: Results, target: string, workload: string, c: number): Measurement | undefined {
+  return r.measurements.find((m) => m.target === target && m.workload === workload && m.concurrency === c && m.status === "ok");
+}
+
+export function bestInProcess(r: Results, c: number): InProcessResult | undefined {
+  return r.inProcess.filter((p) => p.concurrency === c).sort((a, b) => b.imagesPerSec - a.imagesPerSec)[0];
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+export function computeChecks(r: Results): Check[] {
+  const checks: Check[] = [];
+  // A measurement with errors under load cannot make a check pass, whatever its ratio.
+  const clean = (...ms: Array<Measurement | undefined>) => ms.every((m) => m === undefined || m.errors === 0);
+  const ratio = (name: string, formula: string, num: number | undefined, den: number | undefined, min: number, note: string | undefined, inputs: Array<Measurement | undefined>) => {
+    const value = num !== undefined && den !== undefined && den > 0 ? num / den : NaN;
+    const ok = clean(...inputs);
+    checks.push({
+      name,
+      formula,
+      value,
+      target: `>= ${min.toFixed(2)}`,
+      pass: Number.isFinite(value) && value >= min && ok,
+      note: !Number.isFinite(value) ? "not measured" : ok ? note : `FAIL because of errors under load - ${note ?? ""}`,
+    });
+  };
+  const calls = (t: string, w: string, c: number) => find(r, t, w, c)?.okCallsPerSec;
+  const errorsNote = (...ms: Array<Measurement | undefined>) => {
+    const errs = ms.filter((m): m is Measurement => m !== undefined && m.errors > 0);
+    const sat = ms.filter((m): m is Measurement => m !== undefined && m.generatorSaturated);
+    const noisy = ms.filter((m): m is Measurement => m !== undefined && isNoisy(m));
+    const parts = [
+      ...errs.map((m) => `${m.target}: ${m.errors} errors`),
+      ...sat.map((m) => `${m.target}: generator saturated (${m.generatorCpuPercent.toFixed(0)}% CPU)`),
+      ...noisy.map((m) => `${m.target}: other processes on the cores (${m.foreignCore0Percent.toFixed(0)}%/${m.foreignCore1Percent.toFixed(0)}%)`),
+    ];
+    return parts.length ? parts.join("; ") : undefined;
+  };
+
+  const sGrpc = find(r, T.server, "predict-grpc", 64);
+  const jsGrpc = find(r, T.grpcJs, "predict-grpc", 64);
+  ratio("Predict gRPC: server vs trivial grpc-js, c=64", "server OK calls/s ÷ grpc-js calls/s", sGrpc?.okCallsPerSec, jsGrpc?.okCallsPerSec, 1.0, errorsNote(sGrpc, jsGrpc), [sGrpc, jsGrpc]);
+  const p99 = sGrpc?.latency?.p99;
+  checks.push({
+    name: "Predict gRPC: server p99 latency, c=64",
+    formula: "99th percentile of per-call time (h2load log)",
+    value: p99 ?? NaN,
+    target: "<= 10 ms",
+    pass: p99 !== undefined && p99 <= 10 && clean(sGrpc),
+    note: p99 === undefined ? "not measured" : errorsNote(sGrpc),
+  });
+  const sJson = find(r, T.server, "predict-connect-json", 64);
+  const fJson = find(r, T.httpFloor, "predict-connect-json", 64);
+  ratio("Predict Connect JSON/HTTP1.1: server vs bare node:http, c=64", "server OK calls/s ÷ node:http floor calls/s", sJson?.okCallsPerSec, fJson?.okCallsPerSec, 0.4, errorsNote(sJson, fJson), [sJson, fJson]);
+  const batch = find(r, T.server, "predict-batch-grpc", 64);
+  ratio("PredictBatch(100) rows/s vs single Predict calls/s, c=64 (gRPC)", "(batch OK calls/s × 100) ÷ Predict OK calls/s", batch?.rowsPerSec, calls(T.server, "predict-grpc", 64), 30, errorsNote(batch, sGrpc), [batch, sGrpc]);
+  const on32 = find(r, T.imageOn, "classify-image-grpc", 32);
+  const off32 = find(r, T.imageOff, "classify-image-grpc", 32);
+  const on1 = find(r, T.imageOn, "classify-image-grpc", 1);
+  const off1 = find(r, T.imageOff, "classify-image-grpc", 1);
+  const inproc = bestInProcess(r, 32);
+  ratio(
+    "Images: server (batching ON) vs in-process, c=32",
+    `server OK images/s ÷ best in-process images/s (${inproc ? inproc.mode : "?"})`,
+    on32?.okCallsPerSec,
+    inproc?.imagesPerSec,
+    0.8,
+    errorsNote(on32),
+    [on32],
+  );
+  ratio("Images: batching ON vs OFF, c=32", "ON OK images/s ÷ OFF OK images/s", on32?.okCallsPerSec, off32?.okCallsPerSec, 1.3, errorsNote(on32, off32), [on32, off32]);
+  ratio("Images: batching ON vs OFF, c=1 (never worse)", "ON OK images/s ÷ OFF OK images/s", on1?.okCallsPerSec, off1?.okCallsPerSec, 1.0, errorsNote(on1, off1), [on1, off1]);
+  const rss = median(r.startup.map((s) => s.idleRssMiB));
+  const rssMB = (rss * 2 ** 20) / 1e6;
+  checks.push({
+    name: "Idle RSS, real server with both shipped models",
+    formula: `median over ${r.startup.length} start(s) of VmRSS after SERVING + idle settle, in MB (10^6 bytes; ${rss.toFixed(1)} MiB)`,
+    value: rssMB,
+    target: "< 150 MB",
+    pass: Number.isFinite(rssMB) && rssMB < 150,
+    note: r.startup.length ? `each: ${r.startup.map((s) => ((s.idleRssMiB * 2 ** 20) / 1e6).toFixed(1)).join(", ")} MB` : "not measured",
+  });
+  const start = median(r.startup.map((s) => s.toServingMs));
+  checks.push({
+    name: "Start to health SERVING",
+    formula: `median over ${r.startup.length} start(s): spawn of \`node --import tsx src/main.ts\` → first SERVING from grpc.health.v1.Health/Check`,
+    value: start / 1000,
+    target: "< 1.5 s",
+    pass: Number.isFinite(start) && start < 1500,
+    note: r.startup.length ? `each: ${r.startup.map((s) => (s.toServingMs / 1000).toFixed(2)).join(", ")} s` : "not measured",
+  });
+  return checks;
+}
+
+export interface RatioRow {
+  workload: string;
+  concurrency: number;
+  server: string;
+  reference: string;
+  serverValue: number;
+  referenceValue: number;
+  ratio: number;
+  unit: string;
+}
+
+/** Every server measurement against each reference measured at the same workload and concurrency. */
+export function ratioRows(r: Results): RatioRow[] {
+  const rows: RatioRow[] = [];
+  const pairs: Array<[string, string, string]> = [
+    ["predict-grpc", T.server, T.grpcJs],
+    ["predict-grpc", T.server, T.h2Floor],
+    ["predict-connect-json", T.server, T.httpFloor],
+    ["predict-grpc-web", T.server, T.httpFloor],
+    ["classify-image-grpc", T.imageOn, T.imageOff],
+  ];
+  for (const [w, s, ref] of pairs) {
+    for (const m of r.measurements.filter((m) => m.workload === w && m.target === s && m.status === "ok")) {
+      const other = find(r, ref, w, m.concurrency);
+      if (!other) continue;
+      rows.push({ workload: w, concurrency: m.concurrency, server: s, reference: ref, serverValue: m.okCallsPerSec, referenceValue: other.okCallsPerSec, ratio: m.okCallsPerSec / other.okCallsPerSec, unit: "OK calls/s" });
+    }
+  }
+  for (const m of r.measurements.filter((m) => m.workload === "predict-batch-grpc" && m.target === T.server && m.status === "ok")) {
+    const single = find(r, T.server, "predict-grpc", m.concurrency);
+    if (single) rows.push({ workload: m.workload, concurrency: m.concurrency, server: "server rows/s", reference: "server Predict OK calls/s", serverValue: m.rowsPerSec, referenceValue: single.okCallsPerSec, ratio: m.rowsPerSec / single.okCallsPerSec, unit: "rows/s" });
+  }
+  for (const m of r.measurements.filter((m) => m.workload === "classify-image-grpc" && m.status === "ok")) {
+    for (const p of r.inProcess.filter((p) => p.concurrency === m.concurrency)) {
+      rows.push({ workload: m.workload, concurrency: m.concurrency, server: m.target, reference: `in-process (${p.mode})`, serverValue: m.okCallsPerSec, referenceValue: p.imagesPerSec, ratio: m.okCallsPerSec / p.imagesPerSec, unit: "OK images/s" });
+    }
+  }
+  return rows;
+}
