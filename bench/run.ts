@@ -285,7 +285,7 @@ async function main(): Promise<number> {
       },
       pinning: `targets (server, floors, grpc-js, in-process reference) with \`taskset -c ${SERVER_CORE}\`; h2load/wrk with \`taskset -c ${GENERATOR_CORE}\` and one thread; this orchestrator (drains the server's log pipe, samples /proc) also on core ${GENERATOR_CORE}`,
       h2loadShapes: Object.fromEntries([...new Set([...levels, ...o.imageLevels])].sort((a, b) => a - b).map((c) => [String(c), `${h2loadShape(c).connections}×${h2loadShape(c).streams}`])),
-      serverEnv: { API_KEYS: "bench-key", LOG_LEVEL: "info", INFERENCE_WORKERS: "1", HOST: "127.0.0.1", PORT: "<free>" },
+      serverEnv: { API_KEYS: "bench-key", LOG_LEVEL: "info", WORKERS: "1", INFERENCE_WORKERS: "1", HOST: "127.0.0.1", PORT: "<free>" },
       imageBatching: { on: imageBatching(fx.repoBatchingOn), off: imageBatching(fx.repoBatchingOff) },
       commands: [],
     },

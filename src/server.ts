@@ -1,6 +1,7 @@
 // Assembles the server: routes, interceptors, metrics, the inference engine
 // and the one-port listener. The port opens first, so health can answer
 // NOT_SERVING while the models load.
+import { setMaxListeners } from "node:events";
 import { createContextValues } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { file_grpc_health_v1_health, Health, HealthCheckResponse_ServingStatus as Serving } from "../gen/grpc/health/v1/health_pb.js";
@@ -62,6 +63,8 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   });
 
   const shutdown = new AbortController();
+  // connect-node links every call in flight to this signal: one listener per call.
+  setMaxListeners(0, shutdown.signal);
   const images = {
     repository,
     defaultModel: config.imageModel,

@@ -35,7 +35,7 @@ export function markdown(r: Results): string {
   out.push(`- Pinning: ${m.pinning}.`);
   out.push(`- Each measurement: ${m.warmupS} s warm-up, then ${m.durationS} s measured; Predict workloads at c = ${m.levels.join(", ")}; images at c = ${m.imageLevels.join(", ")}.`);
   out.push(`- h2load streams in flight = connections × streams per connection: ${Object.entries(m.h2loadShapes).map(([c, s]) => `c=${c} → ${s}`).join(", ")}. wrk: one thread, c connections, one request in flight each.`);
-  out.push(`- Real server: \`node --import tsx src/main.ts\` with ${Object.entries(m.serverEnv).map(([k, v]) => `${k}=${v}`).join(" ")}; stdout (info log, one line per call) into a pipe the bench drains.`);
+  out.push(`- Real server: \`node dist/src/main.js\` with ${Object.entries(m.serverEnv).map(([k, v]) => `${k}=${v}`).join(" ")}; stdout (info log, one line per call) into a pipe the bench drains.`);
   out.push(`- Tools: ${Object.values(m.tools).join("; ")}.`);
   out.push(`- Image model batching: ON ${JSON.stringify(m.imageBatching.on)}, OFF ${JSON.stringify(m.imageBatching.off)}.`);
   out.push("");

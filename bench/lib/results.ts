@@ -169,7 +169,7 @@ export function computeChecks(r: Results): Check[] {
   const start = median(r.startup.map((s) => s.toServingMs));
   checks.push({
     name: "Start to health SERVING",
-    formula: `median over ${r.startup.length} start(s): spawn of \`node --import tsx src/main.ts\` → first SERVING from grpc.health.v1.Health/Check`,
+    formula: `median over ${r.startup.length} start(s): spawn of \`node dist/src/main.js\` → first SERVING from grpc.health.v1.Health/Check`,
     value: start / 1000,
     target: "< 1.5 s",
     pass: Number.isFinite(start) && start < 1500,
