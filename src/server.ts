@@ -1,6 +1,7 @@
 // Assembles the server: routes, interceptors, metrics, the inference engine
-// and the one-port listener. The port opens first, so health can answer
-// NOT_SERVING while the models load.
+// and the one-port listener. A lone process opens its port first, so health
+// can answer NOT_SERVING while the models load; one of several processes
+// sharing the port (WORKERS > 1) joins once its models are loaded.
 import { setMaxListeners } from "node:events";
 import { createContextValues } from "@connectrpc/connect";
 import type { Logger } from "pino";
