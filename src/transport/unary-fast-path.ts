@@ -89,14 +89,19 @@ async function serve(opts: FastPathOptions, route: FastMethod, wire: Wire, req: 
     const timeout = wire === "grpc" ? parseGrpcTimeout(header("grpc-timeout") ?? null, Number.MAX_SAFE_INTEGER) : parseConnectTimeout(header("connect-timeout-ms") ?? null, Number.MAX_SAFE_INTEGER);
     if (timeout.error) throw timeout.error;
     const deadline = timeout.timeoutMs === undefined ? undefined : Date.now() + timeout.timeoutMs;
-    const expired = new Promise<never>((_, reject) => {
-      abort.signal.addEventListener("abort", () => reject(abort.signal.reason), { once: true });
-      if (timeout.timeoutMs !== undefined) {
+    // Only a call with a deadline needs a race: it is answered when the
+    // deadline passes, even mid-inference. A client that leaves is seen by
+    // readBody and by the batcher (through the signal) without one.
+    let expired: Promise<never> | undefined;
+    if (timeout.timeoutMs !== undefined) {
+      expired = new Promise<never>((_, reject) => {
+        abort.signal.addEventListener("abort", () => reject(abort.signal.reason), { once: true });
         timer = setTimeout(() => abort.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)), timeout.timeoutMs);
-      }
-    });
-    expired.catch(() => {});
-    const body = await Promise.race([readBody(req, opts.maxMessageBytes + (wire === "grpc" ? 5 : 0)), expired]);
+      });
+      expired.catch(() => {});
+    }
+    const bodyRead = readBody(req, opts.maxMessageBytes + (wire === "grpc" ? 5 : 0));
+    const body = expired ? await Promise.race([bodyRead, expired]) : await bodyRead;
     const message = decode(route.method.input, wire, body);
     policy.authorize(route.method.parent.typeName, header);
     policy.validate(route.method.input, message);
@@ -104,7 +109,8 @@ async function serve(opts: FastPathOptions, route: FastMethod, wire: Wire, req: 
       signal: abort.signal,
       timeoutMs: () => (deadline === undefined ? undefined : deadline - Date.now()),
     };
-    const output = await Promise.race([route.impl(message as never, ctx), expired]);
+    const running = route.impl(message as never, ctx);
+    const output = expired ? await Promise.race([running, expired]) : await running;
     call.finish();
     if (writable(res)) sendMessage(res, wire, route.method.output, output, call.requestId, call.elapsedMs());
   } catch (e) {
@@ -144,14 +150,21 @@ function readBody(req: NodeRequest, limit: number): Promise<Buffer> {
       cleanup();
       reject(new ConnectError(`reading the request failed - ${err.message}`, Code.Canceled));
     };
+    // The client went away before sending the whole body.
+    const onClose = () => {
+      cleanup();
+      reject(new ConnectError("the client cancelled the call", Code.Canceled));
+    };
     const cleanup = () => {
       req.off("data", onData);
       req.off("end", onEnd);
       req.off("error", onError);
+      req.off("close", onClose);
     };
     req.on("data", onData);
     req.on("end", onEnd);
     req.on("error", onError);
+    req.on("close", onClose);
   });
 }
 
