@@ -1,20 +1,16 @@
 // The Connect interceptors: thin adapters from Connect's request and response
 // shapes to the plain CallPolicy, so every call on every protocol, unary or
 // streamed, runs the same policy code (the unary fast path calls it too).
-import { createContextKey, type Interceptor } from "@connectrpc/connect";
+import type { Interceptor } from "@connectrpc/connect";
 import type { DescMessage } from "@bufbuild/protobuf";
 import { protocolOf } from "./policy/call-context.js";
 import type { CallPolicy } from "./policy/call-policy.js";
-
-/** The call's request id, for handlers that log. */
-export const requestIdKey = createContextKey<string>("", { description: "request id" });
 
 /** Outermost: request id, one log line (and metrics) per call, and no internal error detail to clients. */
 export function callLogInterceptor(policy: CallPolicy): Interceptor {
   return (next) => async (req) => {
     const header = (n: string) => req.header.get(n);
     const call = policy.begin(`/${req.service.typeName}/${req.method.name}`, protocolOf(req.header.get("content-type")), header);
-    req.contextValues.set(requestIdKey, call.requestId);
     let res;
     try {
       res = await next(req);

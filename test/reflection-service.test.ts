@@ -1,23 +1,20 @@
 // Server reflection over a real HTTP/2 socket, called by @grpc/grpc-js, by
 // Connect's gRPC transport, and by `buf curl` as a real reflection client.
 import { execFile } from "node:child_process";
-import * as http2 from "node:http2";
-import type { AddressInfo } from "node:net";
 import { promisify } from "node:util";
 import {
   create,
   createFileRegistry,
   fromBinary,
   getExtension,
-  toBinary,
-  type DescMessage,
   type DescService,
   type MessageInitShape,
 } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { createClient, type ConnectRouter } from "@connectrpc/connect";
 import { createAsyncIterable } from "@connectrpc/connect/protocol";
-import { connectNodeAdapter, createGrpcTransport } from "@connectrpc/connect-node";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { grpcJsServiceClient, startRouteServer } from "./support/route-server.js";
 import * as grpc from "@grpc/grpc-js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { file_grpc_health_v1_health, Health } from "../gen/grpc/health/v1/health_pb.js";
@@ -41,51 +38,9 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function startServer(routes: (router: ConnectRouter) => void): Promise<string> {
-  const server = http2.createServer(connectNodeAdapter({ routes }));
-  // server.close() waits for open sessions; clients may keep theirs alive.
-  const sessions = new Set<http2.ServerHttp2Session>();
-  server.on("session", (s) => {
-    sessions.add(s);
-    s.once("close", () => sessions.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sessions) s.destroy();
-      }),
-  );
-  return `127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
+const startServer = (routes: (router: ConnectRouter) => void) => startRouteServer(routes, cleanups);
 
-/** A grpc-js client for a protobuf-es service, without .proto files or codegen. */
-function grpcJsClient(service: DescService, address: string): grpc.Client & Record<string, any> {
-  const codec = (schema: DescMessage) => ({
-    // create() accepts a plain init object as well as a message.
-    serialize: (value: any) => Buffer.from(toBinary(schema, create(schema, value))),
-    deserialize: (bytes: Buffer) => fromBinary(schema, bytes),
-  });
-  const definition: grpc.ServiceDefinition = {};
-  for (const method of service.methods) {
-    const input = codec(method.input);
-    const output = codec(method.output);
-    (definition as Record<string, grpc.MethodDefinition<unknown, unknown>>)[method.localName] = {
-      path: `/${service.typeName}/${method.name}`,
-      requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
-      responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
-      requestSerialize: input.serialize,
-      requestDeserialize: input.deserialize,
-      responseSerialize: output.serialize,
-      responseDeserialize: output.deserialize,
-    };
-  }
-  const Client = grpc.makeGenericClientConstructor(definition, service.name);
-  const client = new Client(address, grpc.credentials.createInsecure());
-  cleanups.push(() => client.close());
-  return client as grpc.Client & Record<string, any>;
-}
+const grpcJsClient = (service: DescService, address: string) => grpcJsServiceClient(service, address, cleanups);
 
 // A v1 request init is a valid v1alpha one too: same fields, no $typeName.
 type RequestInit = MessageInitShape<typeof v1.ServerReflectionRequestSchema>;

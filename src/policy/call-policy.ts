@@ -47,11 +47,8 @@ export class CallPolicy {
   begin(method: string, protocol: Protocol, header: HeaderLookup): Call {
     const start = performance.now();
     const requestId = requestIdOf(header);
-    const { logger, sink } = this.opts;
-    const report = (rec: CallRecord) => {
-      logCall(logger, rec);
-      sink?.({ ...rec, codeName: codeName(rec.code) });
-    };
+    const { logger } = this.opts;
+    const report = this.report;
     let finished = false;
     return {
       requestId,
@@ -73,6 +70,12 @@ export class CallPolicy {
       },
     };
   }
+
+  /** One finished call: its log line, then the sink (metrics). */
+  private readonly report = (rec: CallRecord): void => {
+    logCall(this.opts.logger, rec);
+    this.opts.sink?.({ ...rec, codeName: codeName(rec.code) });
+  };
 
   /** Throws UNAUTHENTICATED unless the service is open or the call carries a valid key. */
   authorize(serviceTypeName: string, header: HeaderLookup): void {

@@ -49,12 +49,13 @@ type Wire = "grpc" | "connect-json" | "connect-proto";
 export function unaryFastPath(opts: FastPathOptions): NodeHandler {
   const routes = new Map(opts.methods.map((m) => [`/${m.method.parent.typeName}/${m.method.name}`, m]));
   return (req, res) => {
-    const route = req.method === "POST" ? routes.get(req.url ?? "") : undefined;
+    const path = req.url ?? "";
+    const route = req.method === "POST" ? routes.get(path) : undefined;
     const wire = route ? wireOf(req) : undefined;
     if (!route || !wire) return opts.fallthrough(req, res);
     // serve() answers every failure itself; this only keeps a write to a peer
     // that vanished mid-answer from becoming an unhandled rejection.
-    serve(opts, route, wire, req, res).catch(() => res.destroy());
+    serve(opts, path, route, wire, req, res).catch(() => res.destroy());
   };
 }
 
@@ -74,10 +75,10 @@ function wireOf(req: NodeRequest): Wire | undefined {
   return undefined;
 }
 
-async function serve(opts: FastPathOptions, route: FastMethod, wire: Wire, req: NodeRequest, res: NodeResponse): Promise<void> {
+async function serve(opts: FastPathOptions, path: string, route: FastMethod, wire: Wire, req: NodeRequest, res: NodeResponse): Promise<void> {
   const { policy } = opts;
   const header = (name: string) => single(req.headers, name);
-  const call = policy.begin(`/${route.method.parent.typeName}/${route.method.name}`, wire === "grpc" ? "grpc" : "connect", header);
+  const call = policy.begin(path, wire === "grpc" ? "grpc" : "connect", header);
   const abort = new AbortController();
   // A client that goes away cancels the call (its queued inference is dropped).
   const onClose = () => {
