@@ -12,6 +12,7 @@ const PROTOCOL_SUITES = [
   "test/errors.test.ts",
   "test/cross-language.test.ts",
   "test/cli-clients.test.ts",
+  "test/classify-image.test.ts",
 ];
 
 export default defineConfig({

@@ -81,14 +81,13 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     protectedServices: new Set([PredictionService.typeName]),
     ruleOverrides: new Map([[`${PredictBatchRequestSchema.typeName}.inputs`, { maxItems: config.maxBatchInputs }]]),
   });
+  // A whole image travels in one ClassifyImage message (base64 in JSON: 4/3 larger).
+  const classifyMaxBytes = Math.max(config.maxMessageBytes, Math.ceil(config.images.maxBytes * 1.4) + 64 * 1024);
   const services = [PredictionService.typeName, Health.typeName, "grpc.reflection.v1.ServerReflection"];
   const rpc = rpcHandler({
     routes(router) {
       router.service(PredictionService, predictions);
-      // A whole image travels in one ClassifyImage message (base64 in JSON: 4/3 larger).
-      router.rpc(PredictionService.method.classifyImage, predictions.classifyImage!, {
-        readMaxBytes: Math.max(config.maxMessageBytes, Math.ceil(config.images.maxBytes * 1.4) + 64 * 1024),
-      });
+      router.rpc(PredictionService.method.classifyImage, predictions.classifyImage!, { readMaxBytes: classifyMaxBytes });
       router.service(Health, createHealthService(health));
       createReflectionServices([
         file_prediction_v1_prediction_service,
@@ -106,7 +105,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     shutdownSignal: shutdown.signal,
     fallback: fallbackHandler(services),
   });
-  // The hot unary calls skip connect-node's per-call machinery; same policy, same handlers.
+  // The unary PredictionService calls skip connect-node's per-call machinery; same policy, same handlers.
   const unary = config.fastPath
     ? unaryFastPath({
         policy,
@@ -115,6 +114,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
         methods: [
           fastMethod(PredictionService.method.predict, predictions.predict),
           fastMethod(PredictionService.method.predictBatch, predictions.predictBatch),
+          fastMethod(PredictionService.method.classifyImage, predictions.classifyImage, { maxMessageBytes: classifyMaxBytes }),
         ],
       })
     : rpc;

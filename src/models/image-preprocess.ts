@@ -26,7 +26,7 @@ export async function preprocessImage(
   limits: ImageLimitsLite,
 ): Promise<{ data: Float32Array; dims: number[] }> {
   const declared = ACCEPTED_TYPES[contentType.toLowerCase().split(";")[0].trim()];
-  if (!declared) throw imageRejected(`content type "${contentType}" is not supported - send image/jpeg or image/png or image/webp`);
+  if (!declared) throw imageRejected(`content_type names an unsupported format (${formatOf(contentType)}) - send a JPEG or PNG or WebP image`);
   if (bytes.length === 0) throw imageRejected("the image has no bytes");
   if (bytes.length > limits.maxBytes) throw imageRejected(`the image is ${bytes.length} bytes - the limit is ${limits.maxBytes}`, Code.ResourceExhausted);
 
@@ -41,7 +41,7 @@ export async function preprocessImage(
   } catch {
     throw imageRejected(`the bytes are not a readable ${declared.toUpperCase()} image`);
   }
-  if (meta.format !== declared) throw imageRejected(`the bytes are ${meta.format ?? "unknown"} but the content type says ${contentType}`);
+  if (meta.format !== declared) throw imageRejected(`the bytes are ${(meta.format ?? "of an unknown format").toUpperCase()} but content_type says ${declared.toUpperCase()}`);
   const pixels = (meta.width ?? 0) * (meta.height ?? 0);
   if (pixels > limits.maxPixels) {
     throw imageRejected(`the image is ${meta.width}x${meta.height} pixels - the limit is ${limits.maxPixels} pixels`, Code.ResourceExhausted);
@@ -60,6 +60,17 @@ export async function preprocessImage(
     throw imageRejected(`the ${declared.toUpperCase()} image is truncated or corrupt`);
   }
   return { data: normalize(raw, pre), dims: pre.layout === "NHWC" ? [1, pre.height, pre.width, 3] : [1, 3, pre.height, pre.width] };
+}
+
+/**
+ * The format part of a content type for an error message ("image/gif" → "gif").
+ * Messages avoid "/" and other URI-reserved characters: grpc-js shows them
+ * percent-encoded (see README, Design).
+ */
+function formatOf(contentType: string): string {
+  const type = contentType.split(";")[0].trim();
+  const name = type.slice(type.lastIndexOf("/") + 1).replace(/[^A-Za-z0-9.-]/g, "").slice(0, 32);
+  return name || "none";
 }
 
 const FIT: Record<ImagePreprocessing["resize"], keyof sharp.FitEnum> = { fill: "fill", cover: "cover", contain: "contain" };

@@ -53,6 +53,15 @@ const HTTP1_LIMITS = {
   keepAliveTimeout: 65_000,
 };
 
+// HTTP/2 flow control. The protocol's default window is 64 KiB per stream
+// and per connection: a 100 KB image upload then stalls a round trip waiting
+// for WINDOW_UPDATE, and many concurrent calls share one 64 KiB connection
+// window. Larger windows let a request arrive in one go; Node still bounds
+// what a session may buffer (maxSessionMemory).
+const H2_STREAM_WINDOW = 1 << 20; // 1 MiB
+const H2_SESSION_WINDOW = 16 << 20; // 16 MiB
+const H2_SETTINGS: http2.Settings = { initialWindowSize: H2_STREAM_WINDOW };
+
 const ignore = () => {};
 
 export async function listen(options: ListenOptions): Promise<ListeningServer> {
@@ -90,6 +99,7 @@ export async function listen(options: ListenOptions): Promise<ListeningServer> {
 
   const trackSession = (session: http2.ServerHttp2Session) => {
     sessions.add(session);
+    session.setLocalWindowSize(H2_SESSION_WINDOW);
     session.once("close", () => sessions.delete(session));
     if (closing) session.close();
   };
@@ -100,7 +110,7 @@ export async function listen(options: ListenOptions): Promise<ListeningServer> {
 
   if (options.tls) {
     const secure = http2.createSecureServer(
-      { ...options.http2Options, ...options.tls, allowHTTP1: true },
+      { settings: H2_SETTINGS, ...options.http2Options, ...options.tls, allowHTTP1: true },
       handler,
     );
     // With allowHTTP1 the secure server runs Node's HTTP/1.1 connection code,
@@ -114,7 +124,7 @@ export async function listen(options: ListenOptions): Promise<ListeningServer> {
     closeIdleH1 = () => (secure as unknown as Pick<http.Server, "closeIdleConnections">).closeIdleConnections();
     stopH1 = ignore; // secure.close() below already closes idle HTTP/1.1 connections
   } else {
-    const h2 = http2.createServer(options.http2Options ?? {}, handler);
+    const h2 = http2.createServer({ settings: H2_SETTINGS, ...options.http2Options }, handler);
     const h1 = http.createServer(HTTP1_LIMITS, handler);
     h2.on("session", trackSession);
     const sniffTimeoutMs = options.sniffTimeoutMs ?? 10_000;

@@ -6,6 +6,8 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { BadRequestSchema, type BadRequest } from "../../gen/google/rpc/error_details_pb.js";
 import {
   PredictionService,
+  type ClassifyImageRequestSchema,
+  type ClassifyImageResponse,
   type PredictBatchRequestSchema,
   type PredictBatchResponse,
   type PredictRequestSchema,
@@ -13,7 +15,7 @@ import {
 } from "../../gen/prediction/v1/prediction_service_pb.js";
 import { grpcJsClient } from "./grpc-js-client.js";
 import { create } from "@bufbuild/protobuf";
-import { PredictBatchRequestSchema as BatchSchema, PredictRequestSchema as ReqSchema } from "../../gen/prediction/v1/prediction_service_pb.js";
+import { ClassifyImageRequestSchema as ImageSchema, PredictBatchRequestSchema as BatchSchema, PredictRequestSchema as ReqSchema } from "../../gen/prediction/v1/prediction_service_pb.js";
 
 export interface CallOptions {
   headers?: Record<string, string>;
@@ -34,6 +36,7 @@ export interface ProtocolClient {
   name: string;
   predict(req: MessageInitShape<typeof PredictRequestSchema>, opts?: CallOptions): Promise<Outcome<PredictResponse>>;
   predictBatch(req: MessageInitShape<typeof PredictBatchRequestSchema>, opts?: CallOptions): Promise<Outcome<PredictBatchResponse>>;
+  classifyImage(req: MessageInitShape<typeof ClassifyImageRequestSchema>, opts?: CallOptions): Promise<Outcome<ClassifyImageResponse>>;
   close(): void;
 }
 
@@ -60,6 +63,7 @@ function connectClient(name: string, transport: Transport): ProtocolClient {
     name,
     predict: (req, opts = {}) => run((o) => client.predict(req, { ...opts, ...o })),
     predictBatch: (req, opts = {}) => run((o) => client.predictBatch(req, { ...opts, ...o })),
+    classifyImage: (req, opts = {}) => run((o) => client.classifyImage(req, { ...opts, ...o })),
     close() {},
   };
 }
@@ -77,6 +81,7 @@ function grpcJs(baseUrl: string): ProtocolClient {
     name: "grpc-js (gRPC, h2c)",
     predict: (req, o) => run(c.unary(PredictionService.method.predict, create(ReqSchema, req), opts(o))),
     predictBatch: (req, o) => run(c.unary(PredictionService.method.predictBatch, create(BatchSchema, req), opts(o))),
+    classifyImage: (req, o) => run(c.unary(PredictionService.method.classifyImage, create(ImageSchema, req), opts(o))),
     close: () => c.close(),
   };
 }
