@@ -5,18 +5,7 @@ import { describe, expect, it } from "vitest";
 import type { ImagePreprocessing } from "../src/engine/model-config.js";
 import { normalize } from "../src/models/image-preprocess.js";
 import { topIndices, topLabels } from "../src/models/image-labels.js";
-
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { Rng } from "./support/shape-images.js";
 
 const base: ImagePreprocessing = {
   width: 5,
@@ -31,8 +20,8 @@ const base: ImagePreprocessing = {
 };
 
 describe("normalize", () => {
-  const random = rng(7);
-  const rgb = Uint8Array.from({ length: base.width * base.height * 3 }, () => Math.floor(random() * 256));
+  const random = new Rng(7);
+  const rgb = Uint8Array.from({ length: base.width * base.height * 3 }, () => random.int(0, 255));
 
   it.each([
     ["NCHW", "RGB"],
@@ -64,9 +53,9 @@ describe("topLabels", () => {
       .slice(0, k);
 
   it("picks the same indices as a full sort, ties in index order, for every k", () => {
-    const random = rng(11);
+    const random = new Rng(11);
     // Few distinct values, so ties are everywhere.
-    const values = Float32Array.from({ length: 200 }, () => Math.floor(random() * 20));
+    const values = Float32Array.from({ length: 200 }, () => random.int(0, 19));
     for (const k of [1, 2, 5, 17, 100, 199, 200]) expect(topIndices(values, k), `k=${k}`).toEqual(byFullSort(values, k));
     expect(topIndices(values, 0)).toEqual([]);
   });

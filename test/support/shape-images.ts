@@ -32,7 +32,7 @@ type Point = [number, number];
 type RGB = [number, number, number];
 
 /** Small seeded PRNG (mulberry32) with the draws the renderer needs. */
-class Rng {
+export class Rng {
   private state: number;
   private spare: number | undefined;
 
