@@ -4,25 +4,34 @@
  * image path can be tested against a "real-world" interface without shipping
  * or downloading a real model:
  *
- *   npx tsx scripts/make-imagenet-model.ts <dir> [--seed N]
+ *   npx tsx scripts/make-imagenet-model.ts <dir> [--seed N] [--version N] [--full]
  *
  * writes
  *   <dir>/config.json    input "input" float32 [-1, 3, 224, 224] (NCHW, RGB),
  *                        resize "cover", scale 255, ImageNet mean and std;
  *                        output "logits" float32 [-1, 1000] (softmax by the server)
  *   <dir>/labels.txt     1000 labels, class_0000 .. class_0999
- *   <dir>/1/model.onnx   a small MobileNetV2-shaped graph with seeded random weights
+ *   <dir>/1/model.onnx   a MobileNetV2-shaped graph with seeded random weights
  *
  * The model entry's name is the directory's base name (the repository serves
  * a model under its directory name; config.json's "name" must agree).
  *
- * Graph: a 3x3 stride-2 stem convolution, then four blocks of a depthwise 3x3
- * stride-2 convolution and a pointwise 1x1 convolution (each followed by Relu,
- * except the last pointwise one, which stays linear as in MobileNetV2's
- * bottlenecks, so the pooled features are signed and differ from image to
- * image), GlobalAveragePool, Flatten and a Gemm to 1000 logits. 224x224 comes
- * down to 7x7x256 before pooling, as in the real network, at about 13 M
- * multiply-adds per image: a few milliseconds, not seconds.
+ * Graphs (--full picks the second):
+ * - "small" (the default, for tests): a 3x3 stride-2 stem convolution, then
+ *   four blocks of a depthwise 3x3 stride-2 convolution and a pointwise 1x1
+ *   convolution (each followed by Relu, except the last pointwise one, which
+ *   stays linear as in MobileNetV2's bottlenecks, so the pooled features are
+ *   signed and differ from image to image), GlobalAveragePool, Flatten and a
+ *   Gemm to 1000 logits. 224x224 comes down to 7x7x256 before pooling, as in
+ *   the real network, at about 13 M multiply-adds per image: a few
+ *   milliseconds, not seconds.
+ * - "mobilenetv2" (for the benchmark): the real network's layers and sizes
+ *   (Sandler et al. 2018, width 1.0): a 32-channel stem, 17 inverted residual
+ *   blocks (1x1 expansion by 6, depthwise 3x3, linear 1x1 projection,
+ *   residual Add where the shape allows), a 1x1 convolution to 1280, pooling
+ *   and the 1000-way Gemm: 3.5 M weights, about 300 M multiply-adds per
+ *   image. Batch normalization is folded away (a trained network's would be
+ *   folded into the convolutions anyway) and Relu stands in for Relu6.
  *
  * The same seed always gives the same bytes. Nothing here is meant to be
  * committed: tests generate it into a temp directory.
@@ -41,9 +50,13 @@ export const IMAGENET_SIZE = 224;
 export const IMAGENET_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
 export const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
 
+export type ImagenetArchitecture = "small" | "mobilenetv2";
+
 export interface ImagenetModelOptions {
   /** Seed of the weight generator. Default 1. */
   seed?: number;
+  /** The graph (see above). Default "small". */
+  architecture?: ImagenetArchitecture;
   /** Model version directory. Default "1". */
   version?: string;
 }
@@ -105,10 +118,10 @@ export function buildImagenetModel(options: ImagenetModelOptions = {}): Uint8Arr
   let previous = "input";
   let channels = 3;
 
-  /** Conv (+ Relu unless linear); He-normal weights, small biases. */
-  const conv = (name: string, out: number, kernel: number, stride: number, group: number, relu: boolean) => {
+  /** Conv (+ Relu unless linear); He-normal weights (times gain), small biases. */
+  const conv = (name: string, out: number, kernel: number, stride: number, group: number, relu: boolean, gain = 1) => {
     const fanIn = (channels / group) * kernel * kernel;
-    const std = Math.sqrt(2 / fanIn);
+    const std = gain * Math.sqrt(2 / fanIn);
     initializer.push(floatTensor(`${name}.weight`, [out, channels / group, kernel, kernel], () => normal() * std));
     initializer.push(floatTensor(`${name}.bias`, [out], () => normal() * 0.01));
     const pad = (kernel - 1) / 2;
@@ -127,12 +140,35 @@ export function buildImagenetModel(options: ImagenetModelOptions = {}): Uint8Arr
     channels = out;
   };
 
-  conv("stem", 16, 3, 2, 1, true); // 112x112x16
-  const widths = [32, 64, 128, 256]; // 56, 28, 14, 7
-  widths.forEach((width, i) => {
-    conv(`block${i}.depthwise`, channels, 3, 2, channels, true);
-    conv(`block${i}.pointwise`, width, 1, 1, 1, i < widths.length - 1);
-  });
+  if (options.architecture === "mobilenetv2") {
+    conv("stem", 32, 3, 2, 1, true); // 112x112x32
+    // (expansion t, output channels c, repeats n, first stride s), as in the paper's Table 2.
+    const stages: Array<[number, number, number, number]> = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1], [6, 160, 3, 2], [6, 320, 1, 1]];
+    let block = 0;
+    for (const [t, c, n, s] of stages) {
+      for (let i = 0; i < n; i++, block++) {
+        const input = previous;
+        const inChannels = channels;
+        const stride = i === 0 ? s : 1;
+        if (t !== 1) conv(`block${block}.expand`, inChannels * t, 1, 1, 1, true);
+        conv(`block${block}.depthwise`, channels, 3, stride, channels, true);
+        // A small linear projection keeps the random residual stream from growing block after block.
+        conv(`block${block}.project`, c, 1, 1, 1, false, 0.5);
+        if (stride === 1 && inChannels === c) {
+          node.push(onnx.NodeProto.create({ name: `block${block}.add`, opType: "Add", input: [input, previous], output: [`block${block}.sum`] }));
+          previous = `block${block}.sum`;
+        }
+      }
+    }
+    conv("head", 1280, 1, 1, 1, true); // 7x7x1280
+  } else {
+    conv("stem", 16, 3, 2, 1, true); // 112x112x16
+    const widths = [32, 64, 128, 256]; // 56, 28, 14, 7
+    widths.forEach((width, i) => {
+      conv(`block${i}.depthwise`, channels, 3, 2, channels, true);
+      conv(`block${i}.pointwise`, width, 1, 1, 1, i < widths.length - 1);
+    });
+  }
   node.push(onnx.NodeProto.create({ name: "pool", opType: "GlobalAveragePool", input: [previous], output: ["pool"] }));
   node.push(onnx.NodeProto.create({ name: "flatten", opType: "Flatten", input: ["pool"], output: ["features"], attribute: [int("axis", 1)] }));
   // Scaled so that the softmax has a clear winner rather than 1000 near-equal scores.
@@ -220,7 +256,9 @@ function parseCli(argv: string[]): { dir: string; options: ImagenetModelOptions 
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const flag = /^--(seed|version)(?:=(.*))?$/.exec(arg);
-    if (flag) {
+    if (arg === "--full") {
+      options.architecture = "mobilenetv2";
+    } else if (flag) {
       const raw = flag[2] ?? argv[++i];
       if (raw === undefined) throw new Error(`--${flag[1]} needs a value`);
       if (flag[1] === "seed") {
@@ -234,7 +272,7 @@ function parseCli(argv: string[]): { dir: string; options: ImagenetModelOptions 
       dir = arg;
     }
   }
-  if (dir === undefined) throw new Error("usage: npx tsx scripts/make-imagenet-model.ts <model-dir> [--seed N] [--version N]");
+  if (dir === undefined) throw new Error("usage: npx tsx scripts/make-imagenet-model.ts <model-dir> [--seed N] [--version N] [--full]");
   return { dir, options };
 }
 

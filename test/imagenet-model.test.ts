@@ -18,6 +18,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import * as ort from "onnxruntime-node";
+import onnxProto from "onnx-proto";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ModelVersionState, PredictionService, type ImageClassification, type LabelScore } from "../gen/prediction/v1/prediction_service_pb.js";
@@ -164,6 +165,35 @@ describe("scripts/make-imagenet-model.ts", () => {
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
+  });
+});
+
+describe("scripts/make-imagenet-model.ts --full (the benchmark's model)", () => {
+  it("builds MobileNetV2's layers and sizes: 17 inverted residual blocks, 10 residual Adds, 3.5 M weights, finite and input-dependent logits", async () => {
+    const bytes = buildImagenetModel({ seed: SEED, architecture: "mobilenetv2" });
+    const full = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+    try {
+      const x = new Float32Array(2 * 3 * 224 * 224);
+      for (let i = 0; i < x.length; i++) x[i] = Math.sin(i * 0.001) * (i < x.length / 2 ? 1 : 2);
+      const out = await full.run({ input: new ort.Tensor("float32", x, [2, 3, 224, 224]) });
+      const logits = out.logits!;
+      expect(logits.dims).toEqual([2, 1000]);
+      const v = logits.data as Float32Array;
+      expect(v.every(Number.isFinite)).toBe(true);
+      expect(Array.from(v.subarray(0, 1000))).not.toEqual(Array.from(v.subarray(1000)));
+    } finally {
+      await full.release();
+    }
+    // The graph itself: its operators and its weights.
+    const graph = onnxProto.onnx.ModelProto.decode(bytes).graph!;
+    const ops = (type: string) => graph.node!.filter((n) => n.opType === type);
+    const depthwise = ops("Conv").filter((n) => n.attribute!.some((a) => a.name === "group" && Number(a.i) > 1));
+    expect(depthwise).toHaveLength(17);
+    expect(ops("Add")).toHaveLength(10);
+    expect(ops("Conv")).toHaveLength(1 + 16 + 17 + 17 + 1); // stem, 16 expansions (not the first block), 17 depthwise, 17 projections, head
+    const weights = graph.initializer!.reduce((n, t) => n + t.dims!.reduce((a: number, b) => a * Number(b), 1), 0);
+    expect(weights / 1e6).toBeGreaterThan(3.4);
+    expect(weights / 1e6).toBeLessThan(3.6);
   });
 });
 
