@@ -31,18 +31,22 @@ function expectFailure<T>(o: Outcome<T>, code: Code, message?: RegExp): void {
   if (message) expect(o.message).toMatch(message);
 }
 
-describe.each(PROTOCOL_CLIENTS)("ClassifyImage over $name", (factory) => {
-  let server: TestServer;
-  let client: ProtocolClient;
+// Two servers for the whole file (default limits, and small ones), shared by every protocol's client.
+let server: TestServer;
+let limited: TestServer;
+beforeAll(async () => {
+  [server, limited] = await Promise.all([startTestServer(), startTestServer({ MAX_IMAGE_BYTES: "20000", MAX_MESSAGE_BYTES: "65536" })]);
+});
+afterAll(async () => {
+  await Promise.all([server?.close(), limited?.close()]);
+});
 
-  beforeAll(async () => {
-    server = await startTestServer();
+describe.each(PROTOCOL_CLIENTS)("ClassifyImage over $name", (factory) => {
+  let client: ProtocolClient;
+  beforeAll(() => {
     client = factory.make(server.baseUrl);
   });
-  afterAll(async () => {
-    client?.close();
-    await server?.close();
-  });
+  afterAll(() => client?.close());
 
   it("classifies PNG, JPEG and WebP images with the labels, model and timings asked for", async () => {
     for (const [label, format, topK] of [["star", "png", 3], ["cross", "jpeg", 1], ["ring", "webp", 6]] as const) {
@@ -77,17 +81,11 @@ describe.each(PROTOCOL_CLIENTS)("ClassifyImage over $name", (factory) => {
 });
 
 describe.each(PROTOCOL_CLIENTS)("ClassifyImage limits over $name (MAX_IMAGE_BYTES=20000, MAX_MESSAGE_BYTES=65536)", (factory) => {
-  let server: TestServer;
   let client: ProtocolClient;
-
-  beforeAll(async () => {
-    server = await startTestServer({ MAX_IMAGE_BYTES: "20000", MAX_MESSAGE_BYTES: "65536" });
-    client = factory.make(server.baseUrl);
+  beforeAll(() => {
+    client = factory.make(limited.baseUrl);
   });
-  afterAll(async () => {
-    client?.close();
-    await server?.close();
-  });
+  afterAll(() => client?.close());
 
   it("an image over MAX_IMAGE_BYTES gets RESOURCE_EXHAUSTED naming the limit", async () => {
     const big = await sample("triangle", 8, "png", 96);
@@ -107,17 +105,12 @@ describe.each(PROTOCOL_CLIENTS)("ClassifyImage limits over $name (MAX_IMAGE_BYTE
 });
 
 describe("ClassifyImage with curl and fetch (Connect JSON)", () => {
-  let server: TestServer;
   let tmp: string;
 
-  beforeAll(async () => {
-    server = await startTestServer();
+  beforeAll(() => {
     tmp = mkdtempSync(join(tmpdir(), "classify-image-"));
   });
-  afterAll(async () => {
-    await server?.close();
-    rmSync(tmp, { recursive: true, force: true });
-  });
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
   const jsonBody = (bytes: Uint8Array, contentType: string, topK = 3) =>
     JSON.stringify({ image: Buffer.from(bytes).toString("base64"), contentType, topK });

@@ -15,6 +15,7 @@ import {
   type PredictBatchResponse,
   type PredictImageRequest,
   Decision,
+  DecisionFactorSchema,
   PredictBatchResponseSchema,
   PredictionService,
   PredictResponseSchema,
@@ -111,15 +112,21 @@ function acquireLoanModel(deps: PredictionServiceDeps, version: string) {
   return deps.repository.acquire(deps.loanModel, version);
 }
 
+/**
+ * One answer, built as the message object itself: every field is set here (the
+ * type requires them all), so protobuf-es's create(), which walks the schema
+ * for each message, adds nothing; a PredictBatch of 100 rows builds 100 of these.
+ */
 function toResponse(r: LoanPrediction, modelName: string, modelVersion: string, timestamp: Timestamp): PredictResponse {
   const approved = r.approvalProbability >= 0.5;
-  return create(PredictResponseSchema, {
+  return {
+    $typeName: PredictResponseSchema.typeName,
     decision: approved ? Decision.APPROVED : Decision.DENIED,
     probability: approved ? r.approvalProbability : 1 - r.approvalProbability,
     approvalProbability: r.approvalProbability,
     modelName,
     modelVersion,
     timestamp,
-    factors: r.factors,
-  });
+    factors: r.factors.map((f) => ({ $typeName: DecisionFactorSchema.typeName, feature: f.feature, contribution: f.contribution, description: f.description })),
+  };
 }
