@@ -5,12 +5,22 @@ import pino, { type Logger } from "pino";
 const FLUSH_INTERVAL_MS = 100;
 
 export function createLogger(level: string): Logger {
-  // Asynchronous, buffered stdout: under load, one write(2) carries many lines
-  // instead of one per call (a write per line cost ~5% of the CPU profile at
-  // 6,000 calls/s). A timer bounds how long a quiet server holds a line, and
-  // pino flushes what is left when the process exits.
-  const stdout = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  // Buffered stdout: lines collect until 4 KiB, then go out in one write(2),
+  // instead of one write per line (that cost ~5% of the CPU at 6,000 calls/s).
+  // Synchronous, as pino's default destination is: handing each write to
+  // libuv's thread pool instead (sync: false) measured ~10% fewer calls/s on
+  // one core. A timer bounds how long a quiet server holds a line, and what
+  // is left is written when the process exits (pino does that itself only
+  // for asynchronous destinations); a hard kill can lose the last 4 KiB.
+  const stdout = pino.destination({ dest: 1, sync: true, minLength: 4096 });
   setInterval(() => stdout.flush(), FLUSH_INTERVAL_MS).unref();
+  process.once("exit", () => {
+    try {
+      stdout.flushSync();
+    } catch {
+      // stdout is gone (closed pipe): nothing left to write to.
+    }
+  });
   return pino({
     level,
     base: { service: "prediction-server", pid: process.pid },
