@@ -81,8 +81,19 @@ export interface Results {
   checks: Check[];
 }
 
+/** The levels at which the image checks compare (ON vs OFF, server vs in-process). */
+export const IMAGE_CHECK_LEVELS = [1, 32];
+
+/**
+ * The measurement of a target, workload and level. Repeated measurements
+ * (the image checks' pairs): the median one by OK calls/s, a real run rather
+ * than an average of runs.
+ */
 export function find(r: Results, target: string, workload: string, c: number): Measurement | undefined {
-  return r.measurements.find((m) => m.target === target && m.workload === workload && m.concurrency === c && m.status === "ok");
+  const runs = r.measurements
+    .filter((m) => m.target === target && m.workload === workload && m.concurrency === c && m.status === "ok")
+    .sort((a, b) => a.okCallsPerSec - b.okCallsPerSec);
+  return runs[Math.floor((runs.length - 1) / 2)];
 }
 
 export function bestInProcess(r: Results, c: number): InProcessResult | undefined {
@@ -199,18 +210,21 @@ export function ratioRows(r: Results): RatioRow[] {
     ["predict-grpc-web", T.server, T.httpFloor],
     ["classify-image-grpc", T.imageOn, T.imageOff],
   ];
+  // One row per target, workload and level (the median run where a level was measured several times).
+  const measured = (w: string, t: string) =>
+    [...new Set(r.measurements.filter((m) => m.workload === w && m.target === t && m.status === "ok").map((m) => m.concurrency))].map((c) => find(r, t, w, c)!);
   for (const [w, s, ref] of pairs) {
-    for (const m of r.measurements.filter((m) => m.workload === w && m.target === s && m.status === "ok")) {
+    for (const m of measured(w, s)) {
       const other = find(r, ref, w, m.concurrency);
       if (!other) continue;
       rows.push({ workload: w, concurrency: m.concurrency, server: s, reference: ref, serverValue: m.okCallsPerSec, referenceValue: other.okCallsPerSec, ratio: m.okCallsPerSec / other.okCallsPerSec, unit: "OK calls/s" });
     }
   }
-  for (const m of r.measurements.filter((m) => m.workload === "predict-batch-grpc" && m.target === T.server && m.status === "ok")) {
+  for (const m of measured("predict-batch-grpc", T.server)) {
     const single = find(r, T.server, "predict-grpc", m.concurrency);
     if (single) rows.push({ workload: m.workload, concurrency: m.concurrency, server: "server rows/s", reference: "server Predict OK calls/s", serverValue: m.rowsPerSec, referenceValue: single.okCallsPerSec, ratio: m.rowsPerSec / single.okCallsPerSec, unit: "rows/s" });
   }
-  for (const m of r.measurements.filter((m) => m.workload === "classify-image-grpc" && m.status === "ok")) {
+  for (const m of [T.imageOn, T.imageOff].flatMap((t) => measured("classify-image-grpc", t))) {
     for (const p of r.inProcess.filter((p) => p.concurrency === m.concurrency)) {
       rows.push({ workload: m.workload, concurrency: m.concurrency, server: m.target, reference: `in-process (${p.mode})`, serverValue: m.okCallsPerSec, referenceValue: p.imagesPerSec, ratio: m.okCallsPerSec / p.imagesPerSec, unit: "OK images/s" });
     }
