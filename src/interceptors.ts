@@ -5,10 +5,14 @@ import type { Interceptor } from "@connectrpc/connect";
 import type { DescMessage } from "@bufbuild/protobuf";
 import { protocolOf } from "./policy/call-context.js";
 import type { CallPolicy } from "./policy/call-policy.js";
+import { callStartedKey } from "./transport/rpc-handler.js";
 
 /** Outermost: request id, one log line (and metrics) per call, and no internal error detail to clients. */
 export function callLogInterceptor(policy: CallPolicy): Interceptor {
   return (next) => async (req) => {
+    // Calls that never get here are logged by the RPC handler (onRejected).
+    const started = req.contextValues.get(callStartedKey);
+    if (started) started.started = true;
     const header = (n: string) => req.header.get(n);
     const call = policy.begin(`/${req.service.typeName}/${req.method.name}`, protocolOf(req.header.get("content-type")), header);
     let res;

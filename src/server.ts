@@ -22,9 +22,10 @@ import { connectionKey, StreamAdmission } from "./services/stream-admission.js";
 import { withCors } from "./transport/cors.js";
 import { fallbackHandler } from "./transport/fallback.js";
 import { listen } from "./transport/listen.js";
-import type { NodeHandler } from "./transport/node-handler.js";
+import { nodeHeader, type NodeHandler } from "./transport/node-handler.js";
 import { rpcHandler } from "./transport/rpc-handler.js";
 import { fastMethod, unaryFastPath } from "./transport/unary-fast-path.js";
+import { protocolOf } from "./policy/call-context.js";
 import { CallPolicy } from "./policy/call-policy.js";
 
 export interface RunningServer {
@@ -101,6 +102,11 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     // A misspelled field would otherwise be dropped silently and scored as its default (often 0).
     jsonOptions: { ignoreUnknownFields: false },
     onError: (err, method) => logger.error({ err, method }, "handler failed after the response started"),
+    // Refused before the interceptors (unreadable, undecompressable or unparseable body): still one log line and its metrics.
+    onRejected: (path, req, error) => {
+      const header = nodeHeader(req);
+      policy.begin(path, protocolOf(header("content-type") ?? null), header).finish(error);
+    },
     contextValues: (req) => createContextValues().set(connectionKey, ("stream" in req ? req.stream.session : undefined) ?? req.socket),
     shutdownSignal: shutdown.signal,
     fallback: fallbackHandler(services),

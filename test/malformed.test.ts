@@ -1,5 +1,6 @@
 // Malformed requests on every wire format: each gets a clean error, never a
-// stack trace, and the server keeps serving afterwards.
+// stack trace, its own call log line with that error's code (whether the fast
+// path or connect-node refused it), and the server keeps serving afterwards.
 import type * as http2 from "node:http2";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
@@ -10,6 +11,7 @@ import { looksLikeStackTrace, postRaw, predictJson, PREDICT_BATCH_PATH, PREDICT_
 import { grpcJsClient } from "./support/grpc-js-client.js";
 import { grpcFrame, h2cSession, rawGrpc, type RawGrpcResult } from "./support/raw-grpc.js";
 import { API_KEY, startTestServer, type TestServer } from "./support/test-server.js";
+import { codeName } from "../src/policy/call-log.js";
 
 const AUTH = { "x-api-key": API_KEY };
 const VALID_BINARY = toBinary(PredictRequestSchema, create(PredictRequestSchema, VALID));
@@ -31,12 +33,21 @@ afterAll(async () => {
   await server?.close();
 });
 
-function expectCleanConnectError(r: RawReply, status: number, code: string) {
+/** The newest call log line names the method and the code the client got. */
+function expectLastCallLogged(code: string, on: TestServer = server, method = PREDICT_PATH) {
+  const calls = on.logs.filter((l) => l.msg === "call");
+  const last = calls[calls.length - 1];
+  expect(last?.method, JSON.stringify(last)).toBe(method);
+  expect(last?.code, JSON.stringify(last)).toBe(code);
+}
+
+function expectCleanConnectError(r: RawReply, status: number, code: string, on: TestServer = server, method = PREDICT_PATH) {
   expect(r.status, r.text).toBe(status);
   expect(r.headers.get("content-type")).toMatch(/^application\/json/);
   expect(r.json?.code, r.text).toBe(code);
   expect(typeof r.json?.message).toBe("string");
   expect(looksLikeStackTrace(r.text), r.text).toBe(false);
+  expectLastCallLogged(code.toUpperCase(), on, method);
 }
 
 /** A valid Predict over Connect JSON still answers: the server survived. */
@@ -84,6 +95,7 @@ describe("Connect binary (application/proto): unparseable bytes", () => {
       expect(r.status).toBeGreaterThanOrEqual(400);
       expect(r.json?.code, r.text).toBe("invalid_argument");
       expect(looksLikeStackTrace(r.text), r.text).toBe(false);
+      expectLastCallLogged("INVALID_ARGUMENT");
       await expectStillServing();
     });
   }
@@ -116,6 +128,7 @@ describe("gRPC over h2c, raw frames", () => {
     expect(r.grpcStatus, JSON.stringify(r.trailers)).toBeDefined();
     expect(r.grpcStatus).not.toBe(0);
     expect(looksLikeStackTrace(r.grpcMessage ?? ""), r.grpcMessage).toBe(false);
+    expectLastCallLogged(codeName(r.grpcStatus as Code));
   }
 
   it("the raw client itself works: a valid frame is OK", async () => {
@@ -175,6 +188,18 @@ describe("gRPC over h2c, raw frames", () => {
   it("after all of that, the same h2 connection still serves a valid call", async () => {
     const r = await call([grpcFrame(VALID_BINARY)]);
     expect(r.grpcStatus).toBe(0);
+  });
+});
+
+describe("gRPC-Web (HTTP/1.1): unparseable bytes in a well-formed frame", () => {
+  it("is INVALID_ARGUMENT in the answer's status, and logged as such", async () => {
+    const r = await postRaw(server.baseUrl, PREDICT_PATH, grpcFrame(GARBAGE_PROTOBUF), { ...AUTH, "content-type": "application/grpc-web+proto" });
+    expect(r.status).toBe(200);
+    // Trailers-only in the headers, or a trailer frame in the body: either way the status is 3.
+    const status = r.headers.get("grpc-status") ?? /grpc-status:\s*(\d+)/i.exec(r.text)?.[1];
+    expect(Number(status), r.text).toBe(Code.InvalidArgument);
+    expectLastCallLogged("INVALID_ARGUMENT");
+    await expectStillServing();
   });
 });
 
@@ -238,12 +263,12 @@ describe("a request over MAX_MESSAGE_BYTES", () => {
       ...AUTH,
       "content-type": "application/proto",
     });
-    expectCleanConnectError(binary, 429, "resource_exhausted");
+    expectCleanConnectError(binary, 429, "resource_exhausted", small, PREDICT_BATCH_PATH);
     // The limit counts bytes on the wire: JSON is bigger, so fewer inputs fit.
     const json = JSON.stringify({ inputs: Array.from({ length: over }, () => JSON.parse(VALID_JSON)) });
     expect(json.length).toBeGreaterThan(LIMIT);
     const r = await postRaw(small.baseUrl, PREDICT_BATCH_PATH, json, AUTH);
-    expectCleanConnectError(r, 429, "resource_exhausted");
+    expectCleanConnectError(r, 429, "resource_exhausted", small, PREDICT_BATCH_PATH);
     const after = await predictJson(small.baseUrl, AUTH);
     expect(after.status).toBe(200);
   });

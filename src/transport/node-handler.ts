@@ -3,3 +3,11 @@
 import type { connectNodeAdapter } from "@connectrpc/connect-node";
 
 export type NodeHandler = ReturnType<typeof connectNodeAdapter>;
+
+/** One request header by lower-case name (the first, if sent several times), for the call policy. */
+export function nodeHeader(req: Parameters<NodeHandler>[0]): (name: string) => string | undefined {
+  return (name) => {
+    const v = req.headers[name];
+    return Array.isArray(v) ? v[0] : v;
+  };
+}

@@ -1,10 +1,15 @@
 // Serves a Connect router on Node requests, as connectNodeAdapter() does,
-// with one correction between the router and the socket: a request body that
-// is not valid protobuf binary is the client's fault, so it is answered
-// INVALID_ARGUMENT (HTTP 400), not the INTERNAL that connect-es uses for every
-// binary parse failure.
-import { Code, ConnectError, createConnectRouter, type ConnectRouter, type ConnectRouterOptions, type ContextValues } from "@connectrpc/connect";
+// with two additions between the router and the socket:
+// - a request body that is not valid protobuf binary is the client's fault,
+//   so it is answered INVALID_ARGUMENT (HTTP 400), not the INTERNAL that
+//   connect-es uses for every binary parse failure;
+// - a call refused before any interceptor ran (a body connect-node could not
+//   read, decompress or parse) is reported through onRejected, so that it gets
+//   its log line and metrics like every other call.
+import { Code, ConnectError, createConnectRouter, createContextKey, createContextValues, type ConnectRouter, type ConnectRouterOptions, type ContextValues } from "@connectrpc/connect";
 import { type UniversalServerResponse } from "@connectrpc/connect/protocol";
+import { codeFromString } from "@connectrpc/connect/protocol-connect";
+import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { NodeHandler } from "./node-handler.js";
 
@@ -16,7 +21,12 @@ export interface RpcHandlerOptions extends ConnectRouterOptions {
   onError?(reason: unknown, method: string): void;
   /** Per-request values for handlers, e.g. which connection a call came on. */
   contextValues?(req: Parameters<NodeHandler>[0]): ContextValues;
+  /** A call answered with an error before any interceptor saw it (see callStartedKey). */
+  onRejected?(path: string, req: Parameters<NodeHandler>[0], error: ConnectError): void;
 }
+
+/** Set by the outermost interceptor when a call reaches it; calls that never do are reported to onRejected. */
+export const callStartedKey = createContextKey<{ started: boolean } | undefined>(undefined, { description: "the call reached the interceptors" });
 
 const PARSE_BINARY = "parse binary: ";
 
@@ -27,8 +37,12 @@ export function rpcHandler(options: RpcHandlerOptions): NodeHandler {
   return (req, res) => {
     const handler = paths.get((req.url ?? "").split("?", 2)[0]);
     if (!handler) return options.fallback(req, res);
-    handler(universalRequestFromNodeRequest(req, res, undefined, options.contextValues?.(req)))
+    const call = { started: false };
+    const values = (options.contextValues?.(req) ?? createContextValues()).set(callStartedKey, call);
+    const onRejected = options.onRejected;
+    handler(universalRequestFromNodeRequest(req, res, undefined, values))
       .then(clientParseErrors)
+      .then((uRes) => (call.started || !onRejected ? uRes : reportRejection(uRes, (error) => onRejected(handler.requestPath, req, error))))
       .then((uRes) => universalResponseToNodeResponse(uRes, res))
       .catch((reason) => {
         if (ConnectError.from(reason).code !== Code.Aborted) options.onError?.(reason, handler.requestPath);
@@ -36,21 +50,56 @@ export function rpcHandler(options: RpcHandlerOptions): NodeHandler {
   };
 }
 
-/** Rewrites a binary parse failure to INVALID_ARGUMENT: as a gRPC trailer, or a Connect unary error body. */
+/** Rewrites a binary parse failure to INVALID_ARGUMENT: in a gRPC trailer, a gRPC-Web trailer frame, or a Connect unary error body. */
 async function clientParseErrors(res: UniversalServerResponse): Promise<UniversalServerResponse> {
   if (res.status === 500 && res.body && isJson(res.header)) return rewriteConnectError(res, res.body);
-  if (res.trailer && res.body && isGrpc(res.header)) return { ...res, body: rewriteGrpcTrailerAfter(res.body, res.trailer) };
+  if (res.trailer && res.body && isGrpc(res.header)) {
+    const trailer = res.trailer;
+    return { ...res, body: afterBody(res.body, () => rewriteParseError(trailer)) };
+  }
+  if (res.body && isGrpcWeb(res.header)) return { ...res, body: withGrpcWebTrailer(res.body, rewriteParseError) };
   return res;
 }
 
 const isJson = (h?: Headers) => (h?.get("content-type") ?? "").startsWith("application/json");
 const isGrpc = (h?: Headers) => /^application\/grpc(\+|;|$)/.test(h?.get("content-type") ?? "");
+const isGrpcWeb = (h?: Headers) => (h?.get("content-type") ?? "").startsWith("application/grpc-web");
+
+/** The status a gRPC or gRPC-Web trailer carries: INTERNAL for a parse failure becomes INVALID_ARGUMENT. */
+function rewriteParseError(trailer: Headers): void {
+  const message = decodeURIComponent(trailer.get("grpc-message") ?? "");
+  if (trailer.get("grpc-status") === String(Code.Internal) && message.startsWith(PARSE_BINARY)) {
+    trailer.set("grpc-status", String(Code.InvalidArgument));
+    trailer.set("grpc-message", encodeURIComponent(`malformed request message - ${message}`));
+    trailer.delete("grpc-status-details-bin");
+  }
+}
+
+/**
+ * Passes a gRPC-Web body through, handing its trailer frame (connect-node
+ * writes each frame as one chunk) to `visit`, which may change it.
+ */
+async function* withGrpcWebTrailer(body: AsyncIterable<Uint8Array>, visit: (trailer: Headers) => void): AsyncIterable<Uint8Array> {
+  for await (const chunk of body) {
+    const isTrailer = chunk.length >= 5 && (chunk[0]! & trailerFlag) === trailerFlag && Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).readUInt32BE(1) === chunk.length - 5;
+    if (!isTrailer) {
+      yield chunk;
+      continue;
+    }
+    const trailer = trailerParse(chunk.subarray(5));
+    visit(trailer);
+    const data = trailerSerialize(trailer);
+    const frame = Buffer.alloc(5 + data.length);
+    frame[0] = chunk[0]!;
+    frame.writeUInt32BE(data.length, 1);
+    frame.set(data, 5);
+    yield frame;
+  }
+}
 
 /** A Connect unary error is one small JSON body, sent with its status: read it before the head goes out. */
 async function rewriteConnectError(res: UniversalServerResponse, body: AsyncIterable<Uint8Array>): Promise<UniversalServerResponse> {
-  const chunks: Uint8Array[] = [];
-  for await (const c of body) chunks.push(c);
-  const bytes = Buffer.concat(chunks);
+  const bytes = Buffer.from(await readAll(body));
   let replaced: Uint8Array | undefined;
   try {
     const err = JSON.parse(bytes.toString("utf8"));
@@ -70,13 +119,47 @@ async function* once(bytes: Uint8Array): AsyncIterable<Uint8Array> {
   yield bytes;
 }
 
-async function* rewriteGrpcTrailerAfter(body: AsyncIterable<Uint8Array>, trailer: Headers): AsyncIterable<Uint8Array> {
-  yield* body;
-  // The trailer is final only once the body is done.
-  const message = decodeURIComponent(trailer.get("grpc-message") ?? "");
-  if (trailer.get("grpc-status") === String(Code.Internal) && message.startsWith(PARSE_BINARY)) {
-    trailer.set("grpc-status", String(Code.InvalidArgument));
-    trailer.set("grpc-message", encodeURIComponent(`malformed request message - ${message}`));
-    trailer.delete("grpc-status-details-bin");
+/**
+ * Finds the error in a response to a call no interceptor saw, and reports it:
+ * a gRPC or gRPC-Web status in the headers (trailers-only), in the trailers
+ * (once the body is done) or in gRPC-Web's trailer frame, or a Connect error
+ * body.
+ */
+async function reportRejection(res: UniversalServerResponse, report: (error: ConnectError) => void): Promise<UniversalServerResponse> {
+  const fromGrpc = (h: Headers) => {
+    const status = h.get("grpc-status");
+    if (status === null || status === "0") return false;
+    report(new ConnectError(decodeURIComponent(h.get("grpc-message") ?? ""), Number(status) as Code));
+    return true;
+  };
+  if (res.header && fromGrpc(res.header)) return res;
+  if (res.trailer && res.body) {
+    const trailer = res.trailer;
+    return { ...res, body: afterBody(res.body, () => fromGrpc(trailer)) };
   }
+  if (res.body && isGrpcWeb(res.header)) return { ...res, body: withGrpcWebTrailer(res.body, fromGrpc) };
+  if (res.status !== 200 && res.body && isJson(res.header)) {
+    const bytes = await readAll(res.body);
+    let body: { code?: unknown; message?: unknown } = {};
+    try {
+      body = JSON.parse(Buffer.from(bytes).toString("utf8"));
+    } catch {
+      // Not a Connect error body: the status still says what failed.
+    }
+    const code = (typeof body.code === "string" ? codeFromString(body.code) : undefined) ?? Code.Unknown;
+    report(new ConnectError(typeof body.message === "string" ? body.message : `HTTP ${res.status}`, code));
+    return { ...res, body: once(bytes) };
+  }
+  return res;
+}
+
+async function* afterBody(body: AsyncIterable<Uint8Array>, then: () => void): AsyncIterable<Uint8Array> {
+  yield* body;
+  then();
+}
+
+async function readAll(body: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  for await (const c of body) chunks.push(c);
+  return Buffer.concat(chunks);
 }

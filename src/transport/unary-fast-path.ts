@@ -14,11 +14,10 @@ import { fromBinary, fromJsonString, toBinary, toJsonString, type DescMessage, t
 import { Code, ConnectError } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJsonBytes, parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
 import { parseTimeout as parseGrpcTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import type { IncomingHttpHeaders } from "node:http";
 import type { Http2ServerResponse } from "node:http2";
 import type { CallPolicy } from "../policy/call-policy.js";
 import type { CallContext } from "../services/prediction-service.js";
-import type { NodeHandler } from "./node-handler.js";
+import { nodeHeader, type NodeHandler } from "./node-handler.js";
 
 type NodeRequest = Parameters<NodeHandler>[0];
 type NodeResponse = Parameters<NodeHandler>[1];
@@ -81,7 +80,7 @@ function wireOf(req: NodeRequest): Wire | undefined {
 
 async function serve(opts: FastPathOptions, path: string, route: FastMethod, wire: Wire, req: NodeRequest, res: NodeResponse): Promise<void> {
   const { policy } = opts;
-  const header = (name: string) => single(req.headers, name);
+  const header = nodeHeader(req);
   const call = policy.begin(path, wire === "grpc" ? "grpc" : "connect", header);
   const abort = new AbortController();
   // A client that goes away cancels the call (its queued inference is dropped).
@@ -125,11 +124,6 @@ async function serve(opts: FastPathOptions, path: string, route: FastMethod, wir
     clearTimeout(timer);
     res.off("close", onClose);
   }
-}
-
-function single(headers: IncomingHttpHeaders, name: string): string | undefined {
-  const v = headers[name];
-  return Array.isArray(v) ? v[0] : v;
 }
 
 /** The whole body, or RESOURCE_EXHAUSTED as soon as it passes the limit. */
