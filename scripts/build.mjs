@@ -25,5 +25,5 @@ await build({
   sourcemap: true,
   logLevel: "warning",
 });
-// The inference worker is already plain JavaScript.
-cpSync("src/engine/inference-worker.mjs", "dist/src/engine/inference-worker.mjs");
+// The inference worker and the session helpers it shares are already plain JavaScript.
+for (const file of ["inference-worker.mjs", "ort-session.mjs"]) cpSync(`src/engine/${file}`, `dist/src/engine/${file}`);

@@ -23,6 +23,8 @@ beforeAll(async () => {
   // The loan model's interface, but a 32-layer 512-wide MatMul chain behind it.
   const config = JSON.parse(readFileSync("models/loan-approval/config.json", "utf8"));
   config.batching = { max_batch_size: ROWS, max_queue_delay_us: 0, max_queue_rows: 8 * ROWS };
+  // The point of the test: a slow model runs in an inference worker, off the event loop.
+  config.session = { ...config.session, execution: "worker" };
   writeFileSync(join(dir, "config.json"), JSON.stringify(config));
   writeSlowModel(join(dir, "1", "model.onnx"), { loan: true, layers: 32, width: 512 });
   server = await startTestServer({ MODEL_REPOSITORY: root, MAX_BATCH_INPUTS: String(ROWS), INFERENCE_WORKERS: "1", MODEL_POLL_INTERVAL_MS: "0" });

@@ -32,7 +32,7 @@ describe("readModelConfig", () => {
       delete c.session;
     }));
     expect(bare.batching).toEqual({ max_batch_size: 64, max_queue_delay_us: 0, max_queue_rows: 1024 });
-    expect(bare.session).toEqual({ intra_op_threads: 1, graph_optimization_level: "all" });
+    expect(bare.session).toEqual({ intra_op_threads: 1, graph_optimization_level: "all", execution: "worker" });
   });
 
   it.each([
@@ -44,6 +44,7 @@ describe("readModelConfig", () => {
     ["a size that does not match the input", (c: any) => (c.preprocessing.image.width = 32), "preprocessing makes [-1,3,64,32]"],
     ["an input without a dynamic batch", (c: any) => (c.inputs[0].shape = [1, 3, 64, 64]), "must have a dynamic batch dimension first"],
     ["a zero max_batch_size", (c: any) => (c.batching.max_batch_size = 0), "batching.max_batch_size must be an integer >= 1"],
+    ["an unknown execution", (c: any) => (c.session.execution = "thread"), 'session.execution must be "worker" or "event_loop" (got "thread")'],
   ])("refuses %s, naming the file and the problem", async (_name, edit, message) => {
     const dir = shapesConfig(edit);
     await expect(readModelConfig(dir)).rejects.toThrow(message);

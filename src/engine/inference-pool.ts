@@ -100,6 +100,9 @@ export interface PooledSession {
   release(): Promise<void>;
 }
 
+/** What a served model version needs of its session, wherever the session runs (pool or event loop). */
+export type ModelSession = Pick<PooledSession, "info" | "run" | "release">;
+
 export interface WorkerCrash {
   /** Slot index of the worker, 0..workers-1. */
   index: number;

@@ -23,7 +23,7 @@
 // guarantees that a "release" sent after a "load" or "run" for the same session
 // sees the session loaded and the run finished.
 import { parentPort } from "node:worker_threads";
-import * as ort from "onnxruntime-node";
+import { createSession, runSession } from "./ort-session.mjs";
 
 if (!parentPort) {
   throw new Error("inference-worker.mjs must be started as a worker thread by the inference pool");
@@ -98,29 +98,11 @@ function errorMessage(err) {
  * @param {{ intraOpNumThreads?: number, interOpNumThreads?: number, graphOptimizationLevel?: "disabled" | "basic" | "extended" | "all" } | undefined} options
  */
 async function load(sessionId, path, options) {
-  /** @type {import("onnxruntime-node").InferenceSession.SessionOptions} */
-  // Failures come back to the server as errors and are logged there, once;
-  // onnxruntime's own stderr lines (with native source paths) would only repeat them.
-  const sessionOptions = { logSeverityLevel: 4 };
-  if (options?.intraOpNumThreads !== undefined) sessionOptions.intraOpNumThreads = options.intraOpNumThreads;
-  if (options?.interOpNumThreads !== undefined) sessionOptions.interOpNumThreads = options.interOpNumThreads;
-  if (options?.graphOptimizationLevel !== undefined) sessionOptions.graphOptimizationLevel = options.graphOptimizationLevel;
-
-  const session = await ort.InferenceSession.create(path, sessionOptions);
+  const { session, info } = await createSession(path, options);
   const previous = sessions.get(sessionId);
   sessions.set(sessionId, session);
   if (previous) await previous.release();
-  return {
-    inputNames: [...session.inputNames],
-    outputNames: [...session.outputNames],
-    inputMetadata: session.inputMetadata.map(plainMetadata),
-    outputMetadata: session.outputMetadata.map(plainMetadata),
-  };
-}
-
-/** @param {import("onnxruntime-node").InferenceSession.ValueMetadata} m */
-function plainMetadata(m) {
-  return m.isTensor ? { name: m.name, isTensor: true, type: m.type, shape: [...m.shape] } : { name: m.name, isTensor: false };
+  return info;
 }
 
 /**
@@ -131,28 +113,18 @@ function plainMetadata(m) {
 async function run(sessionId, feeds) {
   const session = sessions.get(sessionId);
   if (!session) throw new Error(`session ${sessionId} is not loaded in this inference worker (released?)`);
-
-  /** @type {Record<string, import("onnxruntime-node").Tensor>} */
-  const tensors = {};
-  for (const [name, feed] of Object.entries(feeds)) {
-    tensors[name] = new ort.Tensor(feed.type, feed.data, feed.dims);
-  }
-  const outputs = await session.run(tensors);
-
-  /** @type {Record<string, { type: string, data: unknown, dims: number[] }>} */
-  const result = {};
+  const outputs = await runSession(session, feeds);
   /** @type {Set<ArrayBuffer>} */
   const transfer = new Set();
-  for (const [name, tensor] of Object.entries(outputs)) {
-    let data = tensor.data;
+  for (const output of Object.values(outputs)) {
+    const data = output.data;
     if (ArrayBuffer.isView(data) && data.buffer instanceof ArrayBuffer) {
       // Transfer whole buffers only; a view into a larger buffer is copied first.
-      if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) data = data.slice();
-      transfer.add(data.buffer);
+      if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) output.data = data.slice();
+      transfer.add(output.data.buffer);
     }
-    result[name] = { type: tensor.type, data, dims: [...tensor.dims] };
   }
-  return [result, [...transfer]];
+  return [outputs, [...transfer]];
 }
 
 /** @param {number} sessionId */

@@ -43,6 +43,12 @@ export interface BatchingConfig {
 export interface SessionConfig {
   intra_op_threads: number;
   graph_optimization_level: "disabled" | "basic" | "extended" | "all";
+  /**
+   * Where the model runs: "worker" (an inference worker thread, the default)
+   * or "event_loop" (on the server's own thread: only for models whose run at
+   * max_batch_size rows takes under 5 ms; the load fails otherwise).
+   */
+  execution: "worker" | "event_loop";
 }
 
 export interface ModelConfig {
@@ -61,7 +67,7 @@ export interface ModelConfig {
 }
 
 export const DEFAULT_BATCHING: BatchingConfig = { max_batch_size: 64, max_queue_delay_us: 0, max_queue_rows: 1024 };
-export const DEFAULT_SESSION: SessionConfig = { intra_op_threads: 1, graph_optimization_level: "all" };
+export const DEFAULT_SESSION: SessionConfig = { intra_op_threads: 1, graph_optimization_level: "all", execution: "worker" };
 
 /**
  * Reads `<modelDir>/config.json` (and its labels file), filling defaults.
@@ -116,6 +122,8 @@ function checkConfig(c: Partial<ModelConfig>): string[] {
   if (b?.max_batch_size !== undefined && !(Number.isInteger(b.max_batch_size) && b.max_batch_size >= 1)) out.push(`batching.max_batch_size must be an integer >= 1`);
   if (b?.max_queue_delay_us !== undefined && !(b.max_queue_delay_us >= 0)) out.push(`batching.max_queue_delay_us must be >= 0`);
   if (b?.max_queue_rows !== undefined && !(Number.isInteger(b.max_queue_rows) && b.max_queue_rows >= 1)) out.push(`batching.max_queue_rows must be an integer >= 1`);
+  const execution = c.session?.execution;
+  if (execution !== undefined && execution !== "worker" && execution !== "event_loop") out.push(`session.execution must be "worker" or "event_loop" (got ${JSON.stringify(execution)})`);
   const image = c.preprocessing?.image;
   if (image) out.push(...checkImagePreprocessing(image, c.inputs?.[0]));
   return out;

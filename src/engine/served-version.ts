@@ -1,11 +1,13 @@
 // One loaded, warmed-up model version: its ONNX session (held by the worker
-// pool) behind its own dynamic batcher, with a count of the calls using it so
-// that it is released only once they have finished.
+// pool, or on the event loop for a tiny model) behind its own dynamic
+// batcher, with a count of the calls using it so that it is released only
+// once they have finished.
 import { Code, ConnectError } from "@connectrpc/connect";
 import { systemClock, type Clock } from "./clock.js";
 import { DynamicBatcher } from "./dynamic-batcher.js";
 import type { EngineObserver } from "./engine-observer.js";
-import type { InferencePool, PooledSession } from "./inference-pool.js";
+import { EVENT_LOOP_MAX_RUN_MS, loadOnEventLoop } from "./event-loop-session.js";
+import type { InferencePool, ModelSession } from "./inference-pool.js";
 import type { ModelConfig } from "./model-config.js";
 import { splitRows, stackRows, zeroTensor, type Tensors } from "./tensor-rows.js";
 
@@ -29,7 +31,7 @@ export class ServedVersion {
   private constructor(
     readonly config: ModelConfig,
     readonly version: string,
-    private readonly session: PooledSession,
+    private readonly session: ModelSession,
     private readonly clock: Clock,
     private readonly observer: EngineObserver | undefined,
     workers: number,
@@ -62,8 +64,10 @@ export class ServedVersion {
       interOpNumThreads: 1,
       graphOptimizationLevel: config.session.graph_optimization_level,
     };
-    const session = await args.pool.load(modelPath, sessionOptions);
-    const concurrency = args.workers;
+    const onEventLoop = config.session.execution === "event_loop";
+    const session = onEventLoop ? await loadOnEventLoop(modelPath, sessionOptions) : await args.pool.load(modelPath, sessionOptions);
+    // On the event loop one run at a time; in the pool, one per worker.
+    const concurrency = onEventLoop ? 1 : args.workers;
     try {
       const missing = [
         ...config.inputs.filter((t) => !session.info.inputNames.includes(t.name)).map((t) => `input "${t.name}"`),
@@ -74,6 +78,7 @@ export class ServedVersion {
       }
       const served = new ServedVersion(config, args.version, session, args.clock ?? systemClock, args.observer, concurrency);
       await served.warmUp(modelPath);
+      if (onEventLoop) await served.checkFitsEventLoop(modelPath);
       return served;
     } catch (e) {
       await session.release().catch(() => {});
@@ -88,6 +93,19 @@ export class ServedVersion {
       await this.session.run(feeds as never);
     } catch (e) {
       throw new Error(`${modelPath}: warm-up inference failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** A model on the event loop must run its largest batch quickly: every other call waits meanwhile. */
+  private async checkFitsEventLoop(modelPath: string): Promise<void> {
+    const rows = this.config.batching.max_batch_size;
+    const feeds: Tensors = {};
+    for (const t of this.config.inputs) feeds[t.name] = zeroTensor(t.dtype, [rows, ...t.shape.slice(1)]);
+    const start = performance.now();
+    await this.session.run(feeds as never);
+    const ms = performance.now() - start;
+    if (ms > EVENT_LOOP_MAX_RUN_MS) {
+      throw new Error(`${modelPath}: session.execution "event_loop" needs a run of max_batch_size (${rows}) rows under ${EVENT_LOOP_MAX_RUN_MS} ms, this one took ${ms.toFixed(1)} ms - use "worker"`);
     }
   }
 

@@ -1,0 +1,72 @@
+// session.execution "event_loop": a tiny model run on the server's own thread
+// answers exactly as it does in an inference worker, and a model too slow for
+// that is refused at load with a message saying what to change.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { create } from "@bufbuild/protobuf";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PredictRequestSchema } from "../gen/prediction/v1/prediction_service_pb.js";
+import { writeSlowModel } from "../scripts/make-slow-model.js";
+import { InferencePool } from "../src/engine/inference-pool.js";
+import { readModelConfig, type ModelConfig } from "../src/engine/model-config.js";
+import { ServedVersion } from "../src/engine/served-version.js";
+import { encodeApplications } from "../src/models/loan-task.js";
+import { applications } from "./support/applications.js";
+
+const LOAN_DIR = "models/loan-approval";
+let pool: InferencePool;
+let tmp: string;
+
+beforeAll(() => {
+  pool = new InferencePool({ workers: 1 });
+  tmp = mkdtempSync(join(tmpdir(), "event-loop-execution-"));
+});
+afterAll(async () => {
+  await pool?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const withExecution = (config: ModelConfig, execution: "worker" | "event_loop"): ModelConfig => ({ ...config, session: { ...config.session, execution } });
+
+describe("session.execution", () => {
+  it("the shipped loan model runs on the event loop", async () => {
+    expect((await readModelConfig(LOAN_DIR)).session.execution).toBe("event_loop");
+  });
+
+  it("on the event loop, the loan model answers exactly as in an inference worker, batched or not", async () => {
+    const config = await readModelConfig(LOAN_DIR);
+    const modelPath = join(LOAN_DIR, "1", "model.onnx");
+    const load = (execution: "worker" | "event_loop") => ServedVersion.load({ pool, config: withExecution(config, execution), modelPath, version: "1", workers: 1 });
+    const [inline, worker] = await Promise.all([load("event_loop"), load("worker")]);
+    try {
+      const rows = applications(50).map((a) => create(PredictRequestSchema, a));
+      // Concurrent single rows (batched together) and one 50-row request, on both.
+      const run = (served: ServedVersion) =>
+        Promise.all([served.infer(encodeApplications(served.config, rows)), ...rows.slice(0, 8).map((r) => served.infer(encodeApplications(served.config, [r])))]);
+      const [a, b] = await Promise.all([run(inline), run(worker)]);
+      expect(a.length).toBe(b.length);
+      a.forEach((outputs, i) => {
+        for (const name of Object.keys(outputs)) {
+          expect(outputs[name]!.dims).toEqual(b[i]![name]!.dims);
+          expect(Array.from(outputs[name]!.data as Float32Array)).toEqual(Array.from(b[i]![name]!.data as Float32Array));
+        }
+      });
+    } finally {
+      await Promise.all([inline.unload(), worker.unload()]);
+    }
+  });
+
+  it("refuses, at load, a model whose largest batch is too slow for the event loop, and names the fix", async () => {
+    const config = withExecution(await readModelConfig(LOAN_DIR), "event_loop");
+    config.batching = { ...config.batching, max_batch_size: 1000 };
+    const modelPath = join(tmp, "slow.onnx");
+    writeSlowModel(modelPath, { loan: true, layers: 32, width: 512 });
+    await expect(ServedVersion.load({ pool, config, modelPath, version: "1", workers: 1 })).rejects.toThrow(
+      /session\.execution "event_loop" needs a run of max_batch_size \(1000\) rows under 5 ms, this one took \d+(\.\d)? ms - use "worker"/,
+    );
+    // The same model in a worker loads.
+    const served = await ServedVersion.load({ pool, config: withExecution(config, "worker"), modelPath, version: "1", workers: 1 });
+    await served.unload();
+  });
+});
