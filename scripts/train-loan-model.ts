@@ -616,9 +616,7 @@ function configJson() {
     // A batch of 256 rows runs in microseconds here: large batches cost little,
     // and the queue holds 64 concurrent PredictBatch calls of 100 rows and more.
     batching: { max_batch_size: 256, max_queue_delay_us: 0, max_queue_rows: 16384 },
-    // So small a run (~0.1 ms for 256 rows) costs less than the hop to an
-    // inference worker and back: it runs on the event loop.
-    session: { intra_op_threads: 1, graph_optimization_level: "all", execution: "event_loop" },
+    session: { intra_op_threads: 1, graph_optimization_level: "all" },
   };
 }
 

@@ -165,8 +165,7 @@ describe("inference failure: INTERNAL without leaking", () => {
   let client: ReturnType<typeof grpcJsClient>;
   beforeAll(async () => {
     // Loads and warms up (one row), but onnxruntime fails any run of 2+ rows.
-    // In a worker: on the event loop its load-time run of max_batch_size rows would fail first.
-    repo = repositoryWithModel(batchOfOneModel(), "pred-batch-of-one-", { execution: "worker" });
+    repo = repositoryWithModel(batchOfOneModel(), "pred-batch-of-one-");
     server = await startTestServer({ MODEL_REPOSITORY: repo.dir });
     client = grpcJsClient(`127.0.0.1:${server.port}`);
   });

@@ -2,9 +2,9 @@
 // worker, for models whose whole run takes microseconds (the loan model's
 // logistic regression): the hop to a worker thread and back then costs more
 // than the run itself (~250 µs of CPU per call measured at one call in
-// flight). ServedVersion refuses it for a model whose run at its largest
-// batch is not short (EVENT_LOOP_MAX_RUN_MS), since a run here blocks every
-// other call while it lasts.
+// flight). ServedVersion moves a model whose run at its largest batch is not
+// short (EVENT_LOOP_MAX_RUN_MS) to a worker instead, since a run here blocks
+// every other call while it lasts.
 import type { ModelSession, SessionOptionsLite } from "./inference-pool.js";
 import { createSession, runSession } from "./ort-session.mjs";
 

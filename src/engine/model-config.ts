@@ -46,7 +46,8 @@ export interface SessionConfig {
   /**
    * Where the model runs: "worker" (an inference worker thread, the default)
    * or "event_loop" (on the server's own thread: only for models whose run at
-   * max_batch_size rows takes under 5 ms; the load fails otherwise).
+   * max_batch_size rows takes under 5 ms; checked at load, and a slower model
+   * runs in a worker with a warning).
    */
   execution: "worker" | "event_loop";
 }

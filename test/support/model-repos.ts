@@ -1,6 +1,6 @@
 // Model repositories built at test time, in temp directories: empty, with a
 // corrupt model, or with a small ONNX graph written here with onnx-proto.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -33,16 +33,11 @@ export function emptyRepository(): TempRepo {
   return tempRepo("pred-empty-repo-");
 }
 
-/** The shipped config.json (its session settings changed by `session`, if given), and `model` as `loan-approval/1/model.onnx`. */
-export function repositoryWithModel(model: Uint8Array, prefix = "pred-repo-", session?: Record<string, unknown>): TempRepo {
+/** The shipped config.json, and `model` as `loan-approval/1/model.onnx`. */
+export function repositoryWithModel(model: Uint8Array, prefix = "pred-repo-"): TempRepo {
   const repo = tempRepo(prefix);
   mkdirSync(join(repo.dir, "loan-approval", "1"), { recursive: true });
-  const config = join(repo.dir, "loan-approval", "config.json");
-  copyFileSync(SHIPPED_CONFIG, config);
-  if (session) {
-    const c = JSON.parse(readFileSync(config, "utf8"));
-    writeFileSync(config, JSON.stringify({ ...c, session: { ...c.session, ...session } }, null, 2));
-  }
+  copyFileSync(SHIPPED_CONFIG, join(repo.dir, "loan-approval", "config.json"));
   writeFileSync(repo.modelPath, model);
   return repo;
 }
