@@ -10,18 +10,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Code } from "@connectrpc/connect";
-import type { Duration } from "@bufbuild/protobuf/wkt";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROTOCOL_CLIENTS, type Outcome, type ProtocolClient } from "./support/protocol-clients.js";
 import { looksLikeStackTrace } from "./support/connect-json.js";
 import { sample } from "./support/shape-samples.js";
 import { API_KEY, startTestServer, type TestServer } from "./support/test-server.js";
+import { ms } from "./support/durations.js";
 
 const AUTH = { "x-api-key": API_KEY };
 const CLASSIFY_PATH = "/prediction.v1.PredictionService/ClassifyImage";
 
-const ms = (d: Duration | undefined) => (d ? Number(d.seconds) * 1000 + d.nanos / 1e6 : 0);
 
 function expectFailure<T>(o: Outcome<T>, code: Code, message?: RegExp): void {
   expect(o.ok, "the call should fail").toBe(false);

@@ -1,7 +1,7 @@
 // session.execution "event_loop": a tiny model run on the server's own thread
 // answers exactly as it does in an inference worker, and a model too slow for
 // that runs in a worker instead, with a note saying why.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
@@ -13,6 +13,7 @@ import { readModelConfig, type ModelConfig } from "../src/engine/model-config.js
 import { ServedVersion } from "../src/engine/served-version.js";
 import { encodeApplications } from "../src/models/loan-task.js";
 import { applications } from "./support/applications.js";
+import { batchOfOneModel } from "./support/model-repos.js";
 
 const LOAN_DIR = "models/loan-approval";
 let pool: InferencePool;
@@ -65,6 +66,15 @@ describe("session.execution", () => {
     } finally {
       await served.unload();
     }
+  });
+
+  it("fails the load, naming the file, when the model cannot run its largest batch at all", async () => {
+    const config = withExecution(await readModelConfig(LOAN_DIR), "event_loop");
+    const modelPath = join(tmp, "batch-of-one.onnx");
+    writeFileSync(modelPath, batchOfOneModel());
+    await expect(ServedVersion.load({ pool, config, modelPath, version: "1", workers: 1 })).rejects.toThrow(
+      `${modelPath}: a run of max_batch_size (256) rows failed`,
+    );
   });
 
   it("keeps a fast model on the event loop even while the loop is busy (the check times the run, not the wait)", async () => {

@@ -13,7 +13,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import type { Duration } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
@@ -26,6 +25,7 @@ import { buildImagenetModel, IMAGENET_MEAN, IMAGENET_STD, writeImagenetModel, ty
 import { drain, grpcJsImageStream, imageMessages } from "./support/image-streams.js";
 import { renderShape } from "./support/shape-images.js";
 import { API_KEY, startTestServer, type TestServer } from "./support/test-server.js";
+import { ms } from "./support/durations.js";
 
 const AUTH = { "x-api-key": API_KEY };
 const MODEL = "imagenet-sim";
@@ -39,7 +39,6 @@ let written: WrittenImagenetModel;
 let server: TestServer;
 let session: ort.InferenceSession;
 
-const ms = (d: Duration | undefined) => (d ? Number(d.seconds) * 1000 + d.nanos / 1e6 : 0);
 
 /** Raw RGB pixels with structure everywhere (gradients and stripes), so that crops and channel order matter. */
 async function knownImage(width: number, height: number, format: "png" | "jpeg" = "png"): Promise<Buffer> {

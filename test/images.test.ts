@@ -6,7 +6,6 @@
 // several chunks each. Also covered: bad images inside a stream, misuse of a
 // stream, every image limit, a decompression bomb, client cancellation, and
 // batching of images from many streams.
-import type { Duration } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
@@ -32,6 +31,7 @@ import { metricValue, scrapeMetrics } from "./support/scrape-metrics.js";
 import { sample, type Sample } from "./support/shape-samples.js";
 import { SHAPE_LABELS, type ShapeLabel } from "./support/shape-images.js";
 import { API_KEY, startTestServer, type TestServer } from "./support/test-server.js";
+import { ms } from "./support/durations.js";
 
 const AUTH = { "x-api-key": API_KEY };
 /** At least three chunks per image, at most 4 KiB each. */
@@ -43,7 +43,6 @@ function sendImage(stream: ImageStream, id: string, s: Sample, sizeBytes: boolea
   stream.send(...messages);
 }
 
-const ms = (d: Duration | undefined) => (d ? Number(d.seconds) * 1000 + d.nanos / 1e6 : 0);
 
 function describeAnswer(a: PredictImageResponse | undefined): string {
   if (!a) return "no answer";

@@ -69,6 +69,7 @@ export class ServedVersion {
     // On the event loop one run at a time; in the pool, one per worker.
     const concurrency = onEventLoop ? 1 : args.workers;
     let served: ServedVersion;
+    let runMs = 0;
     try {
       const missing = [
         ...config.inputs.filter((t) => !session.info.inputNames.includes(t.name)).map((t) => `input "${t.name}"`),
@@ -79,18 +80,16 @@ export class ServedVersion {
       }
       served = new ServedVersion(config, args.version, session, args.clock ?? systemClock, args.observer, concurrency);
       await served.warmUp(modelPath);
+      // A model on the event loop must run its largest batch quickly: every other call waits meanwhile.
+      if (onEventLoop) runMs = await served.runMs(modelPath, config.batching.max_batch_size);
     } catch (e) {
       await session.release().catch(() => {});
       throw e;
     }
-    if (!onEventLoop) return served;
-    // A model on the event loop must run its largest batch quickly: every other call waits meanwhile.
-    const rows = config.batching.max_batch_size;
-    const ms = await served.runMs(rows);
-    if (ms <= EVENT_LOOP_MAX_RUN_MS) return served;
+    if (!onEventLoop || runMs <= EVENT_LOOP_MAX_RUN_MS) return served;
     await session.release().catch(() => {});
     const inWorker = await ServedVersion.load({ ...args, config: { ...config, session: { ...config.session, execution: "worker" } } });
-    inWorker.executionNote = `session.execution "event_loop" needs a run of max_batch_size (${rows}) rows under ${EVENT_LOOP_MAX_RUN_MS} ms, this one took ${ms.toFixed(1)} ms - running it in an inference worker instead`;
+    inWorker.executionNote = `session.execution "event_loop" needs a run of max_batch_size (${config.batching.max_batch_size}) rows under ${EVENT_LOOP_MAX_RUN_MS} ms, this one took ${runMs.toFixed(1)} ms - running it in an inference worker instead`;
     return inWorker;
   }
 
@@ -108,14 +107,18 @@ export class ServedVersion {
    * marker queued just before it leaves out the wait for the loop, which under
    * load is longer than the run itself.
    */
-  private async runMs(rows: number): Promise<number> {
+  private async runMs(modelPath: string, rows: number): Promise<number> {
     const feeds: Tensors = {};
     for (const t of this.config.inputs) feeds[t.name] = zeroTensor(t.dtype, [rows, ...t.shape.slice(1)]);
     let best = Infinity;
     for (let i = 0; i < 3; i++) {
       let start = performance.now();
       setImmediate(() => (start = performance.now()));
-      await this.session.run(feeds as never);
+      try {
+        await this.session.run(feeds as never);
+      } catch (e) {
+        throw new Error(`${modelPath}: a run of max_batch_size (${rows}) rows failed: ${(e as Error).message}`);
+      }
       best = Math.min(best, performance.now() - start);
     }
     return best;

@@ -99,7 +99,7 @@ async function* withGrpcWebTrailer(body: AsyncIterable<Uint8Array>, visit: (trai
 
 /** A Connect unary error is one small JSON body, sent with its status: read it before the head goes out. */
 async function rewriteConnectError(res: UniversalServerResponse, body: AsyncIterable<Uint8Array>): Promise<UniversalServerResponse> {
-  const bytes = Buffer.from(await readAll(body));
+  const bytes = await readAll(body);
   let replaced: Uint8Array | undefined;
   try {
     const err = JSON.parse(bytes.toString("utf8"));
@@ -142,7 +142,7 @@ async function reportRejection(res: UniversalServerResponse, report: (error: Con
     const bytes = await readAll(res.body);
     let body: { code?: unknown; message?: unknown } = {};
     try {
-      body = JSON.parse(Buffer.from(bytes).toString("utf8"));
+      body = JSON.parse(bytes.toString("utf8"));
     } catch {
       // Not a Connect error body: the status still says what failed.
     }
@@ -158,7 +158,7 @@ async function* afterBody(body: AsyncIterable<Uint8Array>, then: () => void): As
   then();
 }
 
-async function readAll(body: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+async function readAll(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
   const chunks: Uint8Array[] = [];
   for await (const c of body) chunks.push(c);
   return Buffer.concat(chunks);
