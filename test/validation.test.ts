@@ -48,6 +48,20 @@ describe("field rules, as plain functions", () => {
     expect(found.map((v) => v.field)).toEqual(["age", "income", "credit_score", "loan_amount", "loan_purpose"]);
   });
 
+  it("names the row and field of every bad batch item, in order", () => {
+    const inputs = applications(5);
+    inputs[1] = { ...inputs[1], age: 17 };
+    inputs[3] = { ...inputs[3], income: Number.NaN, loanPurpose: 0 };
+    const found = findViolations(PredictBatchRequestSchema, create(PredictBatchRequestSchema, { inputs, modelVersion: "x".repeat(33) }));
+    expect(found.map((v) => `${v.field} ${v.rule}`)).toEqual([
+      "inputs[1].age GTE",
+      "inputs[3].income FINITE",
+      "inputs[3].loan_purpose DEFINED_NOT_UNSPECIFIED",
+      "model_version MAX_LEN",
+    ]);
+    expect(found[0].description).toBe("must be at least 18 (got 17)");
+  });
+
   it("counts batch items against the contract's 1..100, or a configured maximum", () => {
     const batch = (n: number) => create(PredictBatchRequestSchema, { inputs: applications(n) });
     const rules = (n: number, o = new Map()) => findViolations(PredictBatchRequestSchema, batch(n), o).map((v) => v.rule);

@@ -1,19 +1,19 @@
 // The loan-approval task: applications in, tensors to the model, decisions
 // and their reasons out. The column list and factor texts come from the
 // model's config, so a retrained model with other columns needs no code.
-import type { PredictRequest } from "../../gen/prediction/v1/prediction_service_pb.js";
+import { DecisionFactorSchema, type DecisionFactor, type PredictRequest } from "../../gen/prediction/v1/prediction_service_pb.js";
 import type { FactorSpec, ModelConfig } from "../engine/model-config.js";
 import type { Tensors } from "../engine/tensor-rows.js";
 import { featureEncoder } from "./loan-features.js";
 
 export const LOAN_TASK = "loan_approval";
 
-export interface Factor {
-  feature: string;
-  /** Contribution to the approval log-odds; positive favours approval. */
-  contribution: number;
-  description: string;
-}
+/**
+ * One reason behind a decision, built as the answer's own message (feature,
+ * contribution to the approval log-odds, positive favours approval, and a
+ * description), so that answering copies nothing per row.
+ */
+export type Factor = DecisionFactor;
 
 export interface LoanPrediction {
   approvalProbability: number;
@@ -50,7 +50,7 @@ export function decodePredictions(config: ModelConfig, outputs: Tensors): LoanPr
   const result: LoanPrediction[] = [];
   for (let i = 0; i < rows; i++) {
     const p = Number(prob.data[i]);
-    const factors = contrib ? topFactors(contrib.data.subarray(i * k, (i + 1) * k) as Float32Array, specs, p >= 0.5) : [];
+    const factors = contrib ? topFactors(contrib.data as ArrayLike<number>, specs, p >= 0.5, i * k, k) : [];
     result.push({ approvalProbability: p, factors });
   }
   return result;
@@ -58,14 +58,39 @@ export function decodePredictions(config: ModelConfig, outputs: Tensors): LoanPr
 
 /**
  * The reasons behind a decision: factors that pushed toward the decision
- * taken, largest first (a denied applicant learns what counted against them).
+ * taken, largest first (a denied applicant learns what counted against them),
+ * equal ones in column order. The contributions are row[offset] to
+ * row[offset + width - 1], one per factor spec (a row of the model's output,
+ * read in place). Kept by
+ * insertion into at most MAX_FACTORS slots: sorting a copy per row was the
+ * largest allocation of a PredictBatch.
  */
-export function topFactors(contrib: ArrayLike<number>, specs: readonly FactorSpec[], approved: boolean): Factor[] {
+export function topFactors(row: ArrayLike<number>, specs: readonly FactorSpec[], approved: boolean, offset = 0, width = row.length - offset): Factor[] {
   const sign = approved ? 1 : -1;
-  const behind: Factor[] = [];
-  for (let j = 0; j < contrib.length && j < specs.length; j++) {
-    const c = contrib[j];
-    if (c * sign > 0) behind.push({ feature: specs[j].feature, contribution: c, description: c >= 0 ? specs[j].raises_approval : specs[j].lowers_approval });
+  const top: Factor[] = [];
+  const n = Math.min(specs.length, width);
+  for (let j = 0; j < n; j++) {
+    const c = row[offset + j];
+    const strength = c * sign;
+    if (!(strength > 0)) continue;
+    if (top.length === MAX_FACTORS) {
+      if (top[MAX_FACTORS - 1].contribution * sign >= strength) continue;
+      top.pop();
+    }
+    const spec = specs[j];
+    const factor: Factor = {
+      $typeName: DecisionFactorSchema.typeName,
+      feature: spec.feature,
+      contribution: c,
+      description: c >= 0 ? spec.raises_approval : spec.lowers_approval,
+    };
+    let at = top.length;
+    top.push(factor);
+    while (at > 0 && top[at - 1].contribution * sign < strength) {
+      top[at] = top[at - 1];
+      at--;
+    }
+    top[at] = factor;
   }
-  return behind.sort((a, b) => (b.contribution - a.contribution) * sign).slice(0, MAX_FACTORS);
+  return top;
 }

@@ -15,7 +15,6 @@ import {
   type PredictBatchResponse,
   type PredictImageRequest,
   Decision,
-  DecisionFactorSchema,
   PredictBatchResponseSchema,
   PredictionService,
   PredictResponseSchema,
@@ -127,6 +126,6 @@ function toResponse(r: LoanPrediction, modelName: string, modelVersion: string, 
     modelName,
     modelVersion,
     timestamp,
-    factors: r.factors.map((f) => ({ $typeName: DecisionFactorSchema.typeName, feature: f.feature, contribution: f.contribution, description: f.description })),
+    factors: r.factors,
   };
 }
