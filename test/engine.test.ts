@@ -1,6 +1,6 @@
 // The model server's engine through the real server: versions, pinning,
 // metadata, hot reload under load, a broken version, and dynamic batching.
-import { cpSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
@@ -191,5 +191,39 @@ describe("dynamic batching through the server", () => {
       expect(Math.abs(batch.predictions[i].approvalProbability - single.approvalProbability)).toBeLessThanOrEqual(1e-6);
       expect(batch.predictions[i].factors).toEqual(single.factors);
     }
+  });
+});
+
+describe("a batch larger than the model's max_batch_size", () => {
+  let server: TestServer;
+  let dir: string;
+  beforeAll(async () => {
+    dir = tempRepository();
+    const configPath = join(dir, "loan-approval", "config.json");
+    const config = JSON.parse(readFileSync(configPath, "utf8"));
+    config.batching = { ...config.batching, max_batch_size: 8 };
+    writeFileSync(configPath, JSON.stringify(config));
+    server = await startTestServer({ MODEL_REPOSITORY: dir });
+  });
+  afterAll(async () => {
+    await server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("runs in chunks of at most max_batch_size and answers every row in input order", async () => {
+    const c = createClient(PredictionService, createGrpcTransport({ baseUrl: server.baseUrl }));
+    const inputs = applications(30);
+    const batch = await c.predictBatch({ inputs }, { headers });
+    expect(batch.predictions).toHaveLength(30);
+    const singles = await Promise.all(inputs.map((input) => c.predict(input, { headers })));
+    batch.predictions.forEach((p, i) => {
+      expect(Math.abs(p.approvalProbability - singles[i].approvalProbability)).toBeLessThanOrEqual(1e-6);
+      expect(p.factors).toEqual(singles[i].factors);
+    });
+    // 30 rows in chunks of 8: four runs at least, none over 8 rows.
+    const text = await (await fetch(`${server.baseUrl}/metrics`)).text();
+    const bucket = (le: string) => Number(new RegExp(`inference_batch_size_bucket\\{le="${le}",model="loan-approval",version="1"\\} (\\d+)`).exec(text)?.[1] ?? "NaN");
+    expect(bucket("\\+Inf")).toBeGreaterThanOrEqual(4);
+    expect(bucket("8")).toBe(bucket("\\+Inf"));
   });
 });

@@ -84,14 +84,19 @@ async function decide(deps: PredictionServiceDeps, rows: readonly PredictRequest
   try {
     const served = lease.served;
     const max = served.config.batching.max_batch_size;
-    const chunks: PredictRequest[][] = [];
-    for (let i = 0; i < rows.length; i += max) chunks.push(rows.slice(i, i + max));
-    // Each chunk in the batcher listens to the call's signal.
-    if (opts.signal && chunks.length > 8) setMaxListeners(chunks.length + 16, opts.signal);
     let results: LoanPrediction[];
     try {
-      const outputs = await Promise.all(chunks.map((c) => served.infer(encodeApplications(served.config, c), opts)));
-      results = outputs.flatMap((o) => decodePredictions(served.config, o));
+      if (rows.length <= max) {
+        // The common case (every Predict, most batches): one chunk, no fan-out.
+        results = decodePredictions(served.config, await served.infer(encodeApplications(served.config, rows), opts));
+      } else {
+        const chunks: PredictRequest[][] = [];
+        for (let i = 0; i < rows.length; i += max) chunks.push(rows.slice(i, i + max));
+        // Each chunk in the batcher listens to the call's signal.
+        if (opts.signal && chunks.length > 8) setMaxListeners(chunks.length + 16, opts.signal);
+        const outputs = await Promise.all(chunks.map((c) => served.infer(encodeApplications(served.config, c), opts)));
+        results = outputs.flatMap((o) => decodePredictions(served.config, o));
+      }
     } catch (e) {
       if (e instanceof ConnectError) throw e;
       throw new ConnectError("inference failed", Code.Internal, undefined, undefined, e);
