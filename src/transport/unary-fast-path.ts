@@ -209,8 +209,16 @@ function sendMessage(res: NodeResponse, wire: Wire, schema: DescMessage, message
     res.end(frame);
     return;
   }
-  const body = wire === "connect-json" ? Buffer.from(toJsonString(schema, message)) : toBinary(schema, message);
-  res.writeHead(200, { ...headers, "content-type": wire === "connect-json" ? "application/json" : "application/proto", "content-length": String(body.length) });
+  if (wire === "connect-json") {
+    // Handed to Node as a string: over HTTP/1.1 it then leaves in the same
+    // write(2) as the headers (a Buffer body is a second chunk of a writev).
+    const json = toJsonString(schema, message);
+    res.writeHead(200, { ...headers, "content-type": "application/json", "content-length": String(Buffer.byteLength(json)) });
+    res.end(json);
+    return;
+  }
+  const body = toBinary(schema, message);
+  res.writeHead(200, { ...headers, "content-type": "application/proto", "content-length": String(body.length) });
   res.end(body);
 }
 
