@@ -3,6 +3,7 @@
 // costs far less than 32 runs on one row, so requests that arrive together
 // share one run.
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { Cancellation } from "../cancellation.js";
 import { systemClock, type Clock, type Timer } from "./clock.js";
 
 export interface BatcherOptions<T, R> {
@@ -25,7 +26,7 @@ export interface BatcherOptions<T, R> {
 
 export interface SubmitOptions {
   /** Aborting it while the item is queued rejects it with CANCELED and frees its rows. */
-  signal?: AbortSignal;
+  signal?: Cancellation;
   /** Clock ms; an item still queued at that time never runs and rejects with DEADLINE_EXCEEDED. */
   deadline?: number;
 }
@@ -35,7 +36,7 @@ interface Entry<T, R> {
   rows: number;
   enqueuedAt: number;
   deadline: number | undefined;
-  signal: AbortSignal | undefined;
+  signal: Cancellation | undefined;
   onAbort: (() => void) | undefined;
   /** Set when the delay timer armed for this entry fired (see shouldDispatch). */
   waitedOut: boolean;
@@ -302,7 +303,7 @@ const canceled = () => new ConnectError("request cancelled while queued", Code.C
  * error (Connect aborts a call's signal with DEADLINE_EXCEEDED when the
  * server-side deadline passes), otherwise CANCELLED.
  */
-function abortReason(signal: AbortSignal | undefined): ConnectError {
+function abortReason(signal: Cancellation | undefined): ConnectError {
   return signal?.reason instanceof ConnectError ? signal.reason : canceled();
 }
 const deadlineExceeded = () => new ConnectError("deadline exceeded while queued", Code.DeadlineExceeded);

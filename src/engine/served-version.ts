@@ -3,6 +3,7 @@
 // batcher, with a count of the calls using it so that it is released only
 // once they have finished.
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { Cancellation } from "../cancellation.js";
 import { systemClock, type Clock } from "./clock.js";
 import { DynamicBatcher } from "./dynamic-batcher.js";
 import type { EngineObserver } from "./engine-observer.js";
@@ -18,7 +19,7 @@ interface QueuedRequest {
 }
 
 export interface InferOptions {
-  signal?: AbortSignal;
+  signal?: Cancellation;
   /** Absolute deadline on the engine clock (ms); past it the request is dropped unrun. */
   deadline?: number;
 }

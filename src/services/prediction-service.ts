@@ -21,6 +21,7 @@ import {
   type PredictRequest,
   type PredictResponse,
 } from "../../gen/prediction/v1/prediction_service_pb.js";
+import type { Cancellation } from "../cancellation.js";
 import { durationFromFractionalMs } from "../duration.js";
 import { systemClock, type Clock } from "../engine/clock.js";
 import type { ModelRepository } from "../engine/model-repository.js";
@@ -38,7 +39,12 @@ export interface PredictionServiceDeps {
 }
 
 /** What a unary handler needs of its call: Connect's HandlerContext has it, and so does the fast path's. */
-export type CallContext = Pick<HandlerContext, "signal" | "timeoutMs">;
+export interface CallContext {
+  /** Aborts when the client goes away or the deadline passes. */
+  signal: Cancellation;
+  /** Milliseconds left before the deadline, if there is one. */
+  timeoutMs(): number | undefined;
+}
 
 export function predictionService(deps: PredictionServiceDeps) {
   const clock = deps.clock ?? systemClock;
@@ -93,7 +99,8 @@ async function decide(deps: PredictionServiceDeps, rows: readonly PredictRequest
         const chunks: PredictRequest[][] = [];
         for (let i = 0; i < rows.length; i += max) chunks.push(rows.slice(i, i + max));
         // Each chunk in the batcher listens to the call's signal.
-        if (opts.signal && chunks.length > 8) setMaxListeners(chunks.length + 16, opts.signal);
+        // (An AbortSignal warns past 10 listeners; the fast path's cancellation has no limit.)
+        if (opts.signal instanceof EventTarget && chunks.length > 8) setMaxListeners(chunks.length + 16, opts.signal);
         const outputs = await Promise.all(chunks.map((c) => served.infer(encodeApplications(served.config, c), opts)));
         results = outputs.flatMap((o) => decodePredictions(served.config, o));
       }

@@ -15,6 +15,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJsonBytes, parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
 import { parseTimeout as parseGrpcTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type { Http2ServerResponse } from "node:http2";
+import { CallCancellation } from "../cancellation.js";
 import type { CallPolicy } from "../policy/call-policy.js";
 import type { CallContext } from "../services/prediction-service.js";
 import { nodeHeader, type NodeHandler } from "./node-handler.js";
@@ -82,7 +83,7 @@ async function serve(opts: FastPathOptions, path: string, route: FastMethod, wir
   const { policy } = opts;
   const header = nodeHeader(req);
   const call = policy.begin(path, wire === "grpc" ? "grpc" : "connect", header);
-  const abort = new AbortController();
+  const abort = new CallCancellation();
   // A client that goes away cancels the call (its queued inference is dropped).
   const onClose = () => {
     if (!res.writableFinished) abort.abort(new ConnectError("the client cancelled the call", Code.Canceled));
