@@ -22,7 +22,7 @@ import { connectionKey, StreamAdmission } from "./services/stream-admission.js";
 import { withCors } from "./transport/cors.js";
 import { fallbackHandler } from "./transport/fallback.js";
 import { listen } from "./transport/listen.js";
-import { nodeHeader, type NodeHandler } from "./transport/node-handler.js";
+import { connectionOf, nodeHeader, type NodeHandler } from "./transport/node-handler.js";
 import { rpcHandler } from "./transport/rpc-handler.js";
 import { fastMethod, unaryFastPath } from "./transport/unary-fast-path.js";
 import { protocolOf } from "./policy/call-context.js";
@@ -77,7 +77,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   const predictions = predictionService({ repository, loanModel: config.loanModel, images });
   const policy = new CallPolicy({
     logger,
-    sink: (c) => metrics.observeCall({ method: c.method, protocol: c.protocol, code: c.codeName, seconds: c.durationMs / 1000 }),
+    sink: (c, code) => metrics.observeCall({ method: c.method, protocol: c.protocol, code, seconds: c.durationMs / 1000 }),
     apiKeys: config.apiKeys,
     protectedServices: new Set([PredictionService.typeName]),
     ruleOverrides: new Map([[`${PredictBatchRequestSchema.typeName}.inputs`, { maxItems: config.maxBatchInputs }]]),
@@ -107,7 +107,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       const header = nodeHeader(req);
       policy.begin(path, protocolOf(header("content-type") ?? null), header).finish(error);
     },
-    contextValues: (req) => createContextValues().set(connectionKey, ("stream" in req ? req.stream.session : undefined) ?? req.socket),
+    contextValues: (req) => createContextValues().set(connectionKey, connectionOf(req)),
     shutdownSignal: shutdown.signal,
     fallback: fallbackHandler(services),
   });

@@ -2,7 +2,8 @@
 // apart from compute time), model version states, and process metrics. Each
 // instance owns its own Registry, so tests and embedded servers never share
 // series through prom-client's global registry.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
+import { BucketHistogram } from "./bucket-histogram.js";
 import type { NodeHandler } from "../transport/node-handler.js";
 
 export type RpcProtocol = "grpc" | "grpc-web" | "connect";
@@ -73,15 +74,15 @@ export class ServerMetrics {
   readonly registry: Registry;
 
   // These run on every call: label lookups are resolved once per label set
-  // and the child series kept.
-  private readonly callSeries = new Map<string, CallSeries>();
+  // and the child series kept (calls by method, then protocol, then code).
+  private readonly callSeries = new Map<string, Map<string, Map<string, CallSeries>>>();
   private readonly versionSeries = new Map<string, VersionSeries>();
 
   private readonly calls: Counter<"method" | "protocol" | "code">;
-  private readonly callDuration: Histogram<"method" | "protocol">;
-  private readonly queueDuration: Histogram<VersionLabels>;
-  private readonly computeDuration: Histogram<VersionLabels>;
-  private readonly batchSize: Histogram<VersionLabels>;
+  private readonly callDuration: BucketHistogram<"method" | "protocol">;
+  private readonly queueDuration: BucketHistogram<VersionLabels>;
+  private readonly computeDuration: BucketHistogram<VersionLabels>;
+  private readonly batchSize: BucketHistogram<VersionLabels>;
   private readonly requests: Counter<VersionLabels>;
   private readonly executions: Counter<VersionLabels>;
   private readonly queueDepth: Gauge<VersionLabels>;
@@ -108,34 +109,38 @@ export class ServerMetrics {
       labelNames: ["method", "protocol", "code"],
       registers,
       collect() {
-        for (const series of callSeries.values()) {
-          if (series.pendingCalls > 0) series.calls.inc(series.pendingCalls);
-          series.pendingCalls = 0;
+        for (const byProtocol of callSeries.values()) {
+          for (const byCode of byProtocol.values()) {
+            for (const series of byCode.values()) {
+              if (series.pendingCalls > 0) series.calls.inc(series.pendingCalls);
+              series.pendingCalls = 0;
+            }
+          }
         }
       },
     });
-    this.callDuration = new Histogram({
+    this.callDuration = new BucketHistogram({
       name: "rpc_server_call_duration_seconds",
       help: "Duration of finished RPCs, from request start to the end of the response.",
       labelNames: ["method", "protocol"],
       buckets: CALL_BUCKETS,
       registers,
     });
-    this.queueDuration = new Histogram({
+    this.queueDuration = new BucketHistogram({
       name: "inference_queue_duration_seconds",
       help: "Time each inference request waited in the batch queue before its batch started executing.",
       labelNames: ["model", "version"],
       buckets: QUEUE_BUCKETS,
       registers,
     });
-    this.computeDuration = new Histogram({
+    this.computeDuration = new BucketHistogram({
       name: "inference_compute_duration_seconds",
       help: "Duration of each batched model execution, excluding queue time.",
       labelNames: ["model", "version"],
       buckets: COMPUTE_BUCKETS,
       registers,
     });
-    this.batchSize = new Histogram({
+    this.batchSize = new BucketHistogram({
       name: "inference_batch_size",
       help: "Rows per batched model execution.",
       labelNames: ["model", "version"],
@@ -197,11 +202,16 @@ export class ServerMetrics {
 
 
   observeCall(c: CallObservation): void {
-    const key = `${c.method}\u0000${c.protocol}\u0000${c.code}`;
-    let series = this.callSeries.get(key);
+    // Nested maps rather than a joined key: no string is built per call.
+    let byProtocol = this.callSeries.get(c.method);
+    if (!byProtocol) this.callSeries.set(c.method, (byProtocol = new Map()));
+    let byCode = byProtocol.get(c.protocol);
+    if (!byCode) byProtocol.set(c.protocol, (byCode = new Map()));
+    let series = byCode.get(c.code);
     if (!series) {
-      series = { calls: this.calls.labels(c.method, c.protocol, c.code), pendingCalls: 0, duration: this.callDuration.labels(c.method, c.protocol) };
-      this.callSeries.set(key, series);
+      const duration = this.callDuration.labels({ method: c.method, protocol: c.protocol });
+      series = { calls: this.calls.labels(c.method, c.protocol, c.code), pendingCalls: 0, duration };
+      byCode.set(c.code, series);
     }
     series.pendingCalls++;
     const seconds = duration(c.seconds);
@@ -215,9 +225,9 @@ export class ServerMetrics {
       series = {
         executions: this.executions.labels(model, version),
         requests: this.requests.labels(model, version),
-        batchSize: this.batchSize.labels(model, version),
-        queue: this.queueDuration.labels(model, version),
-        compute: this.computeDuration.labels(model, version),
+        batchSize: this.batchSize.labels({ model, version }),
+        queue: this.queueDuration.labels({ model, version }),
+        compute: this.computeDuration.labels({ model, version }),
         depth: this.queueDepth.labels(model, version),
         depthRows: 0,
       };

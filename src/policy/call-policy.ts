@@ -11,8 +11,8 @@ import { codeName, logCall, type CallRecord } from "./call-log.js";
 import { invalidArgument, toClientError, unauthenticated } from "./errors.js";
 import { findViolations, type RuleOverrides } from "./field-violations.js";
 
-/** Told about each finished call besides the log, e.g. metrics. */
-export type CallSink = (rec: CallRecord & { codeName: string }) => void;
+/** Told about each finished call besides the log, e.g. metrics; `codeName` is the status's gRPC name. */
+export type CallSink = (rec: CallRecord, codeName: string) => void;
 
 export interface CallPolicyOptions {
   logger: Logger;
@@ -74,12 +74,16 @@ export class CallPolicy {
   /** One finished call: its log line, then the sink (metrics). */
   private readonly report = (rec: CallRecord): void => {
     logCall(this.opts.logger, rec);
-    this.opts.sink?.({ ...rec, codeName: codeName(rec.code) });
+    this.opts.sink?.(rec, codeName(rec.code));
   };
 
-  /** Throws UNAUTHENTICATED unless the service is open or the call carries a valid key. */
-  authorize(serviceTypeName: string, header: HeaderLookup): void {
-    if (this.opts.protectedServices.has(serviceTypeName) && !this.verifier.verify(extractApiKey(header))) {
+  /**
+   * Throws UNAUTHENTICATED unless the service is open or the call carries a
+   * valid key. `connection` is the client connection the call came on (see
+   * ApiKeyVerifier): a key checked there once is checked faster after.
+   */
+  authorize(serviceTypeName: string, header: HeaderLookup, connection?: object): void {
+    if (this.opts.protectedServices.has(serviceTypeName) && !this.verifier.verify(extractApiKey(header), connection)) {
       throw unauthenticated();
     }
   }

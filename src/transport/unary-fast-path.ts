@@ -18,7 +18,7 @@ import type { Http2ServerResponse } from "node:http2";
 import { CallCancellation } from "../cancellation.js";
 import type { CallPolicy } from "../policy/call-policy.js";
 import type { CallContext } from "../services/prediction-service.js";
-import { nodeHeader, type NodeHandler } from "./node-handler.js";
+import { connectionOf, nodeHeader, type NodeHandler } from "./node-handler.js";
 
 type NodeRequest = Parameters<NodeHandler>[0];
 type NodeResponse = Parameters<NodeHandler>[1];
@@ -108,7 +108,7 @@ async function serve(opts: FastPathOptions, path: string, route: FastMethod, wir
     const bodyRead = readBody(req, (route.maxMessageBytes ?? opts.maxMessageBytes) + (wire === "grpc" ? 5 : 0));
     const body = expired ? await Promise.race([bodyRead, expired]) : await bodyRead;
     const message = decode(route.method.input, wire, body);
-    policy.authorize(route.method.parent.typeName, header);
+    policy.authorize(route.method.parent.typeName, header, connectionOf(req));
     policy.validate(route.method.input, message);
     const ctx: CallContext = {
       signal: abort.signal,
