@@ -123,10 +123,11 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
           fastMethod(PredictionService.method.classifyImage, predictions.classifyImage, { maxMessageBytes: classifyMaxBytes }),
         ],
       })
-    : rpc;
+    : undefined;
   const serveMetrics = metricsEndpoint(metrics);
+  const calls = unary?.handler ?? rpc;
   const handler: NodeHandler = (req, res) => {
-    if (!serveMetrics(req, res)) unary(req, res);
+    if (!serveMetrics(req, res)) calls(req, res);
   };
 
   const load = () =>
@@ -139,7 +140,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   // while models load. As one of several processes sharing the port, it joins
   // only once loaded, so no call is routed to a process that cannot answer.
   const modelsLoaded = options.listenAfterLoad ? await load() : undefined;
-  const listener = await listen({ port: config.port, host: config.host, handler: withCors(handler, config.corsOrigins), tls: config.tls });
+  const listener = await listen({ port: config.port, host: config.host, handler: withCors(handler, config.corsOrigins), streamHandler: unary?.stream, tls: config.tls });
   logger.info({ port: listener.port, host: config.host, tls: Boolean(config.tls), inferenceWorkers: config.inferenceWorkers, fastPath: config.fastPath }, "listening (gRPC, gRPC-Web, Connect)");
   const loaded = options.listenAfterLoad ? Promise.resolve(modelsLoaded) : load();
   return {

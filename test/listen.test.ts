@@ -12,7 +12,7 @@ import { Duplex } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { listen, type ListeningServer, type RequestHandler } from "../src/transport/listen.ts";
+import { listen, type ListeningServer, type RequestHandler, type StreamHandler } from "../src/transport/listen.ts";
 
 // The adapter's handler must be accepted as-is (compile-time check).
 const _adapterFits: RequestHandler = connectNodeAdapter({ routes() {} });
@@ -239,6 +239,69 @@ describe("cleartext: HTTP/1.1 and h2c on one port", () => {
   });
 });
 
+/** Takes HTTP/2 streams whose path starts with /raw and answers them on the bare stream. */
+const taken: string[] = [];
+const streamHandler: StreamHandler = (stream, headers) => {
+  const path = headers[":path"] ?? "";
+  if (!path.startsWith("/raw")) return false;
+  taken.push(path);
+  stream.respond({ ":status": 200, "content-type": "application/json" });
+  stream.end(JSON.stringify({ protocol: "raw", path }));
+  return true;
+};
+
+describe("streamHandler: HTTP/2 streams before the compat layer", () => {
+  let server: ListeningServer;
+  let base: string;
+  beforeAll(async () => {
+    server = await listen({ port: 0, host: "127.0.0.1", handler, streamHandler });
+    base = `http://127.0.0.1:${server.port}`;
+  });
+  afterAll(() => server.close());
+
+  it("takes the streams it claims and leaves every other one to the request handler, on one session", async () => {
+    taken.length = 0;
+    started.length = 0;
+    const session = h2Connect(base);
+    try {
+      const [raw, compat] = await Promise.all([h2Get(session, "/raw/a"), h2Get(session, "/other")]);
+      expect(raw).toMatchObject({ status: 200, body: { protocol: "raw", path: "/raw/a" } });
+      expect(compat).toMatchObject({ status: 200, body: { protocol: "2.0", path: "/other" } });
+      expect(taken).toEqual(["/raw/a"]);
+      expect(started).toEqual(["/other"]);
+    } finally {
+      session.close();
+    }
+  });
+
+  it("keeps the compat layer's own handling for declined streams (Expect: 100-continue)", async () => {
+    const session = h2Connect(base);
+    try {
+      const reply = await new Promise<{ status: number; continued: boolean }>((resolve, reject) => {
+        const stream = session.request({ ":path": "/expects", ":method": "POST", expect: "100-continue" });
+        let continued = false;
+        stream.on("continue", () => {
+          continued = true;
+          stream.end("body");
+        });
+        stream.on("response", (h) => resolve({ status: Number(h[":status"]), continued }));
+        stream.on("error", reject);
+        stream.resume();
+      });
+      expect(reply).toEqual({ status: 200, continued: true });
+    } finally {
+      session.close();
+    }
+  });
+
+  it("never sees HTTP/1.1 requests", async () => {
+    taken.length = 0;
+    const reply = await h1Get(server.port, "/raw/h1", { agent: false });
+    expect(reply).toMatchObject({ status: 200, body: { protocol: "1.1", path: "/raw/h1" } });
+    expect(taken).toEqual([]);
+  });
+});
+
 describe("TLS: ALPN picks h2 or http/1.1 on one port", () => {
   let dir: string;
   let ca: Buffer;
@@ -251,7 +314,7 @@ describe("TLS: ALPN picks h2 or http/1.1 on one port", () => {
       "-keyout", keyFile, "-out", certFile,
     ], { stdio: "ignore" });
     ca = readFileSync(certFile);
-    server = await listen({ port: 0, handler, tls: { cert: ca, key: readFileSync(keyFile) } });
+    server = await listen({ port: 0, handler, streamHandler, tls: { cert: ca, key: readFileSync(keyFile) } });
   });
   afterAll(async () => {
     await server?.close();
@@ -264,6 +327,15 @@ describe("TLS: ALPN picks h2 or http/1.1 on one port", () => {
       const replies = await Promise.all([h2Get(session, "/a"), h2Get(session, "/b")]);
       for (const reply of replies) expect(reply).toMatchObject({ status: 200, body: { protocol: "2.0" } });
       expect(session.alpnProtocol).toBe("h2");
+    } finally {
+      session.close();
+    }
+  });
+
+  it("hands HTTP/2 streams to the stream handler first", async () => {
+    const session = h2Connect(`https://localhost:${server.port}`, { ca });
+    try {
+      expect(await h2Get(session, "/raw/tls")).toMatchObject({ status: 200, body: { protocol: "raw", path: "/raw/tls" } });
     } finally {
       session.close();
     }

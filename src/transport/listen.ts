@@ -19,11 +19,16 @@ export type RequestHandler = (
   res: http.ServerResponse | http2.Http2ServerResponse,
 ) => void;
 
+/** Takes an HTTP/2 stream itself (returns true), or leaves it to become a request for `handler`. */
+export type StreamHandler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
+
 export interface ListenOptions {
   /** 0 picks a free port; read the real one from `ListeningServer.port`. */
   port: number;
   host?: string;
   handler: RequestHandler;
+  /** Sees each HTTP/2 stream before Node's compatibility layer makes a request of it. */
+  streamHandler?: StreamHandler;
   /** PEM cert and key: serve TLS, with h2 / http/1.1 chosen by ALPN. */
   tls?: { cert: string | Buffer; key: string | Buffer };
   http2Options?: http2.ServerOptions;
@@ -119,6 +124,7 @@ export async function listen(options: ListenOptions): Promise<ListeningServer> {
     secure.on("connection", trackSocket);
     secure.on("secureConnection", (s: net.Socket) => s.on("error", ignore));
     secure.on("session", trackSession);
+    if (options.streamHandler) takeStreamsFirst(secure, options.streamHandler);
     server = secure;
     // Present at runtime (Node >= 18.2) but missing from @types/node's Http2SecureServer.
     closeIdleH1 = () => (secure as unknown as Pick<http.Server, "closeIdleConnections">).closeIdleConnections();
@@ -127,6 +133,7 @@ export async function listen(options: ListenOptions): Promise<ListeningServer> {
     const h2 = http2.createServer({ settings: H2_SETTINGS, ...options.http2Options }, handler);
     const h1 = http.createServer(HTTP1_LIMITS, handler);
     h2.on("session", trackSession);
+    if (options.streamHandler) takeStreamsFirst(h2, options.streamHandler);
     const sniffTimeoutMs = options.sniffTimeoutMs ?? 10_000;
     // noDelay: RPCs are small request/response exchanges; Nagle only adds latency.
     server = net.createServer({ noDelay: true }, (socket) => {
@@ -187,6 +194,23 @@ export async function listen(options: ListenOptions): Promise<ListeningServer> {
       return closed;
     },
   };
+}
+
+/**
+ * Puts `take` in front of Node's compatibility layer. Node implements that
+ * layer as the server's 'stream' listener it adds along with the request
+ * handler; it is moved behind `take`, and gets only the streams `take`
+ * declines, so those keep every behaviour of the compat API (CONNECT,
+ * Expect, ...).
+ */
+function takeStreamsFirst(server: http2.Http2Server | http2.Http2SecureServer, take: StreamHandler): void {
+  const compat = server.listeners("stream") as ((...args: unknown[]) => void)[];
+  if (compat.length === 0) throw new Error("takeStreamsFirst: the server has no request handler");
+  server.removeAllListeners("stream");
+  server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => {
+    if (take(stream, headers)) return;
+    for (const listener of compat) listener.call(server, stream, headers, ...rest);
+  });
 }
 
 /**
