@@ -102,6 +102,17 @@ describe("encodeMessage", () => {
     expect(out.subarray(5).equals(Buffer.from(toBinary(PredictResponseSchema, message)))).toBe(true);
   });
 
+  it("grows its buffer for a message larger than it, and still writes the same bytes", () => {
+    const r = rng(7);
+    const big = create(PredictBatchResponseSchema, { predictions: Array.from({ length: 700 }, () => randomMessage(PredictResponseSchema, r)) });
+    const expected = Buffer.from(toBinary(PredictBatchResponseSchema, big));
+    expect(expected.length).toBeGreaterThan(64 * 1024);
+    expect(encodeMessage(PredictBatchResponseSchema, big, 5).subarray(5).equals(expected)).toBe(true);
+    // And a small one after it, from the grown buffer.
+    const small = randomMessage(PredictResponseSchema, r);
+    expect(encodeMessage(PredictResponseSchema, small).equals(Buffer.from(toBinary(PredictResponseSchema, small)))).toBe(true);
+  });
+
   it("keeps unknown fields, as toBinary does", () => {
     const known = toBinary(PredictResponseSchema, create(PredictResponseSchema, { probability: 0.5, modelName: "m" }));
     // Field 99, varint 1: unknown to PredictResponse.
