@@ -30,7 +30,7 @@ const UNKNOWN = -1;
  */
 export function encodeMessage(schema: DescMessage, message: Message, reserve = 0): Buffer {
   const plan = planFor(schema);
-  const end = plan === undefined ? UNKNOWN : writeMessage(plan, message, reserve);
+  const end = plan === undefined ? UNKNOWN : writerOf(plan)(message, reserve);
   if (end !== UNKNOWN) {
     const out = Buffer.allocUnsafe(end);
     buf.copy(out, reserve, reserve, end);
@@ -62,7 +62,12 @@ interface FieldPlan {
 
 interface MessagePlan {
   readonly fields: FieldPlan[];
+  /** Compiled on first use (see writerOf). */
+  write?: Writer;
 }
+
+/** Writes a message's fields at `pos`; returns the end, or UNKNOWN. */
+type Writer = (message: Message, pos: number) => number;
 
 const plans = new WeakMap<DescMessage, MessagePlan | null>();
 
@@ -160,21 +165,6 @@ function tag(number: number, wireType: number): number[] {
   return bytes;
 }
 
-/** The proto3 default a field with implicit presence is not written for (as toBinary decides it). */
-function isDefault(f: FieldPlan, v: unknown): boolean {
-  switch (f.kind) {
-    case "enum": return v === f.zero;
-    case "string": return v === "";
-    case "bytes": return (v as Uint8Array).length === 0;
-    case "bool": return v === false;
-    case "int64": case "uint64": case "sint64": case "fixed64": case "sfixed64":
-      return v === 0n || v === "0";
-    case "double": case "float":
-      return Object.is(v, 0);
-    default: return v === 0;
-  }
-}
-
 /** Makes room for `n` more bytes at `pos`. */
 function ensure(pos: number, n: number): void {
   if (pos + n <= buf.length) return;
@@ -189,51 +179,63 @@ function writeTag(pos: number, tag: readonly number[]): number {
   return pos;
 }
 
-/** Writes the message's fields at `pos`; returns the end, or UNKNOWN. */
-function writeMessage(plan: MessagePlan, message: Message, pos: number): number {
-  const unknown = (message as { $unknown?: unknown[] }).$unknown;
-  if (unknown !== undefined && unknown.length > 0) return UNKNOWN;
-  const m = message as unknown as Record<string, unknown>;
+/**
+ * The plan's writer, compiled to straight-line code for its fields: each
+ * field's property is then read by its own code site, not through one site
+ * that sees every field name (a megamorphic lookup per field); protobufjs
+ * compiles its codecs the same way. Only the plan's own field names, numbers
+ * and kinds go into the source, field names through JSON.stringify.
+ */
+function writerOf(plan: MessagePlan): Writer {
+  if (plan.write) return plan.write;
+  const subs: MessagePlan[] = [];
+  const lines = ["const u = m.$unknown;", "if (u !== undefined && u.length > 0) return -1;", "let v;"];
   for (const f of plan.fields) {
-    const v = m[f.name];
+    lines.push(`v = m[${JSON.stringify(f.name)}];`);
+    const tag = `pos = H.tag(pos, ${JSON.stringify(f.tag)});`;
     switch (f.shape) {
       case "scalar":
-        if (isDefault(f, v)) break;
-        pos = writeValue(f.kind!, v, writeTag(pos, f.tag));
+        lines.push(`if (${notDefault(f)}) { ${tag} pos = H.${f.kind}(v, pos); }`);
         break;
       case "message":
-        if (v === undefined) break;
-        pos = writeNested(f.sub!, v as Message, writeTag(pos, f.tag));
-        if (pos === UNKNOWN) return UNKNOWN;
+        subs.push(f.sub!);
+        lines.push(`if (v !== undefined) { ${tag} pos = H.nested(S[${subs.length - 1}], v, pos); if (pos < 0) return -1; }`);
         break;
       case "messages":
-        for (const item of v as Message[]) {
-          pos = writeNested(f.sub!, item, writeTag(pos, f.tag));
-          if (pos === UNKNOWN) return UNKNOWN;
-        }
+        subs.push(f.sub!);
+        lines.push(`for (let i = 0; i < v.length; i++) { ${tag} pos = H.nested(S[${subs.length - 1}], v[i], pos); if (pos < 0) return -1; }`);
         break;
       case "strings":
-        for (const item of v as unknown[]) pos = writeValue(f.kind!, item, writeTag(pos, f.tag));
+        lines.push(`for (let i = 0; i < v.length; i++) { ${tag} pos = H.${f.kind}(v[i], pos); }`);
         break;
-      case "packed": {
-        const items = v as unknown[];
-        if (items.length === 0) break;
-        pos = writeTag(pos, f.tag);
-        const start = pos + 1;
-        let end = start;
-        for (const item of items) end = writeValue(f.kind!, item, end);
-        pos = placeLength(pos, start, end);
+      case "packed":
+        lines.push(`if (v.length > 0) { ${tag} const start = pos + 1; let end = start; for (let i = 0; i < v.length; i++) end = H.${f.kind}(v[i], end); pos = H.placeLength(pos, start, end); }`);
         break;
-      }
     }
   }
-  return pos;
+  lines.push("return pos;");
+  const make = new Function("H", "S", `return function write(m, pos) {\n${lines.join("\n")}\n};`) as (h: typeof HELPERS, s: MessagePlan[]) => Writer;
+  plan.write = make(HELPERS, subs);
+  return plan.write;
+}
+
+/** The condition under which toBinary writes a field with implicit presence: its value is not the default. */
+function notDefault(f: FieldPlan): string {
+  switch (f.kind) {
+    case "enum": return `v !== ${f.zero}`;
+    case "string": return `v !== ""`;
+    case "bytes": return "v.length !== 0";
+    case "bool": return "v !== false";
+    case "int64": case "uint64": case "sint64": case "fixed64": case "sfixed64": return `v !== 0n && v !== "0"`;
+    case "double": case "float": return "!Object.is(v, 0)";
+    default: return "v !== 0";
+  }
 }
 
 /** A length-delimited message: written where a one-byte length leaves room, then its length placed. */
 function writeNested(plan: MessagePlan, message: Message, pos: number): number {
   ensure(pos, 1);
-  const end = writeMessage(plan, message, pos + 1);
+  const end = writerOf(plan)(message, pos + 1);
   return end === UNKNOWN ? UNKNOWN : placeLength(pos, pos + 1, end);
 }
 
@@ -249,34 +251,48 @@ function placeLength(pos: number, start: number, end: number): number {
   return end + extra;
 }
 
-function writeValue(kind: Kind, v: unknown, pos: number): number {
+/** What the compiled writers call: one function per value kind, and the framing helpers. */
+const HELPERS = {
+  tag: writeTag,
+  nested: writeNested,
+  placeLength,
+  double: (v: number, pos: number) => (ensure(pos, 8), buf.writeDoubleLE(v, pos)),
+  float: (v: number, pos: number) => (ensure(pos, 4), buf.writeFloatLE(v, pos)),
+  fixed32: (v: number, pos: number) => (ensure(pos, 4), buf.writeUInt32LE(v, pos)),
+  sfixed32: (v: number, pos: number) => (ensure(pos, 4), buf.writeInt32LE(v, pos)),
+  fixed64: (v: bigint, pos: number) => (ensure(pos, 8), buf.writeBigUInt64LE(BigInt.asUintN(64, BigInt(v)), pos)),
+  sfixed64: (v: bigint, pos: number) => (ensure(pos, 8), buf.writeBigInt64LE(BigInt.asIntN(64, BigInt(v)), pos)),
+  bool: (v: boolean, pos: number) => {
+    ensure(pos, 1);
+    buf[pos] = v ? 1 : 0;
+    return pos + 1;
+  },
+  uvarint32: (v: number, pos: number) => (ensure(pos, 5), writeVarint(pos, v)),
+  varint32: writeInt32,
+  enum: writeInt32,
+  sint32: (v: number, pos: number) => (ensure(pos, 5), writeVarint(pos, zigzag32(v))),
+  int64: writeUint64,
+  uint64: writeUint64,
+  sint64: (v: bigint, pos: number) => (ensure(pos, 10), writeVarint64(pos, zigzag64(BigInt(v)))),
+  string: writeString,
+  bytes: (b: Uint8Array, pos: number) => {
+    ensure(pos, 5 + b.length);
+    pos = writeVarint(pos, b.length);
+    buf.set(b, pos);
+    return pos + b.length;
+  },
+} satisfies Record<Kind, (v: never, pos: number) => number> & Record<string, unknown>;
+
+/** A negative int32 is written as ten bytes, sign-extended to 64 bits. */
+function writeInt32(v: number, pos: number): number {
   ensure(pos, 10);
-  switch (kind) {
-    case "double": return buf.writeDoubleLE(v as number, pos);
-    case "float": return buf.writeFloatLE(v as number, pos);
-    case "fixed32": return buf.writeUInt32LE(v as number, pos);
-    case "sfixed32": return buf.writeInt32LE(v as number, pos);
-    case "fixed64": return buf.writeBigUInt64LE(BigInt.asUintN(64, BigInt(v as bigint)), pos);
-    case "sfixed64": return buf.writeBigInt64LE(BigInt.asIntN(64, BigInt(v as bigint)), pos);
-    case "bool": buf[pos] = v ? 1 : 0; return pos + 1;
-    case "uvarint32": return writeVarint(pos, v as number);
-    case "varint32": case "enum":
-      return (v as number) < 0 ? writeVarint64(pos, BigInt.asUintN(64, BigInt(v as number))) : writeVarint(pos, v as number);
-    case "sint32": return writeVarint(pos, zigzag32(v as number));
-    case "int64": case "uint64": {
-      const n = safeNumber(v);
-      return n >= 0 ? writeVarintOf(pos, n) : writeVarint64(pos, BigInt.asUintN(64, BigInt(v as bigint)));
-    }
-    case "sint64": return writeVarint64(pos, zigzag64(BigInt(v as bigint)));
-    case "string": return writeString(v as string, pos);
-    case "bytes": {
-      const b = v as Uint8Array;
-      ensure(pos, 5 + b.length);
-      pos = writeVarint(pos, b.length);
-      buf.set(b, pos);
-      return pos + b.length;
-    }
-  }
+  return v < 0 ? writeVarint64(pos, BigInt.asUintN(64, BigInt(v))) : writeVarint(pos, v);
+}
+
+function writeUint64(v: bigint | string, pos: number): number {
+  ensure(pos, 10);
+  const n = safeNumber(v);
+  return n >= 0 ? writeVarintOf(pos, n) : writeVarint64(pos, BigInt.asUintN(64, BigInt(v)));
 }
 
 function writeString(s: string, pos: number): number {
