@@ -207,9 +207,9 @@ function takeStreamsFirst(server: http2.Http2Server | http2.Http2SecureServer, t
   const compat = server.listeners("stream") as ((...args: unknown[]) => void)[];
   if (compat.length === 0) throw new Error("takeStreamsFirst: the server has no request handler");
   server.removeAllListeners("stream");
-  server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => {
+  server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
     if (take(stream, headers)) return;
-    for (const listener of compat) listener.call(server, stream, headers, ...rest);
+    for (const listener of compat) listener.call(server, stream, headers, flags, rawHeaders);
   });
 }
 
