@@ -81,12 +81,15 @@ export interface Results {
   checks: Check[];
 }
 
+/** The level at which the Predict checks compare (server vs grpc-js, vs node:http, batch vs single). */
+export const PREDICT_CHECK_LEVEL = 64;
+
 /** The levels at which the image checks compare (ON vs OFF, server vs in-process). */
 export const IMAGE_CHECK_LEVELS = [1, 32];
 
 /**
  * The measurement of a target, workload and level. Repeated measurements
- * (the image checks' pairs): the median one by OK calls/s, a real run rather
+ * (the image checks' pairs, the Predict checks' rounds): the median one by OK calls/s, a real run rather
  * than an average of runs.
  */
 export function find(r: Results, target: string, workload: string, c: number): Measurement | undefined {
@@ -134,8 +137,8 @@ export function computeChecks(r: Results): Check[] {
     return parts.length ? parts.join("; ") : undefined;
   };
 
-  const sGrpc = find(r, T.server, "predict-grpc", 64);
-  const jsGrpc = find(r, T.grpcJs, "predict-grpc", 64);
+  const sGrpc = find(r, T.server, "predict-grpc", PREDICT_CHECK_LEVEL);
+  const jsGrpc = find(r, T.grpcJs, "predict-grpc", PREDICT_CHECK_LEVEL);
   ratio("Predict gRPC: server vs trivial grpc-js, c=64", "server OK calls/s ÷ grpc-js calls/s", sGrpc?.okCallsPerSec, jsGrpc?.okCallsPerSec, 1.0, errorsNote(sGrpc, jsGrpc), [sGrpc, jsGrpc]);
   const p99 = sGrpc?.latency?.p99;
   checks.push({
@@ -146,11 +149,11 @@ export function computeChecks(r: Results): Check[] {
     pass: p99 !== undefined && p99 <= 10 && clean(sGrpc),
     note: p99 === undefined ? "not measured" : errorsNote(sGrpc),
   });
-  const sJson = find(r, T.server, "predict-connect-json", 64);
-  const fJson = find(r, T.httpFloor, "predict-connect-json", 64);
+  const sJson = find(r, T.server, "predict-connect-json", PREDICT_CHECK_LEVEL);
+  const fJson = find(r, T.httpFloor, "predict-connect-json", PREDICT_CHECK_LEVEL);
   ratio("Predict Connect JSON/HTTP1.1: server vs bare node:http, c=64", "server OK calls/s ÷ node:http floor calls/s", sJson?.okCallsPerSec, fJson?.okCallsPerSec, 0.4, errorsNote(sJson, fJson), [sJson, fJson]);
-  const batch = find(r, T.server, "predict-batch-grpc", 64);
-  ratio("PredictBatch(100) rows/s vs single Predict calls/s, c=64 (gRPC)", "(batch OK calls/s × 100) ÷ Predict OK calls/s", batch?.rowsPerSec, calls(T.server, "predict-grpc", 64), 30, errorsNote(batch, sGrpc), [batch, sGrpc]);
+  const batch = find(r, T.server, "predict-batch-grpc", PREDICT_CHECK_LEVEL);
+  ratio("PredictBatch(100) rows/s vs single Predict calls/s, c=64 (gRPC)", "(batch OK calls/s × 100) ÷ Predict OK calls/s", batch?.rowsPerSec, calls(T.server, "predict-grpc", PREDICT_CHECK_LEVEL), 30, errorsNote(batch, sGrpc), [batch, sGrpc]);
   const on32 = find(r, T.imageOn, "classify-image-grpc", 32);
   const off32 = find(r, T.imageOff, "classify-image-grpc", 32);
   const on1 = find(r, T.imageOn, "classify-image-grpc", 1);
