@@ -16,7 +16,8 @@
 // a message carrying unknown fields is encoded by toBinary instead;
 // test/sized-encoder.test.ts checks the bytes equal toBinary's for every
 // message type of the contract.
-import { ScalarType, toBinary, type DescField, type DescMessage, type Message } from "@bufbuild/protobuf";
+import { toBinary, type DescField, type DescMessage, type Message } from "@bufbuild/protobuf";
+import { IMPLICIT, scalarKind, wireTypeOf, WRAPPERS, type Kind } from "./field-kinds.js";
 
 /** Grows to the largest message encoded (a 100-row PredictBatch answer is ~16 KB). */
 let buf = Buffer.allocUnsafe(64 * 1024);
@@ -47,7 +48,6 @@ export function encodesItself(schema: DescMessage): boolean {
   return planFor(schema) !== undefined;
 }
 
-type Kind = "varint32" | "uvarint32" | "sint32" | "bool" | "enum" | "int64" | "uint64" | "sint64" | "double" | "float" | "fixed32" | "sfixed32" | "fixed64" | "sfixed64" | "string" | "bytes";
 
 interface FieldPlan {
   readonly name: string;
@@ -89,8 +89,6 @@ function planFor(desc: DescMessage): MessagePlan | undefined {
   return plan;
 }
 
-const IMPLICIT = 2; // google.protobuf.FeatureSet.FieldPresence.IMPLICIT
-const WRAPPERS = new Set(["Double", "Float", "Int64", "UInt64", "Int32", "UInt32", "Bool", "String", "Bytes"].map((t) => `google.protobuf.${t}Value`));
 
 function planField(field: DescField): FieldPlan | undefined {
   if (field.oneof !== undefined) return undefined;
@@ -122,35 +120,6 @@ function planField(field: DescField): FieldPlan | undefined {
     }
     default:
       return undefined; // maps
-  }
-}
-
-function scalarKind(t: ScalarType): Kind {
-  switch (t) {
-    case ScalarType.INT32: return "varint32";
-    case ScalarType.UINT32: return "uvarint32";
-    case ScalarType.SINT32: return "sint32";
-    case ScalarType.BOOL: return "bool";
-    case ScalarType.INT64: return "int64";
-    case ScalarType.UINT64: return "uint64";
-    case ScalarType.SINT64: return "sint64";
-    case ScalarType.DOUBLE: return "double";
-    case ScalarType.FLOAT: return "float";
-    case ScalarType.FIXED32: return "fixed32";
-    case ScalarType.SFIXED32: return "sfixed32";
-    case ScalarType.FIXED64: return "fixed64";
-    case ScalarType.SFIXED64: return "sfixed64";
-    case ScalarType.STRING: return "string";
-    case ScalarType.BYTES: return "bytes";
-  }
-}
-
-function wireTypeOf(kind: Kind): number {
-  switch (kind) {
-    case "double": case "fixed64": case "sfixed64": return 1;
-    case "float": case "fixed32": case "sfixed32": return 5;
-    case "string": case "bytes": return 2;
-    default: return 0;
   }
 }
 

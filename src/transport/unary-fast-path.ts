@@ -11,12 +11,13 @@
 // the very same handler functions as the Connect path. Everything else falls
 // through to connect-node untouched: streaming, compression, gRPC-Web, other
 // methods and anything unusual.
-import { fromBinary, fromJsonString, type DescMessage, type DescMethodUnary, type Message, type MessageShape } from "@bufbuild/protobuf";
+import { fromJsonString, type DescMessage, type DescMethodUnary, type Message, type MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
 import { parseTimeout as parseGrpcTimeout } from "@connectrpc/connect/protocol-grpc";
 import type { IncomingHttpHeaders } from "node:http2";
 import { CallCancellation } from "../cancellation.js";
+import { decodeMessage } from "../codec/message-decoder.js";
 import type { CallPolicy } from "../policy/call-policy.js";
 import type { CallContext } from "../services/prediction-service.js";
 import type { StreamHandler } from "./listen.js";
@@ -158,7 +159,7 @@ function decode(schema: DescMessage, wire: Wire, body: Buffer): Message {
   let bytes: Uint8Array = body;
   if (wire === "grpc") bytes = unframe(body);
   try {
-    return fromBinary(schema, bytes);
+    return decodeMessage(schema, bytes);
   } catch (e) {
     throw new ConnectError(`malformed request message - parse binary: ${(e as Error).message}`, Code.InvalidArgument);
   }
