@@ -40,3 +40,20 @@ export function wireTypeOf(kind: Kind): number {
   }
 }
 
+
+/**
+ * JavaScript condition, over a value `v`, under which protobuf-es writes a
+ * field with implicit presence (binary and JSON alike): the value is not the
+ * default. `enumZero` is an enum's first value.
+ */
+export function setCondition(kind: Kind, enumZero = 0): string {
+  switch (kind) {
+    case "enum": return `v !== ${enumZero}`;
+    case "string": return `v !== ""`;
+    case "bytes": return "v.length !== 0";
+    case "bool": return "v !== false";
+    case "int64": case "uint64": case "sint64": case "fixed64": case "sfixed64": return `v !== 0n && v !== "0"`;
+    case "double": case "float": return "!Object.is(v, 0)";
+    default: return "v !== 0";
+  }
+}

@@ -17,7 +17,7 @@
 // test/sized-encoder.test.ts checks the bytes equal toBinary's for every
 // message type of the contract.
 import { toBinary, type DescField, type DescMessage, type Message } from "@bufbuild/protobuf";
-import { IMPLICIT, scalarKind, wireTypeOf, WRAPPERS, type Kind } from "./field-kinds.js";
+import { IMPLICIT, scalarKind, setCondition, wireTypeOf, WRAPPERS, type Kind } from "./field-kinds.js";
 
 /** Grows to the largest message encoded (a 100-row PredictBatch answer is ~16 KB). */
 let buf = Buffer.allocUnsafe(64 * 1024);
@@ -190,15 +190,7 @@ function writerOf(plan: MessagePlan): Writer {
 
 /** The condition under which toBinary writes a field with implicit presence: its value is not the default. */
 function notDefault(f: FieldPlan): string {
-  switch (f.kind) {
-    case "enum": return `v !== ${f.zero}`;
-    case "string": return `v !== ""`;
-    case "bytes": return "v.length !== 0";
-    case "bool": return "v !== false";
-    case "int64": case "uint64": case "sint64": case "fixed64": case "sfixed64": return `v !== 0n && v !== "0"`;
-    case "double": case "float": return "!Object.is(v, 0)";
-    default: return "v !== 0";
-  }
+  return setCondition(f.kind!, f.zero);
 }
 
 /** A length-delimited message: written where a one-byte length leaves room, then its length placed. */

@@ -4,13 +4,13 @@
 //   in paired runs of bare servers those cost 7.5-11% more CPU per call);
 // - a Connect unary call on a Node request/response, HTTP/1.1 or HTTP/2.
 import type { DescMessage, Message } from "@bufbuild/protobuf";
-import { toJsonString } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { sensitiveHeaders, type IncomingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import type { EventEmitter } from "node:events";
 import type { Readable } from "node:stream";
+import { encodeJson } from "../codec/json-encoder.js";
 import { encodeMessage } from "../codec/sized-encoder.js";
 import type { HeaderLookup } from "../policy/call-context.js";
 import { connectionOf, nodeHeader, type NodeHandler } from "./node-handler.js";
@@ -104,7 +104,7 @@ export function nodeExchange(req: NodeRequest, res: NodeResponse, wire: Exclude<
       if (wire === "connect-json") {
         // Handed to Node as a string: over HTTP/1.1 it then leaves in the same
         // write(2) as the headers (a Buffer body is a second chunk of a writev).
-        const json = toJsonString(schema, message);
+        const json = encodeJson(schema, message);
         res.writeHead(200, { ...head, "content-type": "application/json", "content-length": String(Buffer.byteLength(json)) });
         res.end(json);
         return;
