@@ -11,7 +11,7 @@ import { sensitiveHeaders, type IncomingHttpHeaders, type ServerHttp2Stream } fr
 import type { EventEmitter } from "node:events";
 import type { Readable } from "node:stream";
 import { encodeJson } from "../codec/json-encoder.js";
-import { encodeMessage } from "../codec/sized-encoder.js";
+import { encodeMessage } from "../codec/binary-encoder.js";
 import type { HeaderLookup } from "../policy/call-context.js";
 import { connectionOf, nodeHeader, type NodeHandler } from "./node-handler.js";
 

@@ -17,7 +17,7 @@ import { parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protoco
 import { parseTimeout as parseGrpcTimeout } from "@connectrpc/connect/protocol-grpc";
 import type { IncomingHttpHeaders } from "node:http2";
 import { CallCancellation } from "../cancellation.js";
-import { decodeMessage } from "../codec/message-decoder.js";
+import { decodeMessage } from "../codec/binary-decoder.js";
 import type { CallPolicy } from "../policy/call-policy.js";
 import type { CallContext } from "../services/prediction-service.js";
 import type { StreamHandler } from "./listen.js";

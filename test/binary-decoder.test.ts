@@ -4,7 +4,7 @@
 import { fromBinary, toBinary, type DescMessage } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { ClassifyImageRequestSchema, PredictBatchRequestSchema, PredictImageResponseSchema, PredictRequestSchema } from "../gen/prediction/v1/prediction_service_pb.js";
-import { decodeMessage, decodesItself } from "../src/codec/message-decoder.js";
+import { decodeMessage, decodesItself } from "../src/codec/binary-decoder.js";
 import { MESSAGES, randomMessage, rng } from "./support/random-messages.js";
 
 /** fromBinary's outcome and decodeMessage's, as comparable values. */

@@ -9,7 +9,7 @@ import {
   PredictImageResponseSchema,
   PredictResponseSchema,
 } from "../gen/prediction/v1/prediction_service_pb.js";
-import { encodeMessage, encodesItself } from "../src/codec/sized-encoder.js";
+import { encodeMessage, encodesItself } from "../src/codec/binary-encoder.js";
 import { MESSAGES, randomMessage, rng } from "./support/random-messages.js";
 
 describe("encodeMessage", () => {

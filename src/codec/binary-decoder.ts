@@ -1,5 +1,5 @@
 // Protobuf binary decoding for the requests the fast path takes, through a
-// reader compiled per message type (as the sized encoder's writers are).
+// reader compiled per message type (as the binary encoder's writers are).
 // protobuf-es's fromBinary reads through a BinaryReader and reflection, and
 // was ~10% of a PredictBatch(100) call's CPU.
 //
@@ -8,7 +8,7 @@
 // field given twice. Anything else (unknown fields, packed/unpacked variants,
 // 64-bit and zigzag kinds, non-ASCII text, truncation, trailing bytes) makes
 // it give up, and the bytes go to fromBinary, which then decides, with its own
-// results and its own error messages. test/message-decoder.test.ts checks the
+// results and its own error messages. test/binary-decoder.test.ts checks the
 // messages equal fromBinary's.
 import { create, fromBinary, type DescField, type DescMessage, type Message, type MessageShape } from "@bufbuild/protobuf";
 import { IMPLICIT, scalarKind, wireTypeOf, WRAPPERS, type Kind } from "./field-kinds.js";

@@ -14,7 +14,7 @@
 // strings and bytes, and packed repeated numbers. A message type with
 // anything else (oneofs, maps, proto3 `optional`, groups, wrapper fields) or
 // a message carrying unknown fields is encoded by toBinary instead;
-// test/sized-encoder.test.ts checks the bytes equal toBinary's for every
+// test/binary-encoder.test.ts checks the bytes equal toBinary's for every
 // message type of the contract.
 import { toBinary, type DescField, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { IMPLICIT, scalarKind, setCondition, wireTypeOf, WRAPPERS, type Kind } from "./field-kinds.js";
