@@ -26,7 +26,7 @@ describe("readModelConfig", () => {
     const shapes = await readModelConfig("models/shapes");
     expect(shapes.labels).toEqual(["circle", "square", "triangle", "star", "cross", "ring"]);
     const loan = await readModelConfig("models/loan-approval");
-    expect(loan.batching.max_batch_size).toBe(256);
+    expect(loan.batching.max_batch_size).toBe(2048);
     const bare = await readModelConfig(shapesConfig((c) => {
       delete c.batching;
       delete c.session;
