@@ -73,7 +73,7 @@ describe("session.execution", () => {
     const modelPath = join(tmp, "batch-of-one.onnx");
     writeFileSync(modelPath, batchOfOneModel());
     await expect(ServedVersion.load({ pool, config, modelPath, version: "1", workers: 1 })).rejects.toThrow(
-      `${modelPath}: a run of max_batch_size (256) rows failed`,
+      `${modelPath}: a run of max_batch_size (${config.batching.max_batch_size}) rows failed`,
     );
   });
 
