@@ -149,18 +149,17 @@ function lengthWithin(end: number): number {
   return n;
 }
 
+/** int32 and enums: a negative value is sent as ten bytes; left to fromBinary. */
+function readInt32(end: number): number {
+  const v = uvarint(end);
+  return v > 0x7fffffff ? giveUp() : v;
+}
+
 const HELPERS = {
   at: () => at,
   uvarint: () => uvarint(),
-  // int32 and enums: a negative value is sent as ten bytes; left to fromBinary.
-  varint32: (end: number) => {
-    const v = uvarint(end);
-    return v > 0x7fffffff ? giveUp() : v;
-  },
-  enum: (end: number) => {
-    const v = uvarint(end);
-    return v > 0x7fffffff ? giveUp() : v;
-  },
+  varint32: readInt32,
+  enum: readInt32,
   uvarint32: (end: number) => uvarint(end),
   bool: (end: number) => {
     const v = uvarint(end);

@@ -89,8 +89,7 @@ function messageCode(desc: DescMessage, subs: Writer[], v: string): string | und
 
 function valueCode(field: DescField & { fieldKind: "scalar" | "enum" | "list" }, enums: Map<number, string>[], v: string): string {
   if (field.fieldKind === "enum" || (field.fieldKind === "list" && field.listKind === "enum")) {
-    const values = (field.fieldKind === "enum" ? field.enum : (field as DescField & { enum: NonNullable<DescField["enum"]> }).enum).values;
-    enums.push(new Map(values.map((e) => [e.number, JSON.stringify(e.name)])));
+    enums.push(new Map(field.enum!.values.map((e) => [e.number, JSON.stringify(e.name)])));
     // A number the schema does not name is written as the number.
     return `(E[${enums.length - 1}].get(${v}) ?? String(${v}))`;
   }
