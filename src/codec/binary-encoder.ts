@@ -21,6 +21,8 @@ import { IMPLICIT, scalarKind, setCondition, wireTypeOf, WRAPPERS, type Kind } f
 
 /** Grows to the largest message encoded (a 100-row PredictBatch answer is ~16 KB). */
 let buf = Buffer.allocUnsafe(64 * 1024);
+/** Doubles and floats go through a DataView: one store each, where Buffer's writeDoubleLE checks bounds and copies byte by byte. */
+let view = viewOf(buf);
 
 /** Returned by the writers when a message carries unknown fields: toBinary keeps those. */
 const UNKNOWN = -1;
@@ -140,12 +142,24 @@ function ensure(pos: number, n: number): void {
   const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, pos + n));
   buf.copy(bigger, 0, 0, pos);
   buf = bigger;
+  view = viewOf(buf);
+}
+
+function viewOf(b: Buffer): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
 }
 
 function writeTag(pos: number, tag: readonly number[]): number {
   ensure(pos, tag.length);
   for (let i = 0; i < tag.length; i++) buf[pos++] = tag[i]!;
   return pos;
+}
+
+/** A tag of one byte (field numbers 1 to 15), the usual case, written without an array. */
+function writeTag1(pos: number, tag: number): number {
+  ensure(pos, 1);
+  buf[pos] = tag;
+  return pos + 1;
 }
 
 /**
@@ -158,21 +172,22 @@ function writeTag(pos: number, tag: readonly number[]): number {
 function writerOf(plan: MessagePlan): Writer {
   if (plan.write) return plan.write;
   const subs: MessagePlan[] = [];
+  const tags: (readonly number[])[] = [];
   const lines = ["const u = m.$unknown;", "if (u !== undefined && u.length > 0) return -1;", "let v;"];
   for (const f of plan.fields) {
     lines.push(`v = m[${JSON.stringify(f.name)}];`);
-    const tag = `pos = H.tag(pos, ${JSON.stringify(f.tag)});`;
+    const tag = f.tag.length === 1 ? `pos = H.tag1(pos, ${f.tag[0]});` : `pos = H.tag(pos, T[${tags.push(f.tag) - 1}]);`;
     switch (f.shape) {
       case "scalar":
         lines.push(`if (${notDefault(f)}) { ${tag} pos = H.${f.kind}(v, pos); }`);
         break;
       case "message":
         subs.push(f.sub!);
-        lines.push(`if (v !== undefined) { ${tag} pos = H.nested(S[${subs.length - 1}], v, pos); if (pos < 0) return -1; }`);
+        lines.push(`if (v !== undefined) { ${tag} ${nestedCode(subs.length - 1, "v")} }`);
         break;
       case "messages":
         subs.push(f.sub!);
-        lines.push(`for (let i = 0; i < v.length; i++) { ${tag} pos = H.nested(S[${subs.length - 1}], v[i], pos); if (pos < 0) return -1; }`);
+        lines.push(`for (let i = 0; i < v.length; i++) { ${tag} ${nestedCode(subs.length - 1, "v[i]")} }`);
         break;
       case "strings":
         lines.push(`for (let i = 0; i < v.length; i++) { ${tag} pos = H.${f.kind}(v[i], pos); }`);
@@ -183,21 +198,26 @@ function writerOf(plan: MessagePlan): Writer {
     }
   }
   lines.push("return pos;");
-  const make = new Function("H", "S", `return function write(m, pos) {\n${lines.join("\n")}\n};`) as (h: typeof HELPERS, s: MessagePlan[]) => Writer;
-  plan.write = make(HELPERS, subs);
+  const make = new Function("H", "S", "T", `return function write(m, pos) {\n${lines.join("\n")}\n};`) as (h: typeof HELPERS, s: MessagePlan[], t: (readonly number[])[]) => Writer;
+  plan.write = make(HELPERS, subs, tags);
+  // Set before the sub-messages' writers, so that a recursive type finds its own.
+  for (const sub of subs) writerOf(sub);
   return plan.write;
+}
+
+/**
+ * A length-delimited message, written one byte after its tag, where a length
+ * below 128 goes; placeLength moves it along when its length needs more. The
+ * sub-writer is called from this field's own code site, so V8 sees one target
+ * there (through one shared helper it would see every message type's writer).
+ */
+function nestedCode(sub: number, value: string): string {
+  return `pos = H.ensure1(pos); { const end = S[${sub}].write(${value}, pos + 1); if (end < 0) return -1; pos = H.placeLength(pos, pos + 1, end); }`;
 }
 
 /** The condition under which toBinary writes a field with implicit presence: its value is not the default. */
 function notDefault(f: FieldPlan): string {
   return setCondition(f.kind!, f.zero);
-}
-
-/** A length-delimited message: written where a one-byte length leaves room, then its length placed. */
-function writeNested(plan: MessagePlan, message: Message, pos: number): number {
-  ensure(pos, 1);
-  const end = writerOf(plan)(message, pos + 1);
-  return end === UNKNOWN ? UNKNOWN : placeLength(pos, pos + 1, end);
 }
 
 /** Writes the length of [start, end) at `pos`, moving the bytes along when it needs more than the one byte left. */
@@ -215,10 +235,12 @@ function placeLength(pos: number, start: number, end: number): number {
 /** What the compiled writers call: one function per value kind, and the framing helpers. */
 const HELPERS = {
   tag: writeTag,
-  nested: writeNested,
+  tag1: writeTag1,
+  ensure1: (pos: number) => (ensure(pos, 1), pos),
   placeLength,
-  double: (v: number, pos: number) => (ensure(pos, 8), buf.writeDoubleLE(v, pos)),
-  float: (v: number, pos: number) => (ensure(pos, 4), buf.writeFloatLE(v, pos)),
+  double: (v: number, pos: number) => (ensure(pos, 8), view.setFloat64(pos, v, true), pos + 8),
+  float: (v: number, pos: number) => (ensure(pos, 4), view.setFloat32(pos, v, true), pos + 4),
+  // Buffer's own writers here: they refuse a value out of the type's range, as toBinary does.
   fixed32: (v: number, pos: number) => (ensure(pos, 4), buf.writeUInt32LE(v, pos)),
   sfixed32: (v: number, pos: number) => (ensure(pos, 4), buf.writeInt32LE(v, pos)),
   fixed64: (v: bigint, pos: number) => (ensure(pos, 8), buf.writeBigUInt64LE(BigInt.asUintN(64, BigInt(v)), pos)),
