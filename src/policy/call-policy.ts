@@ -7,7 +7,7 @@ import type { ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { ApiKeyVerifier, extractApiKey } from "./api-keys.js";
 import { requestIdOf, type HeaderLookup, type Protocol } from "./call-context.js";
-import { codeName, logCall, type CallRecord } from "./call-log.js";
+import { CallLog, codeName, type CallRecord } from "./call-log.js";
 import { invalidArgument, toClientError, unauthenticated } from "./errors.js";
 import { findViolations, type RuleOverrides } from "./field-violations.js";
 
@@ -38,8 +38,10 @@ export interface Call {
 export class CallPolicy {
   private readonly verifier: ApiKeyVerifier;
   private readonly overrides: RuleOverrides;
+  private readonly log: CallLog;
 
   constructor(private readonly opts: CallPolicyOptions) {
+    this.log = new CallLog(opts.logger);
     this.verifier = new ApiKeyVerifier(opts.apiKeys);
     this.overrides = opts.ruleOverrides ?? new Map();
   }
@@ -73,8 +75,9 @@ export class CallPolicy {
 
   /** One finished call: its log line, then the sink (metrics). */
   private readonly report = (rec: CallRecord): void => {
-    logCall(this.opts.logger, rec);
-    this.opts.sink?.(rec, codeName(rec.code));
+    const code = codeName(rec.code);
+    this.log.write(rec, code);
+    this.opts.sink?.(rec, code);
   };
 
   /**
