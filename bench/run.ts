@@ -129,6 +129,15 @@ function usage(error?: string): never {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (s: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}`);
 
+/** The commit the run measured (with a mark when the tree had uncommitted changes), or "unknown" outside git. */
+function buildId(): string {
+  const git = (args: string[]) => spawnSync("git", args, { encoding: "utf8" });
+  const head = git(["rev-parse", "--short", "HEAD"]);
+  if (head.status !== 0) return "unknown";
+  const dirty = git(["status", "--porcelain", "--untracked-files=no"]).stdout.trim() !== "";
+  return head.stdout.trim() + (dirty ? " + uncommitted changes" : "");
+}
+
 function toolVersion(cmd: string, args: string[]): string | undefined {
   const r = spawnSync(cmd, args, { encoding: "utf8" });
   if (r.error) return undefined;
@@ -285,6 +294,7 @@ async function main(): Promise<number> {
       levels,
       imageLevels: o.imageLevels,
       node: process.version,
+      build: buildId(),
       cpu: cpus()[0]?.model ?? "?",
       cores,
       loadavgBefore: loadavg(),

@@ -31,6 +31,7 @@ export function markdown(r: Results): string {
   out.push("");
   out.push(`Run ${m.startedAt} → ${m.finishedAt ?? "?"}; \`npm run bench${m.quick ? " -- --quick" : ""}${m.only ? ` --only ${m.only.join(",")}` : ""}\`.`);
   out.push("");
+  out.push(`- Build: ${m.build ?? "not recorded"}.`);
   out.push(`- Machine: ${m.cpu}, ${m.cores} cores; load average before ${m.loadavgBefore.map((x) => x.toFixed(2)).join(" ")}, after ${(m.loadavgAfter ?? []).map((x) => x.toFixed(2)).join(" ")} (a shared machine: other work may run).`);
   out.push(`- Pinning: ${m.pinning}.`);
   out.push(`- Each measurement: ${m.warmupS} s warm-up, then ${m.durationS} s measured; Predict workloads at c = ${m.levels.join(", ")}; images at c = ${m.imageLevels.join(", ")}.`);

@@ -59,6 +59,8 @@ export interface Results {
     levels: number[];
     imageLevels: number[];
     node: string;
+    /** Commit measured (see buildId in run.ts); absent in results from before run 10. */
+    build?: string;
     cpu: string;
     cores: number;
     loadavgBefore: number[];
