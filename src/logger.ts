@@ -11,11 +11,12 @@ export function createLogger(level: string): Logger {
   // of the CPU at 6,000 calls/s). Behind a pipe, as in a container, each
   // write also wakes the reader: in paired runs behind a pipe, 64 KiB batches
   // took 4-5% less CPU per Predict call than 4 KiB ones (the call log as a
-  // whole, line and writes, costs ~12%). Synchronous, as pino's default destination is: handing each write
-  // to libuv's thread pool instead (sync: false) measured ~10% fewer calls/s
-  // on one core. A timer bounds how long a quiet server holds a line, and what
-  // is left is written when the process exits; a hard kill can lose the last
-  // 100 ms of lines (at most 64 KiB).
+  // whole, line and writes, costs ~12%). Synchronous, as pino's default
+  // destination is: handing each write to libuv's thread pool instead
+  // (sync: false) measured ~10% fewer calls/s on one core. A timer bounds how
+  // long a quiet server holds a line, and what is left is written when the
+  // process exits; a hard kill can lose the last 100 ms of lines (at most
+  // 64 KiB).
   const stdout = new LineBuffer(1, 64 * 1024);
   setInterval(() => stdout.flush(), FLUSH_INTERVAL_MS).unref();
   process.once("exit", () => stdout.flush());

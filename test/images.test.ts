@@ -7,7 +7,7 @@
 // stream, every image limit, a decompression bomb, client cancellation, and
 // batching of images from many streams.
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import sharp from "sharp";
 import { pngBomb } from "./support/png-bomb.js";
@@ -29,7 +29,7 @@ import {
 } from "./support/image-streams.js";
 import { metricValue, scrapeMetrics } from "./support/scrape-metrics.js";
 import { sample, type Sample } from "./support/shape-samples.js";
-import { SHAPE_LABELS, type ShapeLabel } from "./support/shape-images.js";
+import { SHAPE_LABELS } from "./support/shape-images.js";
 import { API_KEY, startTestServer, type TestServer } from "./support/test-server.js";
 import { ms } from "./support/durations.js";
 

@@ -34,7 +34,7 @@ const MAX_BOUND_LOGGERS = 256;
  * (method, protocol, code) are bound into a pino child logger per
  * combination, whose fields pino serializes once; a line then costs the
  * serialization of its request id and duration only (in paired runs behind a
- * pipe, 0.95-0.99 of the CPU per Predict call of one logger for all lines).
+ * pipe, 0.95-1.00 of the CPU per Predict call of one logger for all lines).
  * Method names come from clients, so the combinations are capped; past the
  * cap a line is written whole.
  */
