@@ -46,6 +46,16 @@ describe("encodeMessage", () => {
     expect(encodeMessage(PredictResponseSchema, small).equals(Buffer.from(toBinary(PredictResponseSchema, small)))).toBe(true);
   });
 
+  it("writes a short string it has written before (kept as written) the same as toBinary, ASCII or not", () => {
+    const names = ["loan-approval", "modèle-ü", "模型", "", "x".repeat(42), "y".repeat(43)];
+    for (let round = 0; round < 3; round++) {
+      for (const modelName of names) {
+        const message = create(PredictResponseSchema, { modelName, modelVersion: modelName.slice(0, 3), probability: round });
+        expect(encodeMessage(PredictResponseSchema, message).equals(Buffer.from(toBinary(PredictResponseSchema, message))), `${modelName} round ${round}`).toBe(true);
+      }
+    }
+  });
+
   it("keeps unknown fields, as toBinary does", () => {
     const known = toBinary(PredictResponseSchema, create(PredictResponseSchema, { probability: 0.5, modelName: "m" }));
     // Field 99, varint 1: unknown to PredictResponse.
