@@ -41,4 +41,22 @@ describe("encodeJson", () => {
     expect(both(PredictResponseSchema, bad as never).got).toEqual(both(PredictResponseSchema, bad as never).expected);
     expect(both(PredictResponseSchema, bad as never).got).toHaveProperty("error");
   });
+
+  it("writes a time or a short string it has written before the same as toJsonString (by value, not by object)", () => {
+    const times = [
+      { seconds: 1_764_400_000n, nanos: 5_000_000 },
+      { seconds: 1_764_400_000n, nanos: 5_000_000 },
+      { seconds: 1_764_400_000n, nanos: 6_000_000 },
+      { seconds: 1_764_400_001n, nanos: 6_000_000 },
+      { seconds: 1_764_400_001n, nanos: 1_000_000_000 }, // out of range: toJsonString's error, not the last text
+      { seconds: 1_764_400_001n, nanos: 6_000_000 },
+    ];
+    const names = ["loan-approval", "modèle-ü", 'quote " and \\ back', "", "x".repeat(42), "y".repeat(43)];
+    for (let round = 0; round < 2; round++) {
+      times.forEach((timestamp, i) => {
+        const m = create(PredictResponseSchema, { timestamp, modelName: names[i % names.length], modelVersion: names[(i + round) % names.length] });
+        expect(both(PredictResponseSchema, m as never).got, `#${i} round ${round}`).toEqual(both(PredictResponseSchema, m as never).expected);
+      });
+    }
+  });
 });

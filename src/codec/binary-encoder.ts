@@ -18,6 +18,7 @@
 // message type of the contract.
 import { toBinary, type DescField, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { IMPLICIT, scalarKind, setCondition, wireTypeOf, WRAPPERS, type Kind } from "./field-kinds.js";
+import { KEPT_STRINGS, KeptValues, SHORT_STRING } from "./kept-values.js";
 
 /** Grows to the largest message encoded (a 100-row PredictBatch answer is ~16 KB). */
 let buf = Buffer.allocUnsafe(64 * 1024);
@@ -282,15 +283,13 @@ function writeUint64(v: bigint | string, pos: number): number {
  * Short strings as written (length byte and UTF-8), for the ones answers repeat
  * from call to call: model names and versions, labels, factor texts. A lookup
  * and one copy cost about half of writing the characters one at a time (~20
- * against ~44 ns for 19 characters). The first SHORT_STRINGS_MAX short strings
- * seen stay; none is ever dropped, so one-off strings cannot grow it.
+ * against ~44 ns for 19 characters).
  */
-const shortStrings = new Map<string, Uint8Array>();
-const SHORT_STRINGS_MAX = 2048;
+const shortStrings = new KeptValues<string, Uint8Array>(KEPT_STRINGS);
 
 function writeString(s: string, pos: number): number {
-  // At most 3 bytes per UTF-16 unit: below 128 bytes the length takes one byte.
-  if (s.length * 3 < 128) {
+  // At most 3 bytes per UTF-16 unit: a short string's length takes one byte.
+  if (s.length <= SHORT_STRING) {
     const known = shortStrings.get(s);
     if (known !== undefined) {
       ensure(pos, known.length);
@@ -298,7 +297,7 @@ function writeString(s: string, pos: number): number {
       return pos + known.length;
     }
     const end = writeShortString(s, pos);
-    if (shortStrings.size < SHORT_STRINGS_MAX) shortStrings.set(s, Uint8Array.prototype.slice.call(buf, pos, end));
+    shortStrings.keep(s, Uint8Array.prototype.slice.call(buf, pos, end));
     return end;
   }
   const n = Buffer.byteLength(s, "utf8");
@@ -307,7 +306,7 @@ function writeString(s: string, pos: number): number {
   return pos + buf.write(s, pos, n, "utf8");
 }
 
-/** A string of under 43 UTF-16 units: its length fits the one byte written first. */
+/** A short string (SHORT_STRING units at most): its length fits the one byte written first. */
 function writeShortString(s: string, pos: number): number {
   ensure(pos, 1 + s.length * 3);
   const start = pos + 1;

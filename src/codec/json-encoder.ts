@@ -13,6 +13,7 @@
 import { toJson, toJsonString, type DescField, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { DurationSchema, TimestampSchema, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { IMPLICIT, scalarKind, setCondition, WRAPPERS } from "./field-kinds.js";
+import { KEPT_STRINGS, KeptValues, SHORT_STRING } from "./kept-values.js";
 
 /** The message as protobuf JSON text, exactly as toJsonString(schema, message) writes it. */
 export function encodeJson(schema: DescMessage, message: Message): string {
@@ -107,6 +108,23 @@ const number = (v: number) => (Number.isFinite(v) ? String(v) : Number.isNaN(v) 
 const MIN_MS = Date.parse("0001-01-01T00:00:00Z");
 const MAX_MS = Date.parse("9999-12-31T23:59:59Z");
 
+/** The last Timestamp written, by value, and its text. */
+let lastTimestamp: { seconds: bigint; nanos: number; text: string | undefined } = { seconds: -1n, nanos: -1, text: undefined };
+
+const shortStrings = new KeptValues<string, string>(KEPT_STRINGS);
+
+/** RFC 3339 with 0, 3, 6 or 9 fractional digits, as protobuf-es writes it; undefined for what it would refuse. */
+function timestampText(t: Timestamp): string | undefined {
+  const ms = Number(t.seconds) * 1000;
+  if (!(ms >= MIN_MS && ms <= MAX_MS) || t.nanos < 0 || t.nanos > 999_999_999 || t.$unknown !== undefined) return undefined;
+  let z = "Z";
+  if (t.nanos > 0) {
+    const nanos = (t.nanos + 1_000_000_000).toString().substring(1);
+    z = nanos.substring(3) === "000000" ? `.${nanos.substring(0, 3)}Z` : nanos.substring(6) === "000" ? `.${nanos.substring(0, 6)}Z` : `.${nanos}Z`;
+  }
+  return `"${new Date(ms).toISOString().replace(".000Z", z)}"`;
+}
+
 const HELPERS = {
   double: number,
   float: number,
@@ -121,18 +139,15 @@ const HELPERS = {
   fixed64: (v: bigint) => `"${v}"`,
   sfixed64: (v: bigint) => `"${v}"`,
   bool: String,
-  string: (v: string) => JSON.stringify(v),
+  // Short strings (the ones answers repeat: names, labels, factor texts) as escaped once.
+  string: (v: string) => (v.length <= SHORT_STRING ? (shortStrings.get(v) ?? shortStrings.keep(v, JSON.stringify(v))) : JSON.stringify(v)),
   bytes: (v: Uint8Array) => `"${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64")}"`,
-  /** RFC 3339 with 0, 3, 6 or 9 fractional digits, as protobuf-es writes it; undefined for what it would refuse. */
   timestamp(t: Timestamp): string | undefined {
-    const ms = Number(t.seconds) * 1000;
-    if (!(ms >= MIN_MS && ms <= MAX_MS) || t.nanos < 0 || t.nanos > 999_999_999 || t.$unknown !== undefined) return undefined;
-    let z = "Z";
-    if (t.nanos > 0) {
-      const nanos = (t.nanos + 1_000_000_000).toString().substring(1);
-      z = nanos.substring(3) === "000000" ? `.${nanos.substring(0, 3)}Z` : nanos.substring(6) === "000" ? `.${nanos.substring(0, 6)}Z` : `.${nanos}Z`;
-    }
-    return `"${new Date(ms).toISOString().replace(".000Z", z)}"`;
+    // Answers made in the same millisecond carry the same time.
+    if (t.seconds === lastTimestamp.seconds && t.nanos === lastTimestamp.nanos && t.$unknown === undefined) return lastTimestamp.text;
+    const text = timestampText(t);
+    lastTimestamp = { seconds: t.seconds, nanos: t.nanos, text };
+    return text;
   },
   /** protobuf-es's own, for the rare Duration (and its checks). */
   duration(d: Duration): string | undefined {
