@@ -51,7 +51,6 @@ export function encodesItself(schema: DescMessage): boolean {
   return planFor(schema) !== undefined;
 }
 
-
 interface FieldPlan {
   readonly name: string;
   /** Tag bytes: field number and wire type. */
@@ -297,7 +296,8 @@ function writeString(s: string, pos: number): number {
       return pos + known.length;
     }
     const end = writeShortString(s, pos);
-    shortStrings.keep(s, Uint8Array.prototype.slice.call(buf, pos, end));
+    // The copy is made only while it can be kept.
+    if (!shortStrings.full) shortStrings.keep(s, Uint8Array.prototype.slice.call(buf, pos, end));
     return end;
   }
   const n = Buffer.byteLength(s, "utf8");

@@ -11,9 +11,14 @@ export class KeptValues<K, V> {
     return this.map.get(key);
   }
 
+  /** No room left: keep() keeps nothing more. */
+  get full(): boolean {
+    return this.map.size >= this.capacity;
+  }
+
   /** Returns `value`, kept for `key` while there is room. */
   keep(key: K, value: V): V {
-    if (this.map.size < this.capacity) this.map.set(key, value);
+    if (!this.full) this.map.set(key, value);
     return value;
   }
 }
