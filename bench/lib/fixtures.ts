@@ -25,7 +25,8 @@ export const BATCH_ROWS = 100;
 export const JPEG_WIDTH = 640;
 export const JPEG_HEIGHT = 480;
 
-export interface Fixtures {
+/** The request bodies, as files for h2load and wrk. */
+export interface RequestFiles {
   dir: string;
   predict: PredictRequest;
   /** gRPC (and gRPC-Web: same framing) body of one Predict call. */
@@ -34,6 +35,9 @@ export interface Fixtures {
   batchFrameFile: string;
   classifyFrameFile: string;
   jpeg: Buffer;
+}
+
+export interface Fixtures extends RequestFiles {
   /** Fixed PredictResponse the reference servers send: protobuf bytes and Connect JSON. */
   replyBinary: Buffer;
   replyJson: Buffer;
@@ -112,7 +116,7 @@ function fixedReply() {
   });
 }
 
-export async function makeFixtures(dir: string, opts: { imageSeed: number }): Promise<Fixtures> {
+export async function writeRequestFiles(dir: string): Promise<RequestFiles> {
   mkdirSync(dir, { recursive: true });
   const predict = sampleApplication();
   const predictFrameFile = join(dir, "predict.grpc.bin");
@@ -129,7 +133,11 @@ export async function makeFixtures(dir: string, opts: { imageSeed: number }): Pr
     classifyFrameFile,
     grpcFrame(toBinary(ClassifyImageRequestSchema, create(ClassifyImageRequestSchema, { image: jpeg, contentType: "image/jpeg", topK: 5, modelName: IMAGE_MODEL }))),
   );
+  return { dir, predict, predictFrameFile, predictJsonFile, batchFrameFile, classifyFrameFile, jpeg };
+}
 
+export async function makeFixtures(dir: string, opts: { imageSeed: number }): Promise<Fixtures> {
+  const requests = await writeRequestFiles(dir);
   const reply = fixedReply();
   const replyBinary = Buffer.from(toBinary(PredictResponseSchema, reply));
   const replyJson = Buffer.from(toJsonString(PredictResponseSchema, reply));
@@ -150,13 +158,7 @@ export async function makeFixtures(dir: string, opts: { imageSeed: number }): Pr
   setImageBatchSize(repoBatchingOff, 1);
 
   return {
-    dir,
-    predict,
-    predictFrameFile,
-    predictJsonFile,
-    batchFrameFile,
-    classifyFrameFile,
-    jpeg,
+    ...requests,
     replyBinary,
     replyJson,
     repoBatchingOn,

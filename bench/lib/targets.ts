@@ -70,9 +70,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
-function pinned(core: string, argv: string[], env: NodeJS.ProcessEnv): ChildProcess {
+function pinned(core: string, argv: string[], env: NodeJS.ProcessEnv, cwd?: string): ChildProcess {
   // taskset execs the command: the child's pid is the pid of the target itself.
-  return spawn("taskset", ["-c", core, ...argv], { env, stdio: ["ignore", "pipe", "pipe"] });
+  return spawn("taskset", ["-c", core, ...argv], { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
 }
 
 function wrap(name: string, proc: ChildProcess, port: number, spawnedAt: number, readyAt: number, log: LogDrain): Target {
@@ -113,6 +113,8 @@ export interface RealServerOptions {
   /** Extra environment (never used to turn features off for headline numbers). */
   env?: Record<string, string>;
   readyTimeoutMs?: number;
+  /** The checkout whose built server runs (its dist/src/main.js); by default this one. */
+  dir?: string;
 }
 
 /**
@@ -136,7 +138,7 @@ export async function startRealServer(opts: RealServerOptions): Promise<Target> 
   };
   const log = new LogDrain();
   const spawnedAt = performance.now();
-  const proc = pinned(SERVER_CORE, [process.execPath, "dist/src/main.js"], env);
+  const proc = pinned(SERVER_CORE, [process.execPath, "dist/src/main.js"], env, opts.dir);
   proc.stdout!.on("data", (c: Buffer) => log.consume(c));
   proc.stderr!.on("data", (c: Buffer) => log.consumeStderr(c));
   let earlyExit: string | undefined;

@@ -10,7 +10,7 @@ import {
   PredictionService,
   PredictResponseSchema,
 } from "../../gen/prediction/v1/prediction_service_pb.js";
-import { API_KEY, BATCH_ROWS, IMAGE_MODEL, type Fixtures } from "./fixtures.js";
+import { API_KEY, BATCH_ROWS, IMAGE_MODEL, type RequestFiles } from "./fixtures.js";
 import { grpcCall, httpPost, parseGrpcWeb } from "./grpc-wire.js";
 
 export type WorkloadId = "predict-grpc" | "predict-connect-json" | "predict-grpc-web" | "predict-batch-grpc" | "classify-image-grpc";
@@ -59,7 +59,7 @@ const predictOk = (m: Buffer): string | undefined => {
   return r.decision === Decision.UNSPECIFIED || r.modelName === "" ? `unexpected PredictResponse ${JSON.stringify({ decision: r.decision, model: r.modelName })}` : undefined;
 };
 
-export function workloads(f: Fixtures): Record<WorkloadId, Workload> {
+export function workloads(f: RequestFiles): Record<WorkloadId, Workload> {
   const webHeaders = ["content-type: application/grpc-web+proto", "x-grpc-web: 1", `x-api-key: ${API_KEY}`];
   const jsonHeaders = ["content-type: application/json", `x-api-key: ${API_KEY}`];
   return {
