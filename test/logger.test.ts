@@ -1,4 +1,4 @@
-// The process logger buffers lines (one write per 64 KiB): check that a line
+// The process logger buffers lines (one write per 32 KiB): check that a line
 // never waits for more company, and that none is lost when the process exits.
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
