@@ -1,8 +1,8 @@
 // Server configuration, read once from the environment. Every setting has a
 // safe default so that `npm start` works with no configuration at all.
 import { randomBytes } from "node:crypto";
-import { availableParallelism } from "node:os";
 import { readFileSync } from "node:fs";
+import { cpuBudget } from "./cpu-budget.js";
 
 export interface ServerConfig {
   /** TCP port for every protocol (gRPC, gRPC-Web, Connect). */
@@ -58,7 +58,9 @@ type Env = Record<string, string | undefined>;
 
 export function loadConfig(env: Env = process.env): ServerConfig {
   const { keys, generated } = loadApiKeys(env);
-  const workers = intSetting(env, "WORKERS", availableParallelism(), 1, 1024);
+  // The CPUs this process may use: a container's CPU limit counts, not the node's cores.
+  const cpus = cpuBudget();
+  const workers = intSetting(env, "WORKERS", cpus, 1, 1024);
   return {
     port: intSetting(env, "PORT", 8080, 0, 65535),
     host: env.HOST ?? "0.0.0.0",
@@ -70,7 +72,7 @@ export function loadConfig(env: Env = process.env): ServerConfig {
     workers,
     // Each process keeps a core's share for its event loop (I/O, decoding);
     // the rest of its share runs inference, at least one thread.
-    inferenceWorkers: intSetting(env, "INFERENCE_WORKERS", Math.max(1, Math.floor(availableParallelism() / workers) - 1), 1, 256),
+    inferenceWorkers: intSetting(env, "INFERENCE_WORKERS", Math.max(1, Math.floor(cpus / workers) - 1), 1, 256),
     imageModel: env.IMAGE_MODEL ?? "shapes",
     images: {
       maxBytes: intSetting(env, "MAX_IMAGE_BYTES", 10 * 1024 * 1024, 1024, 1024 ** 3),

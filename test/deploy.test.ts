@@ -215,7 +215,7 @@ describe("deploy/k8s manifests", () => {
     if (minAvailable !== undefined) expect(minAvailable).toBeGreaterThanOrEqual(1);
   });
 
-  it("resource requests are at most the limits, and INFERENCE_WORKERS fits the CPU limit", () => {
+  it("resource requests are at most the limits, one server process per pod, and INFERENCE_WORKERS fits the CPU limit", () => {
     const { requests, limits } = container.resources as { requests: Record<string, string>; limits: Record<string, string> };
     for (const r of ["cpu", "memory"]) {
       expect(requests[r], `requests.${r}`).toBeDefined();
@@ -227,6 +227,9 @@ describe("deploy/k8s manifests", () => {
     const workers = Number(envValue("INFERENCE_WORKERS")?.value);
     expect(workers).toBe(Math.max(1, Math.ceil(quantity(limits.cpu!)) - 1));
     expect(loadConfig({ INFERENCE_WORKERS: String(workers) }).inferenceWorkers).toBe(workers);
+    // One server process per pod, each sized as above (the memory figures are per process).
+    expect(envValue("WORKERS")?.value).toBe("1");
+    expect(loadConfig({ WORKERS: "1", INFERENCE_WORKERS: String(workers) }).workers).toBe(1);
   });
 
   it("runs as non-root, read-only, without privileges", () => {
