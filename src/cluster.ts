@@ -1,14 +1,17 @@
 // WORKERS=n: n server processes share the one port through node:cluster (the
 // primary accepts connections and hands them out round-robin). The primary
 // serves nothing itself: it starts the workers, replaces one that dies, and
-// passes SIGTERM/SIGINT on so each drains gracefully.
+// passes SIGTERM/SIGINT on so each drains gracefully, and collects the
+// processes' metrics for a scrape that reaches any one of them.
 import cluster from "node:cluster";
 import type { Logger } from "pino";
+import { serveClusterMetrics } from "./metrics/cluster-metrics.js";
 
 const RESTART_DELAY_MS = 1000;
 
 export function runPrimary(workers: number, logger: Logger, env: Record<string, string>): void {
   let stopping = false;
+  serveClusterMetrics();
   const fork = () => cluster.fork(env);
   for (let i = 0; i < workers; i++) fork();
   cluster.on("exit", (worker, code, signal) => {

@@ -2,6 +2,7 @@
 // and the one-port listener. A lone process opens its port first, so health
 // can answer NOT_SERVING while the models load; one of several processes
 // sharing the port (WORKERS > 1) joins once its models are loaded.
+import cluster from "node:cluster";
 import { setMaxListeners } from "node:events";
 import { createContextValues } from "@connectrpc/connect";
 import type { Logger } from "pino";
@@ -15,6 +16,7 @@ import { ModelRepository } from "./engine/model-repository.js";
 import { createHealthService } from "./health/health-service.js";
 import { HealthStatus } from "./health/health-status.js";
 import { apiKeyInterceptor, callLogInterceptor, validationInterceptor } from "./interceptors.js";
+import { clusterMetricsClient } from "./metrics/cluster-metrics.js";
 import { metricsEndpoint, ServerMetrics } from "./metrics/server-metrics.js";
 import { createReflectionServices } from "./reflection/reflection-service.js";
 import { predictionService } from "./services/prediction-service.js";
@@ -49,6 +51,8 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     [PredictionService.typeName, Serving.NOT_SERVING],
   ]);
   const metrics = new ServerMetrics();
+  // One of WORKERS=n processes: a scrape that reaches it answers for all of them.
+  if (cluster.isWorker) metrics.combineWith(clusterMetricsClient(metrics.registry));
   const pool = new InferencePool({ workers: config.inferenceWorkers });
   const repository = new ModelRepository({
     root: config.modelRepository,

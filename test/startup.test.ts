@@ -3,6 +3,7 @@
 // generated API key, graceful SIGTERM, configuration errors, key files.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import * as http from "node:http";
 import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +15,8 @@ import { Health, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus as 
 import { PredictionService, PredictRequestSchema } from "../gen/prediction/v1/prediction_service_pb.js";
 import { ConfigError, loadConfig } from "../src/config.js";
 import { VALID } from "./support/applications.js";
-import { HEALTH_CHECK_PATH, looksLikeStackTrace, postRaw, predictJson } from "./support/connect-json.js";
+import { HEALTH_CHECK_PATH, looksLikeStackTrace, postRaw, predictJson, PREDICT_PATH, VALID_JSON } from "./support/connect-json.js";
+import { metricValue, parseMetrics } from "./support/scrape-metrics.js";
 import { grpcJsClient } from "./support/grpc-js-client.js";
 import { emptyRepository, GARBAGE_MODEL, repositoryWithModel, type TempRepo } from "./support/model-repos.js";
 import { API_KEY, startTestServer, type TestServer } from "./support/test-server.js";
@@ -217,6 +219,20 @@ function logLines(child: Child): Array<Record<string, unknown>> {
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
+/** One HTTP/1.1 request on a connection of its own (no keep-alive pool), so node:cluster may hand it to any process. */
+function onNewConnection(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: init.method ?? "GET", headers: init.headers, agent: false }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (text += chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on("error", reject);
+    req.end(init.body);
+  });
+}
+
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout;
   return Promise.race([
@@ -375,7 +391,20 @@ describe("WORKERS=2: several server processes on one port", () => {
     const pids = listening().map((l) => Number(l.pid));
     expect(new Set(pids).size).toBe(2);
     expect(pids).not.toContain(child.proc.pid);
-    for (let i = 0; i < 10; i++) expect((await predictJson(baseUrl, { "x-api-key": API_KEY })).status).toBe(200);
+    // Each call and each scrape on a connection of its own: node:cluster hands them to the two processes in turn.
+    for (let i = 0; i < 10; i++) {
+      const r = await onNewConnection(`${baseUrl}${PREDICT_PATH}`, { method: "POST", body: VALID_JSON, headers: { "content-type": "application/json", "x-api-key": API_KEY } });
+      expect(r.status).toBe(200);
+    }
+    // A scrape reaches one process and answers for both: the calls of both counted, whichever answers;
+    // the model gauges (both processes load the same models) not doubled.
+    for (let i = 0; i < 4; i++) {
+      const samples = parseMetrics((await onNewConnection(`${baseUrl}/metrics`)).text);
+      const predicts = { method: "/prediction.v1.PredictionService/Predict", protocol: "connect", code: "OK" };
+      expect(metricValue(samples, "rpc_server_calls_total", predicts)).toBe(10);
+      expect(metricValue(samples, "rpc_server_call_duration_seconds_count", { method: predicts.method, protocol: "connect" })).toBe(10);
+      expect(metricValue(samples, "model_versions", { state: "ready" })).toBe(2);
+    }
 
     // One process dies: the primary starts another, and the port keeps answering.
     process.kill(pids[0], "SIGKILL");

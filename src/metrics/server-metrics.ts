@@ -168,17 +168,21 @@ export class ServerMetrics {
         for (const series of versionSeries.values()) series.depth.set(series.depthRows);
       },
     });
+    // Every server process loads the same repository: with WORKERS=n these
+    // are combined by their largest value, not summed (cluster-metrics.ts).
     this.versions = new Gauge({
       name: "model_versions",
       help: "Model versions in each state.",
       labelNames: ["state"],
       registers,
+      aggregator: "max",
     });
     this.versionState = new Gauge({
       name: "model_version_state",
       help: "1 for the state a model version is in, 0 for the other states.",
       labelNames: ["model", "version", "state"],
       registers,
+      aggregator: "max",
     });
     this.loadFailures = new Counter({
       name: "model_load_failures_total",
@@ -301,8 +305,16 @@ export class ServerMetrics {
     this.shed.inc({ model, version });
   }
 
+  /** Where render() gets the text when this is one of several server processes (cluster-metrics.ts). */
+  private combined: (() => Promise<string>) | undefined;
+
+  /** Renders every server process's metrics, combined, through `fetch` instead of this process's alone. */
+  combineWith(fetch: () => Promise<string>): void {
+    this.combined = fetch;
+  }
+
   async render(): Promise<{ contentType: string; body: string }> {
-    const body = await this.registry.metrics();
+    const body = await (this.combined ? this.combined() : this.registry.metrics());
     return { contentType: this.registry.contentType, body };
   }
 }
