@@ -6,7 +6,7 @@
 //   npm run bench                              full run (about 9 minutes)
 //   npm run bench -- --quick                   smoke run (about 2 minutes)
 //   npm run bench -- --only predict-grpc,startup
-//   options: --duration S  --warmup S  --levels 1,16,64,256  --image-levels 1,16,32,64
+//   options: --duration S  --warmup S  --levels 1,16,64,256  --image-levels 1,16,32,64,256
 //            --startup-runs N  --out DIR  --keep-tmp
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -108,7 +108,7 @@ function parseArgs(argv: string[]) {
     durationS: opts.durationS ?? (opts.quick ? 2 : 5),
     warmupS: opts.warmupS ?? (opts.quick ? 0.5 : 1),
     levels: opts.levels ?? (opts.quick ? [1, 64] : [1, 16, 64, 256]),
-    imageLevels: opts.imageLevels ?? (opts.quick ? [1, 32] : [1, 16, 32, 64]),
+    imageLevels: opts.imageLevels ?? (opts.quick ? [1, 32] : [1, 16, 32, 64, 256]),
     startupRuns: opts.startupRuns ?? (opts.quick ? 1 : 3),
     imageRepeats: opts.imageRepeats ?? (opts.quick ? 1 : 3),
     predictRepeats: opts.predictRepeats ?? (opts.quick ? 1 : 3),
@@ -118,13 +118,21 @@ function parseArgs(argv: string[]) {
 function usage(error?: string): never {
   if (error) console.error(`bench: ${error}`);
   console.error(
-    "usage: node --import tsx bench/run.ts [--quick] [--only w1,w2] [--duration S] [--warmup S] [--levels 1,16,64,256] [--image-levels 1,16,32,64] [--startup-runs N] [--image-repeats N] [--predict-repeats N] [--out DIR] [--keep-tmp]\n" +
+    "usage: node --import tsx bench/run.ts [--quick] [--only w1,w2] [--duration S] [--warmup S] [--levels 1,16,64,256] [--image-levels 1,16,32,64,256] [--startup-runs N] [--image-repeats N] [--predict-repeats N] [--out DIR] [--keep-tmp]\n" +
       `workloads for --only: ${Object.keys(ALIASES).join(", ")}`,
   );
   process.exit(error ? 2 : 0);
 }
 
 // ---- helpers ---------------------------------------------------------------
+
+/** Per measurement: read the server's /metrics (and a model's batch counters); a longer window than the run's. */
+interface RunOptions {
+  readMetrics: boolean;
+  model?: string;
+  warmupS?: number;
+  durationS?: number;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (s: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}`);
@@ -332,7 +340,7 @@ async function main(): Promise<number> {
   };
   const slots = new Slots(r);
   // One measurement; an exception (a socket reset, a target gone) becomes a failed measurement, never the end of the run.
-  const attempt = async (name: string, id: WorkloadId, c: number, extra: { readMetrics: boolean; model?: string }): Promise<Measurement> => {
+  const attempt = async (name: string, id: WorkloadId, c: number, extra: RunOptions): Promise<Measurement> => {
     try {
       return await measure(await slots.get(name), W[id], c, { ...mopts, ...extra });
     } catch (e) {
@@ -344,7 +352,7 @@ async function main(): Promise<number> {
       };
     }
   };
-  const run = async (name: string, id: WorkloadId, c: number, extra: { readMetrics: boolean; model?: string }) => {
+  const run = async (name: string, id: WorkloadId, c: number, extra: RunOptions) => {
     await settle();
     let m = await attempt(name, id, c, extra);
     if (m.status === "target-died") {
@@ -450,8 +458,12 @@ async function main(): Promise<number> {
         // take each side's median). The idle servers stay up meanwhile.
         const checked = IMAGE_CHECK_LEVELS.includes(c);
         const repeats = checked ? o.imageRepeats : 1;
+        // ~80 images/s on one core: 256 in flight wait ~3 s each, as long as a
+        // whole measurement; a longer warm-up and period let the queue fill
+        // and the rate settle before it is read.
+        const window = c >= 128 ? { warmupS: Math.max(o.warmupS, 5), durationS: Math.max(o.durationS, 15) } : {};
         for (let i = 0; i < repeats; i++) {
-          for (const name of [T.imageOn, T.imageOff]) await run(name, "classify-image-grpc", c, { readMetrics: true, model: IMAGE_MODEL });
+          for (const name of [T.imageOn, T.imageOff]) await run(name, "classify-image-grpc", c, { readMetrics: true, model: IMAGE_MODEL, ...window });
           if (checked) for (const mode of ["pool", "engine"] as const) await inProcess(mode, c);
         }
       }
