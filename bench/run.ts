@@ -132,6 +132,8 @@ interface RunOptions {
   model?: string;
   warmupS?: number;
   durationS?: number;
+  /** The round at a checked level: its ratios pair runs of the same round. */
+  round?: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -354,17 +356,18 @@ async function main(): Promise<number> {
   };
   const run = async (name: string, id: WorkloadId, c: number, extra: RunOptions) => {
     await settle();
-    let m = await attempt(name, id, c, extra);
+    const inRound = (m: Measurement): Measurement => (extra.round === undefined ? m : { ...m, round: extra.round });
+    let m = inRound(await attempt(name, id, c, extra));
     if (m.status === "target-died") {
       // Keep the death on record (table and problems), then measure again on a fresh process.
       record(m);
       log(`${name} died during ${id} c=${c}; measuring again on a fresh process`);
-      m = await attempt(name, id, c, extra);
+      m = inRound(await attempt(name, id, c, extra));
     } else if (isNoisy(m) && retries > 0) {
       retries--;
       log(`${name} ${id} c=${c}: other load on the cores (${m.foreignCore0Percent.toFixed(0)}%/${m.foreignCore1Percent.toFixed(0)}%), measuring again`);
       await settle();
-      m = quieter(m, await attempt(name, id, c, extra));
+      m = quieter(m, inRound(await attempt(name, id, c, extra)));
     }
     record(m);
   };
@@ -415,13 +418,14 @@ async function main(): Promise<number> {
       for (const id of predictIds) {
         for (const c of levels) {
           // At the checked level the targets are measured in rounds (server,
-          // then each reference), repeated: the checks take each target's
-          // median, so one slow minute of the shared machine does not decide.
+          // then each reference), repeated: a check divides the runs of one
+          // round, seconds apart, and takes the median of those ratios, so
+          // one slow minute of the shared machine does not decide.
           const repeats = c === PREDICT_CHECK_LEVEL ? o.predictRepeats : 1;
           for (let i = 0; i < repeats; i++) {
             for (const name of targetsFor[id]!) {
               const real = name === T.server;
-              await run(name, id, c, { readMetrics: real, model: real ? "loan-approval" : undefined });
+              await run(name, id, c, { readMetrics: real, model: real ? "loan-approval" : undefined, round: repeats > 1 ? i : undefined });
             }
           }
         }
@@ -463,7 +467,7 @@ async function main(): Promise<number> {
         // and the rate settle before it is read.
         const window = c >= 128 ? { warmupS: Math.max(o.warmupS, 5), durationS: Math.max(o.durationS, 15) } : {};
         for (let i = 0; i < repeats; i++) {
-          for (const name of [T.imageOn, T.imageOff]) await run(name, "classify-image-grpc", c, { readMetrics: true, model: IMAGE_MODEL, ...window });
+          for (const name of [T.imageOn, T.imageOff]) await run(name, "classify-image-grpc", c, { readMetrics: true, model: IMAGE_MODEL, ...window, round: repeats > 1 ? i : undefined });
           if (checked) for (const mode of ["pool", "engine"] as const) await inProcess(mode, c);
         }
       }

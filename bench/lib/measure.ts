@@ -61,6 +61,8 @@ export interface Measurement {
   orchestratorCpuPercent: number;
   /** 2 when the run was repeated because of foreign load; the quieter one is kept. */
   attempts: number;
+  /** At a checked level, which round of server-then-references this run belongs to (0, 1, ...). */
+  round?: number;
   /** Generator near one full core: the numbers may be the generator's limit, not the target's. */
   generatorSaturated: boolean;
   durationS: number;

@@ -113,6 +113,38 @@ export function bestInProcess(r: Results, c: number): InProcessResult | undefine
   return medians.filter((p) => p !== undefined).sort((a, b) => b.imagesPerSec - a.imagesPerSec)[0];
 }
 
+/** The ratio of two targets' OK calls/s at one level, as a check takes it. */
+export interface PairedRatio {
+  /** The median of the rounds' ratios; NaN when either side was not measured. */
+  value: number;
+  /** Each round's ratio, in round order (one entry, the medians' ratio, for runs without rounds). */
+  rounds: number[];
+  /** The runs the ratio was formed from, both sides. */
+  runs: Measurement[];
+}
+
+/**
+ * `num` ÷ `den` in OK calls/s at a checked level, round by round: a round
+ * measures both sides seconds apart, so its ratio leaves out the machine's
+ * swings between rounds (which reach 1.5x within minutes), and the median of
+ * the rounds' ratios decides. Runs without a round (a level measured once)
+ * give the ratio of each side's median run.
+ */
+export function pairedRatio(r: Results, workload: string, c: number, num: string, den: string): PairedRatio {
+  const ok = (t: string) => r.measurements.filter((m) => m.target === t && m.workload === workload && m.concurrency === c && m.status === "ok");
+  const a = ok(num);
+  const b = ok(den);
+  const pairs = a.filter((m) => m.round !== undefined).flatMap((m) => b.filter((o) => o.round === m.round).map((o) => [m, o] as const));
+  if (pairs.length > 0) {
+    const rounds = pairs.sort((x, y) => x[0].round! - y[0].round!).map(([m, o]) => m.okCallsPerSec / o.okCallsPerSec);
+    return { value: median(rounds), rounds, runs: pairs.flat() };
+  }
+  const m = find(r, num, workload, c);
+  const o = find(r, den, workload, c);
+  const value = m && o && o.okCallsPerSec > 0 ? m.okCallsPerSec / o.okCallsPerSec : NaN;
+  return { value, rounds: Number.isFinite(value) ? [value] : [], runs: [m, o].filter((x): x is Measurement => x !== undefined) };
+}
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
@@ -147,9 +179,15 @@ export function computeChecks(r: Results): Check[] {
     return parts.length ? parts.join("; ") : undefined;
   };
 
+  /** A check of one ratio formed round by round (pairedRatio). */
+  const paired = (name: string, formula: string, p: PairedRatio, min: number) => {
+    const rounds = p.rounds.length > 1 ? `rounds ${p.rounds.map((x) => x.toFixed(2)).join(", ")}` : undefined;
+    const note = [rounds, errorsNote(...p.runs)].filter(Boolean).join("; ") || undefined;
+    ratio(name, p.rounds.length > 1 ? `median over rounds of (${formula})` : formula, p.value, 1, min, note, p.runs);
+  };
+
   const sGrpc = find(r, T.server, "predict-grpc", PREDICT_CHECK_LEVEL);
-  const jsGrpc = find(r, T.grpcJs, "predict-grpc", PREDICT_CHECK_LEVEL);
-  ratio("Predict gRPC: server vs trivial grpc-js, c=64", "server OK calls/s ÷ grpc-js calls/s", sGrpc?.okCallsPerSec, jsGrpc?.okCallsPerSec, 1.0, errorsNote(sGrpc, jsGrpc), [sGrpc, jsGrpc]);
+  paired("Predict gRPC: server vs trivial grpc-js, c=64", "server OK calls/s ÷ grpc-js calls/s", pairedRatio(r, "predict-grpc", PREDICT_CHECK_LEVEL, T.server, T.grpcJs), 1.0);
   const p99 = sGrpc?.latency?.p99;
   checks.push({
     name: "Predict gRPC: server p99 latency, c=64",
@@ -159,15 +197,10 @@ export function computeChecks(r: Results): Check[] {
     pass: p99 !== undefined && p99 <= 10 && clean(sGrpc),
     note: p99 === undefined ? "not measured" : errorsNote(sGrpc),
   });
-  const sJson = find(r, T.server, "predict-connect-json", PREDICT_CHECK_LEVEL);
-  const fJson = find(r, T.httpFloor, "predict-connect-json", PREDICT_CHECK_LEVEL);
-  ratio("Predict Connect JSON/HTTP1.1: server vs bare node:http, c=64", "server OK calls/s ÷ node:http floor calls/s", sJson?.okCallsPerSec, fJson?.okCallsPerSec, 0.4, errorsNote(sJson, fJson), [sJson, fJson]);
+  paired("Predict Connect JSON/HTTP1.1: server vs bare node:http, c=64", "server OK calls/s ÷ node:http floor calls/s", pairedRatio(r, "predict-connect-json", PREDICT_CHECK_LEVEL, T.server, T.httpFloor), 0.4);
   const batch = find(r, T.server, "predict-batch-grpc", PREDICT_CHECK_LEVEL);
   ratio("PredictBatch(100) rows/s vs single Predict calls/s, c=64 (gRPC)", "(batch OK calls/s × 100) ÷ Predict OK calls/s", batch?.rowsPerSec, calls(T.server, "predict-grpc", PREDICT_CHECK_LEVEL), 30, errorsNote(batch, sGrpc), [batch, sGrpc]);
   const on32 = find(r, T.imageOn, "classify-image-grpc", 32);
-  const off32 = find(r, T.imageOff, "classify-image-grpc", 32);
-  const on1 = find(r, T.imageOn, "classify-image-grpc", 1);
-  const off1 = find(r, T.imageOff, "classify-image-grpc", 1);
   const inproc = bestInProcess(r, 32);
   ratio(
     "Images: server (batching ON) vs in-process, c=32",
@@ -178,8 +211,8 @@ export function computeChecks(r: Results): Check[] {
     errorsNote(on32),
     [on32],
   );
-  ratio("Images: batching ON vs OFF, c=32", "ON OK images/s ÷ OFF OK images/s", on32?.okCallsPerSec, off32?.okCallsPerSec, 1.3, errorsNote(on32, off32), [on32, off32]);
-  ratio("Images: batching ON vs OFF, c=1 (never worse)", "ON OK images/s ÷ OFF OK images/s", on1?.okCallsPerSec, off1?.okCallsPerSec, 1.0, errorsNote(on1, off1), [on1, off1]);
+  paired("Images: batching ON vs OFF, c=32", "ON OK images/s ÷ OFF OK images/s", pairedRatio(r, "classify-image-grpc", 32, T.imageOn, T.imageOff), 1.3);
+  paired("Images: batching ON vs OFF, c=1 (never worse)", "ON OK images/s ÷ OFF OK images/s", pairedRatio(r, "classify-image-grpc", 1, T.imageOn, T.imageOff), 1.0);
   const rss = median(r.startup.map((s) => s.idleRssMiB));
   const rssMB = (rss * 2 ** 20) / 1e6;
   checks.push({
