@@ -439,7 +439,7 @@ async function main(): Promise<number> {
       const on = await slots.add(T.imageOn, () => startRealServer({ name: T.imageOn, modelRepository: fx.repoBatchingOn }));
       const off = await slots.add(T.imageOff, () => startRealServer({ name: T.imageOff, modelRepository: fx.repoBatchingOff }));
       log(`image servers SERVING: ON on ${on.port}, OFF on ${off.port}`);
-      const inProcess = async (mode: "pool" | "engine", c: number) => {
+      const inProcess = async (mode: "pool" | "engine", c: number, round?: number) => {
         await settle();
         const res = await runPinnedScript(
           "bench/targets/inprocess-image.ts",
@@ -450,6 +450,7 @@ async function main(): Promise<number> {
         if (res.code !== 0 || lines.length === 0) r.problems.push(`in-process reference (${mode}) failed: code ${res.code} ${res.stderr.slice(-500)}`);
         for (const l of lines) {
           const p = JSON.parse(l.slice("INPROCESS_RESULT ".length)) as InProcessResult;
+          if (round !== undefined) p.round = round;
           p.foreignCore0Percent = Math.max(0, (res.usage.coreBusyPercent[0] ?? NaN) - res.usage.cpuPercent);
           r.inProcess.push(p);
           log(`in-process (${mode}) c=${p.concurrency}: ${p.imagesPerSec.toFixed(1)} images/s p50 ${p.latency.p50.toFixed(1)} p99 ${p.latency.p99.toFixed(1)} ms CPU ${p.cpuPercent.toFixed(0)}% (foreign on core 0 over the mode's run: ${p.foreignCore0Percent.toFixed(0)}%)`);
@@ -468,7 +469,7 @@ async function main(): Promise<number> {
         const window = c >= 128 ? { warmupS: Math.max(o.warmupS, 5), durationS: Math.max(o.durationS, 15) } : {};
         for (let i = 0; i < repeats; i++) {
           for (const name of [T.imageOn, T.imageOff]) await run(name, "classify-image-grpc", c, { readMetrics: true, model: IMAGE_MODEL, ...window, round: repeats > 1 ? i : undefined });
-          if (checked) for (const mode of ["pool", "engine"] as const) await inProcess(mode, c);
+          if (checked) for (const mode of ["pool", "engine"] as const) await inProcess(mode, c, repeats > 1 ? i : undefined);
         }
       }
       await slots.stopAll();
