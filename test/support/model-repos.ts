@@ -1,6 +1,6 @@
 // Model repositories built at test time, in temp directories: empty, with a
 // corrupt model, or with a small ONNX graph written here with onnx-proto.
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -34,10 +34,16 @@ export function emptyRepository(): TempRepo {
 }
 
 /** The shipped config.json, and `model` as `loan-approval/1/model.onnx`. */
-export function repositoryWithModel(model: Uint8Array, prefix = "pred-repo-"): TempRepo {
+export function repositoryWithModel(model: Uint8Array, prefix = "pred-repo-", opts: { execution?: "worker" | "event_loop" } = {}): TempRepo {
   const repo = tempRepo(prefix);
   mkdirSync(join(repo.dir, "loan-approval", "1"), { recursive: true });
-  copyFileSync(SHIPPED_CONFIG, join(repo.dir, "loan-approval", "config.json"));
+  const configPath = join(repo.dir, "loan-approval", "config.json");
+  copyFileSync(SHIPPED_CONFIG, configPath);
+  if (opts.execution) {
+    const config = JSON.parse(readFileSync(configPath, "utf8"));
+    config.session = { ...config.session, execution: opts.execution };
+    writeFileSync(configPath, JSON.stringify(config, null, 2));
+  }
   writeFileSync(repo.modelPath, model);
   return repo;
 }
