@@ -23,8 +23,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { writeRequestFiles } from "./lib/fixtures.js";
-import { runH2load, runWrk, type GeneratorRun } from "./lib/loadgen.js";
+import { missingTools, runH2load, runWrk, type GeneratorRun } from "./lib/loadgen.js";
 import { counterBy, parseH2loadSummary, parseWrk } from "./lib/parse.js";
+import { median } from "./lib/results.js";
 import { httpGet } from "./lib/grpc-wire.js";
 import { cpuSeconds } from "./lib/sampler.js";
 import { GENERATOR_CORE, startRealServer, type Target } from "./lib/targets.js";
@@ -180,14 +181,9 @@ async function pair(sides: [Side, Side], w: Workload, o: ReturnType<typeof parse
   }
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
-  const missing = ["taskset", "h2load", "wrk"].filter((t) => spawnSync("sh", ["-c", `command -v ${t}`]).status !== 0);
+  const missing = missingTools();
   if (missing.length) usage(`missing ${missing.join(", ")} (apt-get install nghttp2-client wrk util-linux)`);
   const tmp = mkdtempSync(join(tmpdir(), "bench-compare-"));
   const cleanup = () => rmSync(tmp, { recursive: true, force: true });

@@ -13,7 +13,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { imageBatching, IMAGE_MODEL, makeFixtures } from "./lib/fixtures.js";
-import { h2loadShape } from "./lib/loadgen.js";
+import { h2loadShape, missingTools } from "./lib/loadgen.js";
 import { blankMeasurement, isNoisy, measure, quieter, type Measurement } from "./lib/measure.js";
 import { consoleSummary, writeResults } from "./lib/report.js";
 import { computeChecks, IMAGE_CHECK_LEVELS, PREDICT_CHECK_LEVEL, T, type InProcessResult, type Results } from "./lib/results.js";
@@ -271,7 +271,7 @@ function problemsOf(m: Measurement): string[] {
 async function main(): Promise<number> {
   const o = parseArgs(process.argv.slice(2));
   const want = (id: string) => !o.only || o.only.includes(id);
-  const missing = ["taskset", "h2load", "wrk"].filter((t) => spawnSync("sh", ["-c", `command -v ${t}`]).status !== 0);
+  const missing = missingTools();
   if (missing.length) {
     console.error(`bench: missing ${missing.join(", ")}; install with: apt-get install nghttp2-client wrk util-linux`);
     return 2;
@@ -459,8 +459,8 @@ async function main(): Promise<number> {
       for (const c of o.imageLevels) {
         // At the checked levels, ON, OFF and the in-process reference are
         // measured in rounds, repeated, so that a slow minute slows every side
-        // of a ratio alike and one noisy moment does not decide (the checks
-        // take each side's median). The idle servers stay up meanwhile.
+        // of a ratio alike and one noisy moment does not decide (a check takes
+        // the median of its rounds' ratios). The idle servers stay up meanwhile.
         const checked = IMAGE_CHECK_LEVELS.includes(c);
         const repeats = checked ? o.imageRepeats : 1;
         // ~80 images/s on one core: 256 in flight wait ~3 s each, as long as a

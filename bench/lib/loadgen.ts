@@ -1,7 +1,7 @@
 // The load generators, pinned to core 1 (`taskset -c 1`), one thread each:
 // h2load for HTTP/2 (gRPC over h2c), wrk for HTTP/1.1 (Connect JSON,
 // gRPC-Web). Each run's own CPU use is sampled so a saturated generator shows.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { GENERATOR_CORE } from "./targets.js";
 import { ProcessSampler } from "./sampler.js";
@@ -99,4 +99,9 @@ export function runWrk(o: WrkOptions): Promise<GeneratorRun> {
   const script = WRK_DIR + (o.checkGrpcWeb ? "post-grpc-web.lua" : "post.lua");
   const argv = ["wrk", "-t1", `-c${o.concurrency}`, `-d${o.durationS}s`, "--timeout", "10s", "-s", script, o.url, "--", o.bodyFile, ...o.headers];
   return runPinned(argv, (o.durationS + 30) * 1000);
+}
+
+/** The load generators and taskset, those not installed; installed by `apt-get install nghttp2-client wrk util-linux`. */
+export function missingTools(): string[] {
+  return ["taskset", "h2load", "wrk"].filter((t) => spawnSync("sh", ["-c", `command -v ${t}`]).status !== 0);
 }

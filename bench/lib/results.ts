@@ -125,6 +125,14 @@ export interface PairedRatio {
   runs: Measurement[];
 }
 
+/** The runs of two sides that belong to the same round, in round order. */
+function sameRound<A extends { round?: number }, B extends { round?: number }>(a: A[], b: B[]): Array<readonly [A, B]> {
+  return a
+    .filter((x) => x.round !== undefined)
+    .flatMap((x) => b.filter((y) => y.round === x.round).map((y) => [x, y] as const))
+    .sort((x, y) => x[0].round! - y[0].round!);
+}
+
 /**
  * `num` ÷ `den` in OK calls/s at a checked level, round by round: a round
  * measures both sides seconds apart, so its ratio leaves out the machine's
@@ -132,6 +140,19 @@ export interface PairedRatio {
  * the rounds' ratios decides. Runs without a round (a level measured once)
  * give the ratio of each side's median run.
  */
+export function pairedRatio(r: Results, workload: string, c: number, num: string, den: string): PairedRatio {
+  const ok = (t: string) => r.measurements.filter((m) => m.target === t && m.workload === workload && m.concurrency === c && m.status === "ok");
+  const pairs = sameRound(ok(num), ok(den));
+  if (pairs.length > 0) {
+    const rounds = pairs.map(([m, o]) => m.okCallsPerSec / o.okCallsPerSec);
+    return { value: median(rounds), rounds, runs: pairs.flat() };
+  }
+  const m = find(r, num, workload, c);
+  const o = find(r, den, workload, c);
+  const value = m && o && o.okCallsPerSec > 0 ? m.okCallsPerSec / o.okCallsPerSec : NaN;
+  return { value, rounds: Number.isFinite(value) ? [value] : [], runs: [m, o].filter((x): x is Measurement => x !== undefined) };
+}
+
 /**
  * The server (batching ON) against the better in-process mode at c, round by
  * round as pairedRatio() does: each round measures ON, OFF, then both
@@ -141,10 +162,9 @@ export function pairedInProcess(r: Results, c: number): PairedRatio & { mode?: I
   const best = bestInProcess(r, c);
   const on = r.measurements.filter((m) => m.target === T.imageOn && m.workload === "classify-image-grpc" && m.concurrency === c && m.status === "ok");
   if (!best) return { value: NaN, rounds: [], runs: on };
-  const refs = r.inProcess.filter((p) => p.mode === best.mode && p.concurrency === c);
-  const pairs = on.filter((m) => m.round !== undefined).flatMap((m) => refs.filter((p) => p.round === m.round).map((p) => [m, p] as const));
+  const pairs = sameRound(on, r.inProcess.filter((p) => p.mode === best.mode && p.concurrency === c));
   if (pairs.length > 0) {
-    const rounds = pairs.sort((x, y) => x[0].round! - y[0].round!).map(([m, p]) => m.okCallsPerSec / p.imagesPerSec);
+    const rounds = pairs.map(([m, p]) => m.okCallsPerSec / p.imagesPerSec);
     return { value: median(rounds), rounds, runs: pairs.map(([m]) => m), mode: best.mode };
   }
   const m = find(r, T.imageOn, "classify-image-grpc", c);
@@ -152,22 +172,8 @@ export function pairedInProcess(r: Results, c: number): PairedRatio & { mode?: I
   return { value, rounds: Number.isFinite(value) ? [value] : [], runs: m ? [m] : [], mode: best.mode };
 }
 
-export function pairedRatio(r: Results, workload: string, c: number, num: string, den: string): PairedRatio {
-  const ok = (t: string) => r.measurements.filter((m) => m.target === t && m.workload === workload && m.concurrency === c && m.status === "ok");
-  const a = ok(num);
-  const b = ok(den);
-  const pairs = a.filter((m) => m.round !== undefined).flatMap((m) => b.filter((o) => o.round === m.round).map((o) => [m, o] as const));
-  if (pairs.length > 0) {
-    const rounds = pairs.sort((x, y) => x[0].round! - y[0].round!).map(([m, o]) => m.okCallsPerSec / o.okCallsPerSec);
-    return { value: median(rounds), rounds, runs: pairs.flat() };
-  }
-  const m = find(r, num, workload, c);
-  const o = find(r, den, workload, c);
-  const value = m && o && o.okCallsPerSec > 0 ? m.okCallsPerSec / o.okCallsPerSec : NaN;
-  return { value, rounds: Number.isFinite(value) ? [value] : [], runs: [m, o].filter((x): x is Measurement => x !== undefined) };
-}
-
-const median = (xs: number[]) => {
+/** The middle value (the mean of the two middle ones for an even count); NaN for none. */
+export const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
