@@ -57,7 +57,7 @@ describe("CallCancellation", () => {
     const running = batcher.submit("first");
     const c = new CallCancellation();
     const queued = batcher.submit("second", { signal: c });
-    await Promise.resolve();
+    await new Promise((resolve) => setImmediate(resolve)); // the batcher dispatches "first" at the end of the loop iteration
     expect(batcher.queuedRows).toBe(1);
     c.abort(new ConnectError("the client cancelled the call", Code.Canceled));
     await expect(queued).rejects.toMatchObject({ code: Code.Canceled });

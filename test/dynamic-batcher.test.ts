@@ -24,6 +24,12 @@ class FakeClock implements Clock {
     return { cancel: () => void (this.timers = this.timers.filter((x) => x !== timer)) };
   }
 
+  // A microtask: the tests step the batcher by flushing promises. The real
+  // clock's end-of-iteration dispatch has a test of its own (systemClock).
+  defer(fn: () => void): void {
+    queueMicrotask(fn);
+  }
+
   get pending(): number {
     return this.timers.length;
   }
@@ -335,5 +341,32 @@ describe("systemClock", () => {
     await new Promise((resolve) => setTimeout(resolve, 30));
     expect(fired).toEqual(["kept"]);
     expect(systemClock.now() - start).toBeGreaterThanOrEqual(5);
+  });
+});
+
+describe("DynamicBatcher on the real clock", () => {
+  it("puts requests that arrive in one event-loop iteration into one batch", async () => {
+    const batches: string[][] = [];
+    const batcher = new DynamicBatcher<string, string>({
+      maxBatchSize: 8,
+      maxQueueDelayUs: 0,
+      maxQueueRows: 64,
+      rowsOf: () => 1,
+      execute: async (items) => {
+        batches.push(items);
+        return items;
+      },
+      clock: systemClock,
+    });
+    // Each request is submitted from a later callback of the same iteration,
+    // as requests read from different connections are.
+    const first = batcher.submit("a");
+    await Promise.resolve();
+    const second = batcher.submit("b");
+    process.nextTick(() => void batcher.submit("c"));
+    await new Promise((resolve) => setTimeout(resolve, 5)); // a later iteration
+    const late = batcher.submit("d");
+    expect(await Promise.all([first, second, late])).toEqual(["a", "b", "d"]);
+    expect(batches).toEqual([["a", "b", "c"], ["d"]]);
   });
 });

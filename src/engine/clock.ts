@@ -11,6 +11,8 @@ export interface Clock {
   now(): number;
   /** Calls fn once, ms from now, unless cancelled first. */
   setTimer(fn: () => void, ms: number): Timer;
+  /** Calls fn once the current event-loop iteration has read its I/O (setImmediate: Node's check phase). */
+  defer(fn: () => void): void;
 }
 
 /**
@@ -23,5 +25,8 @@ export const systemClock: Clock = {
   setTimer(fn, ms) {
     const handle = setTimeout(fn, Math.max(0, ms));
     return { cancel: () => clearTimeout(handle) };
+  },
+  defer(fn) {
+    setImmediate(fn);
   },
 };
