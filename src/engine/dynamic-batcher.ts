@@ -59,8 +59,8 @@ interface Entry<T, R> {
  *   every connection that had data in this iteration has been read, so the
  *   requests that arrived together share one batch. A microtask, run right
  *   after the first of them, formed batches as they came in: at 64 Predict
- *   calls in flight it ran 16 rows per batch against 22-26 this way, and
- *   cost 1.12-1.15x the CPU per call (README, Design). At one call in
+ *   calls in flight it ran 16 rows per batch against 21-24 this way, and
+ *   cost 1.10-1.20x the CPU per call (README, Performance). At one call in
  *   flight the extra loop turn is an empty one: no change in latency.
  * - maxQueueDelayUs > 0: dispatch when queued rows reach maxBatchSize, or when
  *   the oldest queued item has waited maxQueueDelayUs (a clock timer),
