@@ -60,12 +60,14 @@ describe("field rules, as plain functions", () => {
       "model_version MAX_LEN",
     ]);
     expect(found[0].description).toBe("must be at least 18 (got 17)");
+    expect(found[3].description).toBe("must be at most 32 character(s) (got 33)");
   });
 
   it("counts batch items against the contract's 1..100, or a configured maximum", () => {
     const batch = (n: number) => create(PredictBatchRequestSchema, { inputs: applications(n) });
     const rules = (n: number, o = new Map()) => findViolations(PredictBatchRequestSchema, batch(n), o).map((v) => v.rule);
     expect(rules(0)).toEqual(["MIN_ITEMS"]);
+    expect(findViolations(PredictBatchRequestSchema, batch(0))[0].description).toBe("must have at least 1 item(s) (got 0)");
     expect(rules(1)).toEqual([]);
     expect(rules(100)).toEqual([]);
     expect(rules(101)).toEqual(["MAX_ITEMS"]);

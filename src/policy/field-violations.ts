@@ -142,15 +142,34 @@ function enumName(field: DescField & { fieldKind: "enum" }, n: number): string {
   return field.enum.values.find((v) => v.number === n)?.name ?? String(n);
 }
 
+/** How a string's length (MIN_LEN/MAX_LEN) and a list's size (MIN_ITEMS/MAX_ITEMS) are named in a violation. */
+interface SizeRule {
+  min: string;
+  max: string;
+  /** E.g. "be at least 3 character(s)": the verb and unit around the bound. */
+  verb: string;
+  unit: string;
+}
+const LENGTH: SizeRule = { min: "MIN_LEN", max: "MAX_LEN", verb: "be", unit: "character(s)" };
+const COUNT: SizeRule = { min: "MIN_ITEMS", max: "MAX_ITEMS", verb: "have", unit: "item(s)" };
+
 function checkLength(path: string, n: number, r: FieldRules, out: FieldViolation[] | undefined): boolean {
+  return checkSize(path, n, r.minLen, r.maxLen, LENGTH, out);
+}
+
+function checkCount(path: string, n: number, r: FieldRules, out: FieldViolation[] | undefined): boolean {
+  return checkSize(path, n, r.minItems, r.maxItems, COUNT, out);
+}
+
+function checkSize(path: string, n: number, min: number | undefined, max: number | undefined, rule: SizeRule, out: FieldViolation[] | undefined): boolean {
   let ok = true;
-  if (r.minLen !== undefined && n < r.minLen) {
+  if (min !== undefined && n < min) {
     if (!out) return false;
-    ok = record(out, path, "MIN_LEN", `must be at least ${r.minLen} character(s) (got ${n})`);
+    ok = record(out, path, rule.min, `must ${rule.verb} at least ${min} ${rule.unit} (got ${n})`);
   }
-  if (r.maxLen !== undefined && n > r.maxLen) {
+  if (max !== undefined && n > max) {
     if (!out) return false;
-    ok = record(out, path, "MAX_LEN", `must be at most ${r.maxLen} characters (got ${n})`);
+    ok = record(out, path, rule.max, `must ${rule.verb} at most ${max} ${rule.unit} (got ${n})`);
   }
   return ok;
 }
@@ -176,19 +195,6 @@ function checkNumber(path: string, v: number, r: FieldRules, out: FieldViolation
   if (r.lt !== undefined && !(v < r.lt)) {
     if (!out) return false;
     ok = record(out, path, "LT", `must be less than ${r.lt} (got ${v})`);
-  }
-  return ok;
-}
-
-function checkCount(path: string, n: number, r: FieldRules, out: FieldViolation[] | undefined): boolean {
-  let ok = true;
-  if (r.minItems !== undefined && n < r.minItems) {
-    if (!out) return false;
-    ok = record(out, path, "MIN_ITEMS", `must have at least ${r.minItems} item(s) (got ${n})`);
-  }
-  if (r.maxItems !== undefined && n > r.maxItems) {
-    if (!out) return false;
-    ok = record(out, path, "MAX_ITEMS", `must have at most ${r.maxItems} item(s) (got ${n})`);
   }
   return ok;
 }
