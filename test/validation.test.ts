@@ -3,8 +3,9 @@
 import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LoanPurpose, PredictBatchRequestSchema, PredictRequestSchema } from "../gen/prediction/v1/prediction_service_pb.js";
-import { findViolations } from "../src/policy/field-violations.js";
+import { ClassifyImageRequestSchema, LoanPurpose, PredictBatchRequestSchema, PredictRequestSchema } from "../gen/prediction/v1/prediction_service_pb.js";
+import { allViolations, findViolations, keepsRules } from "../src/policy/field-violations.js";
+import { rng } from "./support/random-messages.js";
 import { applications, VALID, type Application } from "./support/applications.js";
 import { PROTOCOL_CLIENTS, type ProtocolClient } from "./support/protocol-clients.js";
 import { API_KEY, startTestServer, type TestServer } from "./support/test-server.js";
@@ -74,6 +75,56 @@ describe("field rules, as plain functions", () => {
     const five = new Map([["prediction.v1.PredictBatchRequest.inputs", { maxItems: 5 }]]);
     expect(rules(5, five)).toEqual([]);
     expect(rules(6, five)).toEqual(["MAX_ITEMS"]);
+  });
+});
+
+// Values at, just inside and just past every bound, and the odd ones.
+const EDGES: Record<string, unknown[]> = {
+  age: [17, 18, 120, 121, 0, -1],
+  income: [0, 0.01, -1, Number.NaN, Number.POSITIVE_INFINITY, 1e9],
+  creditScore: [299, 300, 850, 851],
+  employmentYears: [-0.01, 0, 40, Number.NEGATIVE_INFINITY, Number.NaN],
+  loanAmount: [0, 0.01, 25000, Number.NaN],
+  loanPurpose: [0, 1, 4, 5, -1],
+  modelVersion: ["", "1", "x".repeat(32), "x".repeat(33)],
+};
+
+function edgyApplication(r: () => number): Application {
+  const app: Record<string, unknown> = { ...VALID };
+  for (const [field, values] of Object.entries(EDGES)) if (r() < 0.3) app[field] = values[Math.floor(r() * values.length)];
+  return app as unknown as Application;
+}
+
+describe("the compiled rule check", () => {
+  // findViolations() checks first with rules compiled per message type and
+  // walks the message only when that check fails; the walk is the reference.
+  it("finds a message valid exactly when the walk finds no violation", () => {
+    const r = rng(20261129);
+    let valid = 0;
+    for (let i = 0; i < 2000; i++) {
+      const row = create(PredictRequestSchema, edgyApplication(r));
+      const rows = Array.from({ length: r() < 0.1 ? Math.floor(r() * 3) * 50 + 1 : Math.floor(r() * 4) }, () => edgyApplication(r));
+      const batch = create(PredictBatchRequestSchema, { inputs: rows, modelVersion: r() < 0.1 ? "x".repeat(33) : "" });
+      const image = create(ClassifyImageRequestSchema, { topK: Math.floor(r() * 140) - 5, contentType: r() < 0.1 ? "x".repeat(300) : "image/png" });
+      for (const [schema, message] of [[PredictRequestSchema, row], [PredictBatchRequestSchema, batch], [ClassifyImageRequestSchema, image]] as const) {
+        const walked = allViolations(schema, message);
+        expect(keepsRules(schema, message), `${schema.typeName} #${i}`).toBe(walked.length === 0);
+        expect(findViolations(schema, message)).toEqual(walked);
+        if (walked.length === 0) valid++;
+      }
+    }
+    // Both outcomes were exercised, not just one.
+    expect(valid).toBeGreaterThan(1000);
+    expect(valid).toBeLessThan(5000);
+  });
+
+  it("applies configured overrides, as the walk does", () => {
+    const five = new Map([["prediction.v1.PredictBatchRequest.inputs", { maxItems: 5 }]]);
+    const batch = (n: number) => create(PredictBatchRequestSchema, { inputs: applications(n) });
+    expect(keepsRules(PredictBatchRequestSchema, batch(5), five)).toBe(true);
+    expect(keepsRules(PredictBatchRequestSchema, batch(6), five)).toBe(false);
+    expect(findViolations(PredictBatchRequestSchema, batch(6), five).map((v) => v.rule)).toEqual(["MAX_ITEMS"]);
+    expect(keepsRules(PredictBatchRequestSchema, batch(6))).toBe(true); // the contract's own 100, compiled apart
   });
 });
 

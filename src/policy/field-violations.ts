@@ -1,8 +1,9 @@
 // Checks a message against the (prediction.v1.rules) options declared in the
 // contract. Pure functions of (schema, message): the validation interceptor
 // calls them, and so can any test, without a server.
-import { getOption, hasOption, type DescField, type DescMessage, type Message } from "@bufbuild/protobuf";
+import { getOption, hasOption, ScalarType, type DescField, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { reflect } from "@bufbuild/protobuf/reflect";
+import { IMPLICIT } from "../codec/field-kinds.js";
 import { rules as rulesExtension, type FieldRules } from "../../gen/prediction/v1/field_rules_pb.js";
 
 export interface FieldViolation {
@@ -64,9 +65,83 @@ export function findViolations(
   // Nearly every request is valid, and a PredictBatch carries 100 rows: check
   // first without building a single field path or description, and walk the
   // message again to describe what is wrong only when something is.
-  if (visit(schema, message, "", overrides, undefined)) return [];
+  return keepsRules(schema, message, overrides) ? [] : allViolations(schema, message, overrides);
+}
+
+/** Whether the message keeps every rule (the first, check-only pass of findViolations). */
+export function keepsRules(schema: DescMessage, message: Message, overrides: RuleOverrides = NO_OVERRIDES): boolean {
+  const check = compiledCheck(schema, overrides);
+  return check ? check(message) : visit(schema, message, "", overrides, undefined);
+}
+
+/** Every violation, found by walking the plan (findViolations' second pass; tests compare the compiled check with it). */
+export function allViolations(schema: DescMessage, message: Message, overrides: RuleOverrides = NO_OVERRIDES): FieldViolation[] {
   const out: FieldViolation[] = [];
   visit(schema, message, "", overrides, out);
+  return out;
+}
+
+/** Whether a message keeps every rule, as straight-line code for its type. */
+type Check = (message: Message) => boolean;
+
+const checks = new WeakMap<RuleOverrides, WeakMap<DescMessage, Check | null>>();
+
+/**
+ * The check-only pass compiled per (overrides, message type), as the codecs
+ * are: each rule becomes one comparison on its field's own property, so a
+ * PredictBatch of 100 rows runs 100 times the same few lines instead of
+ * walking the plan field by field (the walk was ~9 % of such a call's CPU).
+ * Undefined for what it does not cover (oneofs, message fields, fields with
+ * explicit presence, recursive types): visit() decides those.
+ */
+function compiledCheck(schema: DescMessage, overrides: RuleOverrides): Check | undefined {
+  let bySchema = checks.get(overrides);
+  if (!bySchema) checks.set(overrides, (bySchema = new WeakMap()));
+  const known = bySchema.get(schema);
+  if (known !== undefined) return known ?? undefined;
+  bySchema.set(schema, null); // in progress: a recursive type is left to visit()
+  const subs: Check[] = [];
+  const constants: unknown[] = [];
+  // Finite numbers go into the source as literals (compared as constants); anything else by reference.
+  const constant = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? String(v) : `C[${constants.push(v) - 1}]`);
+  const lines = ["let v;"];
+  for (const { field, rules, nested } of planFor(schema, overrides)) {
+    // Not in any request of the contract (left to visit() rather than compiled untested).
+    if (field.oneof !== undefined || field.fieldKind === "message") return undefined;
+    if (field.fieldKind !== "list" && field.presence !== IMPLICIT) return undefined;
+    lines.push(`v = m[${JSON.stringify(field.localName)}];`);
+    let sub: string | undefined;
+    if (nested) {
+      const check = compiledCheck(nested, overrides);
+      if (check === undefined) return undefined;
+      sub = `S[${subs.push(check) - 1}]`;
+    }
+    if (field.fieldKind === "list") {
+      if (rules) lines.push(...sizeChecks("v.length", rules.minItems, rules.maxItems, constant));
+      if (sub) lines.push(`for (let i = 0; i < v.length; i++) if (!${sub}(v[i])) return false;`);
+    } else if (rules && field.fieldKind === "enum") {
+      if (rules.definedNotUnspecified) lines.push(`if (v === 0 || !${constant(new Set(field.enum.values.map((e) => e.number)))}.has(v)) return false;`);
+    } else if (rules && field.fieldKind === "scalar" && field.scalar === ScalarType.STRING) {
+      lines.push(...sizeChecks("v.length", rules.minLen, rules.maxLen, constant));
+    } else if (rules && field.fieldKind === "scalar" && field.scalar !== ScalarType.BOOL && field.scalar !== ScalarType.BYTES) {
+      // As checkNumber: a non-finite value breaks `finite` and nothing else; NaN fails every bound.
+      lines.push("v = Number(v);");
+      if (rules.finite) lines.push("if (!Number.isFinite(v)) return false;");
+      for (const [op, bound] of [[">=", rules.gte], [">", rules.gt], ["<=", rules.lte], ["<", rules.lt]] as const) {
+        if (bound !== undefined) lines.push(`if (!(v ${op} ${constant(bound)})) return false;`);
+      }
+    }
+  }
+  lines.push("return true;");
+  const check = new Function("S", "C", `return function check(m) {\n${lines.join("\n")}\n};`)(subs, constants) as Check;
+  bySchema.set(schema, check);
+  return check;
+}
+
+function sizeChecks(n: string, min: number | undefined, max: number | undefined, constant: (v: unknown) => string): string[] {
+  const out: string[] = [];
+  if (min !== undefined) out.push(`if (${n} < ${constant(min)}) return false;`);
+  if (max !== undefined) out.push(`if (${n} > ${constant(max)}) return false;`);
   return out;
 }
 
