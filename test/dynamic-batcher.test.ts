@@ -277,6 +277,40 @@ describe("DynamicBatcher", () => {
     expect(batcher.running).toBe(0);
   });
 
+  it("with takeWholeQueue dispatches every queued batch at once, then waits for a free slot", async () => {
+    const { calls, batcher, complete } = setup({ maxBatchSize: 2, takeWholeQueue: true });
+    const first = ["a", "b", "c", "d", "e"].map((id) => batcher.submit({ id }));
+    await flush();
+    expect(calls.map((c) => c.ids)).toEqual([["a", "b"], ["c", "d"], ["e"]]);
+    expect(batcher.running).toBe(3);
+    const later = ["f", "g", "h"].map((id) => batcher.submit({ id }));
+    await flush();
+    expect(calls).toHaveLength(3); // no slot until every batch of the dispatch is done
+    await complete(calls[0]);
+    await complete(calls[1]);
+    expect(calls).toHaveLength(3);
+    await complete(calls[2]);
+    expect(calls.map((c) => c.ids).slice(3)).toEqual([["f", "g"], ["h"]]);
+    await complete(calls[3]);
+    await complete(calls[4]);
+    expect(await Promise.all([...first, ...later])).toEqual(["a", "b", "c", "d", "e", "f", "g", "h"].map((id) => `r-${id}`));
+  });
+
+  it("with takeWholeQueue and a delay sends full batches at once and holds the rest for its delay", async () => {
+    const { clock, calls, batcher, complete } = setup({ maxBatchSize: 2, maxQueueDelayUs: 1000, takeWholeQueue: true });
+    const results = ["a", "b", "c", "d", "e"].map((id) => batcher.submit({ id }));
+    await flush();
+    expect(calls.map((c) => c.ids)).toEqual([["a", "b"], ["c", "d"]]);
+    expect(batcher.queuedRows).toBe(1);
+    await complete(calls[0]);
+    await complete(calls[1]);
+    expect(calls).toHaveLength(2); // "e" has not waited 1 ms yet
+    await clock.advance(1);
+    expect(calls.map((c) => c.ids)[2]).toEqual(["e"]);
+    await complete(calls[2]);
+    expect(await Promise.all(results)).toEqual(["a", "b", "c", "d", "e"].map((id) => `r-${id}`));
+  });
+
   it("fails only the batch whose execute failed", async () => {
     const { calls, batcher, complete } = setup({ maxBatchSize: 2 });
     const first = ["a", "b"].map((id) => track(batcher.submit({ id })));

@@ -37,12 +37,16 @@ export class ServedVersion {
     private readonly observer: EngineObserver | undefined,
     workers: number,
   ) {
+    const onEventLoop = config.session.execution === "event_loop";
     const b = config.batching;
     this.batcher = new DynamicBatcher<QueuedRequest, Tensors>({
       maxBatchSize: b.max_batch_size,
       maxQueueDelayUs: b.max_queue_delay_us,
       maxQueueRows: b.max_queue_rows,
-      maxConcurrency: workers,
+      // A session on the event loop runs one run at a time: its "slot" is one
+      // dispatch, which takes the whole queue (runs follow in the same turn).
+      maxConcurrency: onEventLoop ? 1 : workers,
+      takeWholeQueue: onEventLoop,
       clock,
       rowsOf: (r) => r.rows,
       execute: (items) => this.execute(items),
@@ -68,7 +72,6 @@ export class ServedVersion {
     const onEventLoop = config.session.execution === "event_loop";
     const session = onEventLoop ? await loadOnEventLoop(modelPath, sessionOptions) : await args.pool.load(modelPath, sessionOptions);
     // On the event loop one run at a time; in the pool, one per worker.
-    const concurrency = onEventLoop ? 1 : args.workers;
     let served: ServedVersion;
     let runMs = 0;
     try {
@@ -79,7 +82,7 @@ export class ServedVersion {
       if (missing.length > 0) {
         throw new Error(`${modelPath}: the model has no ${missing.join(", ")} (it has inputs ${session.info.inputNames.join(", ")} and outputs ${session.info.outputNames.join(", ")})`);
       }
-      served = new ServedVersion(config, args.version, session, args.clock ?? systemClock, args.observer, concurrency);
+      served = new ServedVersion(config, args.version, session, args.clock ?? systemClock, args.observer, args.workers);
       await served.warmUp(modelPath);
       // A model on the event loop must run its largest batch quickly: every other call waits meanwhile.
       if (onEventLoop) runMs = await served.runMs(modelPath, config.batching.max_batch_size);
