@@ -12,7 +12,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { imageBatching, IMAGE_MODEL, makeFixtures } from "./lib/fixtures.js";
+import { batchingOf, IMAGE_MODEL, LOAN_MODEL, makeFixtures } from "./lib/fixtures.js";
 import { h2loadShape, missingTools } from "./lib/loadgen.js";
 import { blankMeasurement, isNoisy, measure, quieter, type Measurement } from "./lib/measure.js";
 import { consoleSummary, writeResults } from "./lib/report.js";
@@ -292,6 +292,7 @@ async function main(): Promise<number> {
   log(`temporary files in ${tmp}`);
   const fx = await makeFixtures(tmp, { imageSeed: 7 });
   const W = workloads(fx);
+  const shipped = resolve("models");
   const levels = o.levels;
 
   const r: Results = {
@@ -316,7 +317,8 @@ async function main(): Promise<number> {
       pinning: `targets (server, floors, grpc-js, in-process reference) with \`taskset -c ${SERVER_CORE}\`; h2load/wrk with \`taskset -c ${GENERATOR_CORE}\` and one thread; this orchestrator (drains the server's log pipe, samples /proc) also on core ${GENERATOR_CORE}`,
       h2loadShapes: Object.fromEntries([...new Set([...levels, ...o.imageLevels])].sort((a, b) => a - b).map((c) => [String(c), `${h2loadShape(c).connections}×${h2loadShape(c).streams}`])),
       serverEnv: { API_KEYS: "bench-key", LOG_LEVEL: "info", WORKERS: "1", INFERENCE_WORKERS: "1", HOST: "127.0.0.1", PORT: "<free>" },
-      imageBatching: { on: imageBatching(fx.repoBatchingOn), off: imageBatching(fx.repoBatchingOff) },
+      imageBatching: { on: batchingOf(fx.repoBatchingOn, IMAGE_MODEL), off: batchingOf(fx.repoBatchingOff, IMAGE_MODEL) },
+      loanBatching: { on: batchingOf(shipped, LOAN_MODEL), off: batchingOf(fx.repoBatchingOff, LOAN_MODEL) },
       commands: [],
     },
     startup: [],
@@ -326,7 +328,6 @@ async function main(): Promise<number> {
     serverLogs: {},
     checks: [],
   };
-  const shipped = resolve("models");
   const mopts = { durationS: o.durationS, warmupS: o.warmupS, tmpDir: tmp };
   // This machine is shared: before each run, wait (within a budget) for the
   // cores to be quiet; a run disturbed anyway by other processes on the pinned
@@ -374,7 +375,7 @@ async function main(): Promise<number> {
   const record = (m: Measurement) => {
     r.measurements.push(m);
     r.problems.push(...problemsOf(m));
-    if (m.command && (m.target === T.server || m.target === T.imageOn)) r.meta.commands.push(m.command);
+    if (m.command && (m.target === T.server || m.target === T.batchingOn)) r.meta.commands.push(m.command);
     console.log(describe(m));
     if (m.status === "verify-failed") console.error(`\n!!! ${m.target} answered ${m.workload} wrongly: ${m.detail}\n`);
     if (m.status === "target-died" && !(m.detail ?? "").includes(EXTERNAL)) console.error(`\n!!! ${m.target} DIED under ${m.workload} c=${m.concurrency}: ${m.detail}\n`);
@@ -409,8 +410,11 @@ async function main(): Promise<number> {
       if (needH2) await slots.add(T.h2Floor, () => startReference(T.h2Floor, "bench/targets/h2-grpc-floor.ts", [reply]));
       if (needH2) await slots.add(T.grpcJs, () => startReference(T.grpcJs, "bench/targets/grpcjs-reference.ts", [reply]));
       if (needHttp) await slots.add(T.httpFloor, () => startReference(T.httpFloor, "bench/targets/http-json-floor.ts", [reply, fx.replyJson.toString("base64")]));
+      // The loan model without dynamic batching, in the checked rounds only:
+      // not a target, it shows what the batcher gives a small model on one core.
+      if (needH2) await slots.add(T.batchingOff, () => startRealServer({ name: T.batchingOff, modelRepository: fx.repoBatchingOff }));
       const targetsFor: Record<string, string[]> = {
-        "predict-grpc": [T.server, T.grpcJs, T.h2Floor],
+        "predict-grpc": [T.server, T.grpcJs, T.h2Floor, T.batchingOff],
         "predict-connect-json": [T.server, T.httpFloor],
         "predict-grpc-web": [T.server, T.httpFloor],
         "predict-batch-grpc": [T.server],
@@ -422,10 +426,11 @@ async function main(): Promise<number> {
           // round, seconds apart, and takes the median of those ratios, so
           // one slow minute of the shared machine does not decide.
           const repeats = c === PREDICT_CHECK_LEVEL ? o.predictRepeats : 1;
+          const targets = targetsFor[id]!.filter((name) => name !== T.batchingOff || c === PREDICT_CHECK_LEVEL);
           for (let i = 0; i < repeats; i++) {
-            for (const name of targetsFor[id]!) {
-              const real = name === T.server;
-              await run(name, id, c, { readMetrics: real, model: real ? "loan-approval" : undefined, round: repeats > 1 ? i : undefined });
+            for (const name of targets) {
+              const real = name === T.server || name === T.batchingOff;
+              await run(name, id, c, { readMetrics: real, model: real ? LOAN_MODEL : undefined, round: repeats > 1 ? i : undefined });
             }
           }
         }
@@ -436,8 +441,8 @@ async function main(): Promise<number> {
     // 3. The image path: batching ON and OFF (two servers), and the
     //    in-process reference with no RPC.
     if (want("classify-image-grpc")) {
-      const on = await slots.add(T.imageOn, () => startRealServer({ name: T.imageOn, modelRepository: fx.repoBatchingOn }));
-      const off = await slots.add(T.imageOff, () => startRealServer({ name: T.imageOff, modelRepository: fx.repoBatchingOff }));
+      const on = await slots.add(T.batchingOn, () => startRealServer({ name: T.batchingOn, modelRepository: fx.repoBatchingOn }));
+      const off = await slots.add(T.batchingOff, () => startRealServer({ name: T.batchingOff, modelRepository: fx.repoBatchingOff }));
       log(`image servers SERVING: ON on ${on.port}, OFF on ${off.port}`);
       const inProcess = async (mode: "pool" | "engine", c: number, round?: number) => {
         await settle();
@@ -468,7 +473,7 @@ async function main(): Promise<number> {
         // and the rate settle before it is read.
         const window = c >= 128 ? { warmupS: Math.max(o.warmupS, 5), durationS: Math.max(o.durationS, 15) } : {};
         for (let i = 0; i < repeats; i++) {
-          for (const name of [T.imageOn, T.imageOff]) await run(name, "classify-image-grpc", c, { readMetrics: true, model: IMAGE_MODEL, ...window, round: repeats > 1 ? i : undefined });
+          for (const name of [T.batchingOn, T.batchingOff]) await run(name, "classify-image-grpc", c, { readMetrics: true, model: IMAGE_MODEL, ...window, round: repeats > 1 ? i : undefined });
           if (checked) for (const mode of ["pool", "engine"] as const) await inProcess(mode, c, repeats > 1 ? i : undefined);
         }
       }

@@ -2,7 +2,7 @@
 // console summary, and the raw JSON.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ratioRows, type Results } from "./results.js";
+import { PREDICT_CHECK_LEVEL, ratioRows, T, type Results } from "./results.js";
 import { renderChart } from "./svg.js";
 
 const num = (v: number | undefined, digits = 0) => (v === undefined || !Number.isFinite(v) ? "–" : v.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }));
@@ -39,6 +39,9 @@ export function markdown(r: Results): string {
   out.push(`- Real server: \`node dist/src/main.js\` with ${Object.entries(m.serverEnv).map(([k, v]) => `${k}=${v}`).join(" ")}; stdout (info log, one line per call) into a pipe the bench drains.`);
   out.push(`- Tools: ${Object.values(m.tools).join("; ")}.`);
   out.push(`- Image model batching: ON ${JSON.stringify(m.imageBatching.on)}, OFF ${JSON.stringify(m.imageBatching.off)}.`);
+  if (m.loanBatching) {
+    out.push(`- Loan model batching: ${JSON.stringify(m.loanBatching.on)} on the server (as shipped), ${JSON.stringify(m.loanBatching.off)} on "${T.batchingOff}", which also takes part in the Predict gRPC rounds at c=${PREDICT_CHECK_LEVEL} (not a target).`);
+  }
   out.push("");
   out.push("## Target checks");
   out.push("");

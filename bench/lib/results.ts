@@ -10,8 +10,8 @@ export const T = {
   h2Floor: "node:http2 floor",
   httpFloor: "node:http floor",
   grpcJs: "grpc-js trivial",
-  imageOn: "server, batching ON",
-  imageOff: "server, batching OFF",
+  batchingOn: "server, batching ON",
+  batchingOff: "server, batching OFF",
 } as const;
 
 export interface InProcessResult {
@@ -72,6 +72,8 @@ export interface Results {
     h2loadShapes: Record<string, string>;
     serverEnv: Record<string, string>;
     imageBatching: { on: unknown; off: unknown };
+    /** The loan model's batching on the server and on "server, batching OFF" (runs from 20 on). */
+    loanBatching?: { on: unknown; off: unknown };
     commands: string[];
     /** Time spent waiting for other processes to leave the cores before runs. */
     quietWaitMs?: number;
@@ -160,14 +162,14 @@ export function pairedRatio(r: Results, workload: string, c: number, num: string
  */
 export function pairedInProcess(r: Results, c: number): PairedRatio & { mode?: InProcessResult["mode"] } {
   const best = bestInProcess(r, c);
-  const on = r.measurements.filter((m) => m.target === T.imageOn && m.workload === "classify-image-grpc" && m.concurrency === c && m.status === "ok");
+  const on = r.measurements.filter((m) => m.target === T.batchingOn && m.workload === "classify-image-grpc" && m.concurrency === c && m.status === "ok");
   if (!best) return { value: NaN, rounds: [], runs: on };
   const pairs = sameRound(on, r.inProcess.filter((p) => p.mode === best.mode && p.concurrency === c));
   if (pairs.length > 0) {
     const rounds = pairs.map(([m, p]) => m.okCallsPerSec / p.imagesPerSec);
     return { value: median(rounds), rounds, runs: pairs.map(([m]) => m), mode: best.mode };
   }
-  const m = find(r, T.imageOn, "classify-image-grpc", c);
+  const m = find(r, T.batchingOn, "classify-image-grpc", c);
   const value = m && best.imagesPerSec > 0 ? m.okCallsPerSec / best.imagesPerSec : NaN;
   return { value, rounds: Number.isFinite(value) ? [value] : [], runs: m ? [m] : [], mode: best.mode };
 }
@@ -230,8 +232,8 @@ export function computeChecks(r: Results): Check[] {
   ratio("PredictBatch(100) rows/s vs single Predict calls/s, c=64 (gRPC)", "(batch OK calls/s × 100) ÷ Predict OK calls/s", batch?.rowsPerSec, calls(T.server, "predict-grpc", PREDICT_CHECK_LEVEL), 30, errorsNote(batch, sGrpc), [batch, sGrpc]);
   const inproc = pairedInProcess(r, 32);
   paired("Images: server (batching ON) vs in-process, c=32", `server OK images/s ÷ in-process images/s (${inproc.mode ?? "?"}, the better mode by median)`, inproc, 0.8);
-  paired("Images: batching ON vs OFF, c=32", "ON OK images/s ÷ OFF OK images/s", pairedRatio(r, "classify-image-grpc", 32, T.imageOn, T.imageOff), 1.3);
-  paired("Images: batching ON vs OFF, c=1 (never worse)", "ON OK images/s ÷ OFF OK images/s", pairedRatio(r, "classify-image-grpc", 1, T.imageOn, T.imageOff), 1.0);
+  paired("Images: batching ON vs OFF, c=32", "ON OK images/s ÷ OFF OK images/s", pairedRatio(r, "classify-image-grpc", 32, T.batchingOn, T.batchingOff), 1.3);
+  paired("Images: batching ON vs OFF, c=1 (never worse)", "ON OK images/s ÷ OFF OK images/s", pairedRatio(r, "classify-image-grpc", 1, T.batchingOn, T.batchingOff), 1.0);
   const rss = median(r.startup.map((s) => s.idleRssMiB));
   const rssMB = (rss * 2 ** 20) / 1e6;
   checks.push({
@@ -271,9 +273,11 @@ export function ratioRows(r: Results): RatioRow[] {
   const pairs: Array<[string, string, string]> = [
     ["predict-grpc", T.server, T.grpcJs],
     ["predict-grpc", T.server, T.h2Floor],
+    // Not a target: the loan model with and without dynamic batching (c=64 only).
+    ["predict-grpc", T.server, T.batchingOff],
     ["predict-connect-json", T.server, T.httpFloor],
     ["predict-grpc-web", T.server, T.httpFloor],
-    ["classify-image-grpc", T.imageOn, T.imageOff],
+    ["classify-image-grpc", T.batchingOn, T.batchingOff],
   ];
   // One row per target, workload and level (the median run where a level was measured several times).
   const measured = (w: string, t: string) =>
@@ -289,7 +293,7 @@ export function ratioRows(r: Results): RatioRow[] {
     const single = find(r, T.server, "predict-grpc", m.concurrency);
     if (single) rows.push({ workload: m.workload, concurrency: m.concurrency, server: "server rows/s", reference: "server Predict OK calls/s", serverValue: m.rowsPerSec, referenceValue: single.okCallsPerSec, ratio: m.rowsPerSec / single.okCallsPerSec, unit: "rows/s" });
   }
-  for (const m of [T.imageOn, T.imageOff].flatMap((t) => measured("classify-image-grpc", t))) {
+  for (const m of [T.batchingOn, T.batchingOff].flatMap((t) => measured("classify-image-grpc", t))) {
     for (const p of (["pool", "engine"] as const).map((mode) => inProcessMedian(r, mode, m.concurrency))) {
       if (p) rows.push({ workload: m.workload, concurrency: m.concurrency, server: m.target, reference: `in-process (${p.mode})`, serverValue: m.okCallsPerSec, referenceValue: p.imagesPerSec, ratio: m.okCallsPerSec / p.imagesPerSec, unit: "OK images/s" });
     }

@@ -17,8 +17,8 @@ interface Group {
 
 const COLORS: Record<string, string> = {
   [T.server]: "#1f4e9c",
-  [T.imageOn]: "#1f4e9c",
-  [T.imageOff]: "#7fa7e0",
+  [T.batchingOn]: "#1f4e9c",
+  [T.batchingOff]: "#7fa7e0",
   [T.h2Floor]: "#8a8a8a",
   [T.httpFloor]: "#b9b9b9",
   [T.grpcJs]: "#e08a1e",
@@ -41,7 +41,7 @@ export function chartGroups(r: Results): Group[] {
     {
       label: "ClassifyImage 224², c=32",
       unit: "images/s",
-      bars: [bar(T.imageOn, "classify-image-grpc", 32), bar(T.imageOff, "classify-image-grpc", 32), { series: "in-process", value: bestInProcess(r, 32)?.imagesPerSec ?? NaN }],
+      bars: [bar(T.batchingOn, "classify-image-grpc", 32), bar(T.batchingOff, "classify-image-grpc", 32), { series: "in-process", value: bestInProcess(r, 32)?.imagesPerSec ?? NaN }],
     },
   ];
   return groups.map((g) => ({ ...g, bars: g.bars.filter((b) => Number.isFinite(b.value) && b.value > 0) })).filter((g) => g.bars.length > 0);
