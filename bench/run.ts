@@ -179,7 +179,9 @@ async function stop(t: Target, r: Results, as = t.name): Promise<void> {
   await t.stop();
   started.delete(t);
   if (t.name.startsWith("server") || t.name.startsWith("startup") || t.log.problems.length) {
-    r.serverLogs[as] = { lines: t.log.lines, bytes: t.log.bytes, problems: t.log.problems.slice(0, 50) };
+    // A name can be started more than once (the OFF server serves the Predict and the image rounds): add up its processes.
+    const before = r.serverLogs[as] ?? { lines: 0, bytes: 0, problems: [] };
+    r.serverLogs[as] = { lines: before.lines + t.log.lines, bytes: before.bytes + t.log.bytes, problems: [...before.problems, ...t.log.problems].slice(0, 50) };
   }
 }
 
