@@ -22,6 +22,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { readOptions } from "./lib/cli.js";
 import { writeRequestFiles } from "./lib/fixtures.js";
 import { missingTools, runH2load, runWrk, type GeneratorRun } from "./lib/loadgen.js";
 import { counterBy, parseH2loadSummary, parseWrk } from "./lib/parse.js";
@@ -63,45 +64,38 @@ function parseArgs(argv: string[]) {
     if (!m) usage(`expected NAME=VALUE, got ${s}`);
     into[m[1]!] = m[2]!;
   };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i]!.split("=", 2) as [string, string | undefined];
-    const value = () => (inline !== undefined ? argv[i]!.slice(flag.length + 1) : argv[++i]);
-    const count = (v: string | undefined, min: number) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < min) usage(`${flag} wants a whole number of at least ${min}, got ${v}`);
-      return n;
-    };
-    switch (flag) {
-      case "--workload": {
-        const w = value() as WorkloadId;
-        if (!COMPARABLE.includes(w)) usage(`--workload is one of ${COMPARABLE.join(", ")}`);
-        o.workload = w;
-        break;
+  readOptions(
+    argv,
+    usage,
+    (opt) => {
+      switch (opt.flag) {
+        case "--workload": {
+          const w = opt.value() as WorkloadId;
+          if (!COMPARABLE.includes(w)) usage(`--workload is one of ${COMPARABLE.join(", ")}`);
+          o.workload = w;
+          break;
+        }
+        case "--pairs":
+          o.pairs = opt.number(1, true);
+          break;
+        case "--concurrency":
+          o.concurrency = opt.number(1, true);
+          break;
+        case "--duration":
+          o.durationS = opt.number(1, true);
+          break;
+        case "--env-a":
+          setting(opt.value(), o.envA);
+          break;
+        case "--env-b":
+          setting(opt.value(), o.envB);
+          break;
+        default:
+          usage(`unknown option ${opt.flag}`);
       }
-      case "--pairs":
-        o.pairs = count(value(), 1);
-        break;
-      case "--concurrency":
-        o.concurrency = count(value(), 1);
-        break;
-      case "--duration":
-        o.durationS = count(value(), 1);
-        break;
-      case "--env-a":
-        setting(value(), o.envA);
-        break;
-      case "--env-b":
-        setting(value(), o.envB);
-        break;
-      case "--help":
-      case "-h":
-        usage();
-        break;
-      default:
-        if (flag.startsWith("-")) usage(`unknown option ${flag}`);
-        o.revs.push(argv[i]!);
-    }
-  }
+    },
+    (rev) => o.revs.push(rev),
+  );
   if (o.revs.length !== 2) usage("give two builds to compare, A and B");
   return o;
 }

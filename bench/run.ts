@@ -12,6 +12,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { readOptions } from "./lib/cli.js";
 import { batchingOf, IMAGE_MODEL, LOAN_MODEL, makeFixtures } from "./lib/fixtures.js";
 import { h2loadShape, missingTools } from "./lib/loadgen.js";
 import { blankMeasurement, isNoisy, measure, quieter, type Measurement } from "./lib/measure.js";
@@ -53,56 +54,49 @@ function parseArgs(argv: string[]) {
     out: "bench/results",
     keepTmp: false,
   };
-  const list = (s: string | undefined) => (s ?? "").split(",").map((x) => x.trim()).filter(Boolean);
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i]!.split("=", 2) as [string, string | undefined];
-    const value = () => inline ?? argv[++i];
-    switch (flag) {
+  readOptions(argv, usage, (o) => {
+    switch (o.flag) {
       case "--quick":
         opts.quick = true;
         break;
       case "--only": {
-        const names = list(value());
+        const names = o.value().split(",").map((x) => x.trim()).filter(Boolean);
         const unknown = names.filter((n) => !ALIASES[n]);
-        if (unknown.length) usage(`unknown workload ${unknown.join(", ")}`);
+        if (unknown.length || !names.length) usage(`unknown workload ${unknown.join(", ") || "(none given)"}`);
         opts.only = [...new Set(names.flatMap((n) => ALIASES[n]!))];
         break;
       }
       case "--duration":
-        opts.durationS = Number(value());
+        opts.durationS = o.number(0.1);
         break;
       case "--warmup":
-        opts.warmupS = Number(value());
+        opts.warmupS = o.number(0);
         break;
       case "--levels":
-        opts.levels = list(value()).map(Number);
+        opts.levels = o.numbers(1, true);
         break;
       case "--image-levels":
-        opts.imageLevels = list(value()).map(Number);
+        opts.imageLevels = o.numbers(1, true);
         break;
       case "--startup-runs":
-        opts.startupRuns = Number(value());
+        opts.startupRuns = o.number(0, true);
         break;
       case "--image-repeats":
-        opts.imageRepeats = Number(value());
+        opts.imageRepeats = o.number(1, true);
         break;
       case "--predict-repeats":
-        opts.predictRepeats = Number(value());
+        opts.predictRepeats = o.number(1, true);
         break;
       case "--out":
-        opts.out = value() ?? opts.out;
+        opts.out = o.value();
         break;
       case "--keep-tmp":
         opts.keepTmp = true;
         break;
-      case "--help":
-      case "-h":
-        usage();
-        break;
       default:
-        usage(`unknown option ${flag}`);
+        usage(`unknown option ${o.flag}`);
     }
-  }
+  });
   return {
     ...opts,
     durationS: opts.durationS ?? (opts.quick ? 2 : 5),
