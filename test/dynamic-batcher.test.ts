@@ -277,27 +277,24 @@ describe("DynamicBatcher", () => {
     expect(batcher.running).toBe(0);
   });
 
-  it("with takeWholeQueue dispatches every queued batch at once, then waits for a free slot", async () => {
-    const { calls, batcher, complete } = setup({ maxBatchSize: 2, takeWholeQueue: true });
-    const first = ["a", "b", "c", "d", "e"].map((id) => batcher.submit({ id }));
+  it("with maxBatchesPerDispatch takes up to that many batches at once, then waits for the slot", async () => {
+    const { calls, batcher, complete } = setup({ maxBatchSize: 2, maxBatchesPerDispatch: 2 });
+    const results = ["a", "b", "c", "d", "e", "f", "g"].map((id) => batcher.submit({ id }));
     await flush();
-    expect(calls.map((c) => c.ids)).toEqual([["a", "b"], ["c", "d"], ["e"]]);
-    expect(batcher.running).toBe(3);
-    const later = ["f", "g", "h"].map((id) => batcher.submit({ id }));
-    await flush();
-    expect(calls).toHaveLength(3); // no slot until every batch of the dispatch is done
+    expect(calls.map((c) => c.ids)).toEqual([["a", "b"], ["c", "d"]]);
+    expect(batcher.running).toBe(2);
     await complete(calls[0]);
+    expect(calls).toHaveLength(2); // the slot is free when the whole dispatch is done
     await complete(calls[1]);
-    expect(calls).toHaveLength(3);
+    expect(calls.map((c) => c.ids).slice(2)).toEqual([["e", "f"], ["g"]]);
     await complete(calls[2]);
-    expect(calls.map((c) => c.ids).slice(3)).toEqual([["f", "g"], ["h"]]);
     await complete(calls[3]);
-    await complete(calls[4]);
-    expect(await Promise.all([...first, ...later])).toEqual(["a", "b", "c", "d", "e", "f", "g", "h"].map((id) => `r-${id}`));
+    expect(await Promise.all(results)).toEqual(["a", "b", "c", "d", "e", "f", "g"].map((id) => `r-${id}`));
+    expect(() => setup({ maxBatchesPerDispatch: 0 })).toThrow(RangeError);
   });
 
-  it("with takeWholeQueue and a delay sends full batches at once and holds the rest for its delay", async () => {
-    const { clock, calls, batcher, complete } = setup({ maxBatchSize: 2, maxQueueDelayUs: 1000, takeWholeQueue: true });
+  it("with maxBatchesPerDispatch and a delay sends full batches at once and holds the rest for its delay", async () => {
+    const { clock, calls, batcher, complete } = setup({ maxBatchSize: 2, maxQueueDelayUs: 1000, maxBatchesPerDispatch: 8 });
     const results = ["a", "b", "c", "d", "e"].map((id) => batcher.submit({ id }));
     await flush();
     expect(calls.map((c) => c.ids)).toEqual([["a", "b"], ["c", "d"]]);

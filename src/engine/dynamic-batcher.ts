@@ -16,13 +16,13 @@ export interface BatcherOptions<T, R> {
   /** Executions allowed to run at the same time (e.g. the number of inference workers). Default 1. */
   maxConcurrency?: number;
   /**
-   * A dispatch takes every queued item that is due, as consecutive batches,
-   * even past maxConcurrency; the next dispatch waits for a free slot as
-   * usual. For executions that run one after another in one event-loop turn
-   * anyway (a session on the event loop): holding the queue back would only
-   * spread its batches over more turns. Default false.
+   * Batches a free slot takes at once, run one after another, when more is
+   * queued than one batch holds; the slot is free again when all are done.
+   * For executions that run one after another in one event-loop turn anyway
+   * (a session on the event loop): holding the queue back would only spread
+   * its batches over more turns. Default 1.
    */
-  takeWholeQueue?: boolean;
+  maxBatchesPerDispatch?: number;
   /** Rows an item contributes (e.g. a PredictBatch chunk of 40 rows); must be 1..maxBatchSize. */
   rowsOf(item: T): number;
   /** Runs one batch; must resolve with one result per item, in order, or reject (then every item in the batch rejects with that error). */
@@ -71,10 +71,10 @@ interface Entry<T, R> {
  *   cost 1.10-1.20x the CPU per call (README, Performance). At one call in
  *   flight the extra loop turn is an empty one: 2-5% more CPU per call, no
  *   change in latency measured.
- *   With takeWholeQueue, a queue longer than maxBatchSize goes in one
- *   dispatch, as several batches: at max_batch_size 1 and 64 calls in flight
- *   on the event loop, one batch per dispatch answered one call per two loop
- *   turns (README, Performance).
+ *   With maxBatchesPerDispatch > 1, a queue longer than maxBatchSize goes
+ *   in one dispatch, as up to that many batches: at max_batch_size 1 and 64
+ *   calls in flight on the event loop, one batch per dispatch answered one
+ *   call per two loop turns (README, Performance).
  * - maxQueueDelayUs > 0: dispatch when queued rows reach maxBatchSize, or when
  *   the oldest queued item has waited maxQueueDelayUs (a clock timer),
  *   whichever comes first. If all slots are busy, the batch goes as soon as one
@@ -101,7 +101,7 @@ export class DynamicBatcher<T, R> {
   private readonly delayMs: number;
   private readonly maxQueueRows: number;
   private readonly maxConcurrency: number;
-  private readonly takeWholeQueue: boolean;
+  private readonly maxBatchesPerDispatch: number;
   private readonly clock: Clock;
   private readonly queue: Entry<T, R>[] = [];
   private rows = 0;
@@ -112,17 +112,18 @@ export class DynamicBatcher<T, R> {
   private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly opts: BatcherOptions<T, R>) {
-    const { maxBatchSize, maxQueueDelayUs, maxQueueRows, maxConcurrency = 1 } = opts;
+    const { maxBatchSize, maxQueueDelayUs, maxQueueRows, maxConcurrency = 1, maxBatchesPerDispatch = 1 } = opts;
     // Bad options are a deployment bug; fail at startup, not on the first request.
     if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) throw new RangeError(`maxBatchSize must be a positive integer, got ${maxBatchSize}`);
     if (!(maxQueueDelayUs >= 0)) throw new RangeError(`maxQueueDelayUs must be >= 0, got ${maxQueueDelayUs}`);
     if (!Number.isInteger(maxQueueRows) || maxQueueRows < 1) throw new RangeError(`maxQueueRows must be a positive integer, got ${maxQueueRows}`);
     if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1) throw new RangeError(`maxConcurrency must be a positive integer, got ${maxConcurrency}`);
+    if (!Number.isInteger(maxBatchesPerDispatch) || maxBatchesPerDispatch < 1) throw new RangeError(`maxBatchesPerDispatch must be a positive integer, got ${maxBatchesPerDispatch}`);
     this.maxBatchSize = maxBatchSize;
     this.delayMs = maxQueueDelayUs / 1000;
     this.maxQueueRows = maxQueueRows;
     this.maxConcurrency = maxConcurrency;
-    this.takeWholeQueue = opts.takeWholeQueue ?? false;
+    this.maxBatchesPerDispatch = maxBatchesPerDispatch;
     this.clock = opts.clock ?? systemClock;
   }
 
@@ -207,18 +208,19 @@ export class DynamicBatcher<T, R> {
   };
 
   private pump(): void {
-    // Once per dispatch: a whole queue of one-row batches would make it quadratic.
+    // Once per pump, not per batch: a dispatch of many one-row batches would make it quadratic.
     if (this.active < this.maxConcurrency) this.dropExpired();
-    let dispatched = false;
-    while (this.active < this.maxConcurrency || (this.takeWholeQueue && dispatched)) {
+    // Batches the dispatch under way may still take past the slot limit.
+    let followers = 0;
+    while (this.active < this.maxConcurrency || followers > 0) {
       const head = this.queue[0];
       if (!head) break;
       if (!this.shouldDispatch(head)) {
         this.armTimer(head);
         return;
       }
+      followers = this.active < this.maxConcurrency ? this.maxBatchesPerDispatch - 1 : followers - 1;
       this.run(this.takeBatch());
-      dispatched = true;
     }
     // No slot free (a completion pumps again) or nothing queued: no timer is
     // needed, and cancelling it lets an idle process exit.

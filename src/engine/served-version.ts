@@ -36,17 +36,16 @@ export class ServedVersion {
     private readonly clock: Clock,
     private readonly observer: EngineObserver | undefined,
     workers: number,
+    batchesPerDispatch: number,
   ) {
-    const onEventLoop = config.session.execution === "event_loop";
     const b = config.batching;
     this.batcher = new DynamicBatcher<QueuedRequest, Tensors>({
       maxBatchSize: b.max_batch_size,
       maxQueueDelayUs: b.max_queue_delay_us,
       maxQueueRows: b.max_queue_rows,
-      // A session on the event loop runs one run at a time: its "slot" is one
-      // dispatch, which takes the whole queue (runs follow in the same turn).
-      maxConcurrency: onEventLoop ? 1 : workers,
-      takeWholeQueue: onEventLoop,
+      // On the event loop one run at a time; in the pool, one per worker.
+      maxConcurrency: config.session.execution === "event_loop" ? 1 : workers,
+      maxBatchesPerDispatch: batchesPerDispatch,
       clock,
       rowsOf: (r) => r.rows,
       execute: (items) => this.execute(items),
@@ -71,8 +70,6 @@ export class ServedVersion {
     };
     const onEventLoop = config.session.execution === "event_loop";
     const session = onEventLoop ? await loadOnEventLoop(modelPath, sessionOptions) : await args.pool.load(modelPath, sessionOptions);
-    // On the event loop one run at a time; in the pool, one per worker.
-    let served: ServedVersion;
     let runMs = 0;
     try {
       const missing = [
@@ -82,15 +79,20 @@ export class ServedVersion {
       if (missing.length > 0) {
         throw new Error(`${modelPath}: the model has no ${missing.join(", ")} (it has inputs ${session.info.inputNames.join(", ")} and outputs ${session.info.outputNames.join(", ")})`);
       }
-      served = new ServedVersion(config, args.version, session, args.clock ?? systemClock, args.observer, args.workers);
-      await served.warmUp(modelPath);
+      await warmUp(session, config, modelPath);
       // A model on the event loop must run its largest batch quickly: every other call waits meanwhile.
-      if (onEventLoop) runMs = await served.runMs(modelPath, config.batching.max_batch_size);
+      if (onEventLoop) runMs = await runTime(session, config, modelPath, config.batching.max_batch_size);
     } catch (e) {
       await session.release().catch(() => {});
       throw e;
     }
-    if (!onEventLoop || runMs <= EVENT_LOOP_MAX_RUN_MS) return served;
+    const create = (batchesPerDispatch: number) =>
+      new ServedVersion(config, args.version, session, args.clock ?? systemClock, args.observer, args.workers, batchesPerDispatch);
+    if (!onEventLoop) return create(1);
+    // Runs dispatched together follow one another in one loop turn: as many
+    // largest batches as fit in the time one run may hold the loop (by the
+    // warm timing; under load a run takes up to ~3x longer, README).
+    if (runMs <= EVENT_LOOP_MAX_RUN_MS) return create(Math.max(1, Math.floor(EVENT_LOOP_MAX_RUN_MS / Math.max(runMs, 0.001))));
     await session.release().catch(() => {});
     const inWorker = await ServedVersion.load({ ...args, config: { ...config, session: { ...config.session, execution: "worker" } } });
     inWorker.executionNote = `session.execution "event_loop" needs a run of max_batch_size (${config.batching.max_batch_size}) rows under ${EVENT_LOOP_MAX_RUN_MS} ms, this one took ${runMs.toFixed(1)} ms - running it in an inference worker instead`;
@@ -105,38 +107,6 @@ export class ServedVersion {
     return this.config.session.execution;
   }
 
-  /**
-   * How long one run of `rows` rows takes on the event loop, in ms (best of
-   * three). onnxruntime-node defers each run to a setImmediate: timing from a
-   * marker queued just before it leaves out the wait for the loop, which under
-   * load is longer than the run itself.
-   */
-  private async runMs(modelPath: string, rows: number): Promise<number> {
-    const feeds: Tensors = {};
-    for (const t of this.config.inputs) feeds[t.name] = zeroTensor(t.dtype, [rows, ...t.shape.slice(1)]);
-    let best = Infinity;
-    for (let i = 0; i < 3; i++) {
-      let start = performance.now();
-      setImmediate(() => (start = performance.now()));
-      try {
-        await this.session.run(feeds as never);
-      } catch (e) {
-        throw new Error(`${modelPath}: a run of max_batch_size (${rows}) rows failed: ${(e as Error).message}`);
-      }
-      best = Math.min(best, performance.now() - start);
-    }
-    return best;
-  }
-
-  private async warmUp(modelPath: string): Promise<void> {
-    const feeds: Tensors = {};
-    for (const t of this.config.inputs) feeds[t.name] = zeroTensor(t.dtype, t.shape);
-    try {
-      await this.session.run(feeds as never);
-    } catch (e) {
-      throw new Error(`${modelPath}: warm-up inference failed: ${(e as Error).message}`);
-    }
-  }
 
   get name(): string {
     return this.config.name;
@@ -192,4 +162,37 @@ export class ServedVersion {
     await this.batcher.drain();
     await this.session.release();
   }
+}
+
+async function warmUp(session: ModelSession, config: ModelConfig, modelPath: string): Promise<void> {
+  const feeds: Tensors = {};
+  for (const t of config.inputs) feeds[t.name] = zeroTensor(t.dtype, t.shape);
+  try {
+    await session.run(feeds as never);
+  } catch (e) {
+    throw new Error(`${modelPath}: warm-up inference failed: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * How long one run of `rows` rows takes on the event loop, in ms (best of
+ * three). onnxruntime-node defers each run to a setImmediate: timing from a
+ * marker queued just before it leaves out the wait for the loop, which under
+ * load is longer than the run itself.
+ */
+async function runTime(session: ModelSession, config: ModelConfig, modelPath: string, rows: number): Promise<number> {
+  const feeds: Tensors = {};
+  for (const t of config.inputs) feeds[t.name] = zeroTensor(t.dtype, [rows, ...t.shape.slice(1)]);
+  let best = Infinity;
+  for (let i = 0; i < 3; i++) {
+    let start = performance.now();
+    setImmediate(() => (start = performance.now()));
+    try {
+      await session.run(feeds as never);
+    } catch (e) {
+      throw new Error(`${modelPath}: a run of max_batch_size (${rows}) rows failed: ${(e as Error).message}`);
+    }
+    best = Math.min(best, performance.now() - start);
+  }
+  return best;
 }
