@@ -187,7 +187,7 @@ export class ModelRepository {
       const metrics = await readMetrics(join(this.opts.root, entry.name, version, "metrics.json"));
       entry.versions.set(version, { version, state: "ready", updatedAt: new Date(), fingerprint: fp, served, metrics });
       if (previous?.served) void previous.served.unload();
-      this.opts.logger.info({ model: entry.name, version, path: modelPath, execution: served.execution, ms: Math.round(performance.now() - started) }, "model version ready");
+      this.opts.logger.info({ model: entry.name, version, path: modelPath, execution: served.execution, batchesPerDispatch: served.batchesPerDispatch, ms: Math.round(performance.now() - started) }, "model version ready");
       if (served.executionNote) this.opts.logger.warn({ model: entry.name, version, path: modelPath }, served.executionNote);
     } catch (e) {
       this.fail(entry, version, fp, modelPath, (e as Error).message, previous);

@@ -36,7 +36,8 @@ export class ServedVersion {
     private readonly clock: Clock,
     private readonly observer: EngineObserver | undefined,
     workers: number,
-    batchesPerDispatch: number,
+    /** Batches one dispatch may take when more is queued (see DynamicBatcher); logged at load. */
+    readonly batchesPerDispatch: number,
   ) {
     const b = config.batching;
     this.batcher = new DynamicBatcher<QueuedRequest, Tensors>({
