@@ -143,16 +143,29 @@ function sameRound<A extends { round?: number }, B extends { round?: number }>(a
  * give the ratio of each side's median run.
  */
 export function pairedRatio(r: Results, workload: string, c: number, num: string, den: string): PairedRatio {
-  const ok = (t: string) => r.measurements.filter((m) => m.target === t && m.workload === workload && m.concurrency === c && m.status === "ok");
+  return roundByRound(r, c, { target: num, workload }, { target: den, workload }, (m) => m.okCallsPerSec);
+}
+
+/**
+ * PredictBatch's rows/s ÷ single Predict's OK calls/s on the server at c,
+ * round by round as pairedRatio() does (since run 22 both are measured in
+ * each round, seconds apart; before, in loops minutes apart).
+ */
+export function pairedBatchRatio(r: Results, c: number): PairedRatio {
+  return roundByRound(r, c, { target: T.server, workload: "predict-batch-grpc" }, { target: T.server, workload: "predict-grpc" }, (m) => (m.workload === "predict-batch-grpc" ? m.rowsPerSec : m.okCallsPerSec));
+}
+
+function roundByRound(r: Results, c: number, num: { target: string; workload: string }, den: { target: string; workload: string }, value: (m: Measurement) => number): PairedRatio {
+  const ok = (s: { target: string; workload: string }) => r.measurements.filter((m) => m.target === s.target && m.workload === s.workload && m.concurrency === c && m.status === "ok");
   const pairs = sameRound(ok(num), ok(den));
   if (pairs.length > 0) {
-    const rounds = pairs.map(([m, o]) => m.okCallsPerSec / o.okCallsPerSec);
+    const rounds = pairs.map(([m, o]) => value(m) / value(o));
     return { value: median(rounds), rounds, runs: pairs.flat() };
   }
-  const m = find(r, num, workload, c);
-  const o = find(r, den, workload, c);
-  const value = m && o && o.okCallsPerSec > 0 ? m.okCallsPerSec / o.okCallsPerSec : NaN;
-  return { value, rounds: Number.isFinite(value) ? [value] : [], runs: [m, o].filter((x): x is Measurement => x !== undefined) };
+  const m = find(r, num.target, num.workload, c);
+  const o = find(r, den.target, den.workload, c);
+  const v = m && o && value(o) > 0 ? value(m) / value(o) : NaN;
+  return { value: v, rounds: Number.isFinite(v) ? [v] : [], runs: [m, o].filter((x): x is Measurement => x !== undefined) };
 }
 
 /**
@@ -196,7 +209,6 @@ export function computeChecks(r: Results): Check[] {
       note: !Number.isFinite(value) ? "not measured" : ok ? note : `FAIL because of errors under load - ${note ?? ""}`,
     });
   };
-  const calls = (t: string, w: string, c: number) => find(r, t, w, c)?.okCallsPerSec;
   const errorsNote = (...ms: Array<Measurement | undefined>) => {
     const errs = ms.filter((m): m is Measurement => m !== undefined && m.errors > 0);
     const sat = ms.filter((m): m is Measurement => m !== undefined && m.generatorSaturated);
@@ -228,8 +240,7 @@ export function computeChecks(r: Results): Check[] {
     note: p99 === undefined ? "not measured" : errorsNote(sGrpc),
   });
   paired("Predict Connect JSON/HTTP1.1: server vs bare node:http, c=64", "server OK calls/s ÷ node:http floor calls/s", pairedRatio(r, "predict-connect-json", PREDICT_CHECK_LEVEL, T.server, T.httpFloor), 0.4);
-  const batch = find(r, T.server, "predict-batch-grpc", PREDICT_CHECK_LEVEL);
-  ratio("PredictBatch(100) rows/s vs single Predict calls/s, c=64 (gRPC)", "(batch OK calls/s × 100) ÷ Predict OK calls/s", batch?.rowsPerSec, calls(T.server, "predict-grpc", PREDICT_CHECK_LEVEL), 30, errorsNote(batch, sGrpc), [batch, sGrpc]);
+  paired("PredictBatch(100) rows/s vs single Predict calls/s, c=64 (gRPC)", "(batch OK calls/s × 100) ÷ Predict OK calls/s", pairedBatchRatio(r, PREDICT_CHECK_LEVEL), 30);
   const inproc = pairedInProcess(r, 32);
   paired("Images: server (batching ON) vs in-process, c=32", `server OK images/s ÷ in-process images/s (${inproc.mode ?? "?"}, the better mode by median)`, inproc, 0.8);
   paired("Images: batching ON vs OFF, c=32", "ON OK images/s ÷ OFF OK images/s", pairedRatio(r, "classify-image-grpc", 32, T.batchingOn, T.batchingOff), 1.3);
