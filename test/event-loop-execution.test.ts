@@ -54,6 +54,34 @@ describe("session.execution", () => {
     }
   });
 
+  it("on the event loop, one dispatch runs many queued batches in one loop turn; in a worker, one batch per worker", async () => {
+    const base = await readModelConfig(LOAN_DIR);
+    const config: ModelConfig = { ...base, batching: { ...base.batching, max_batch_size: 1 } };
+    const modelPath = join(LOAN_DIR, "1", "model.onnx");
+    const load = (execution: "worker" | "event_loop") => ServedVersion.load({ pool, config: withExecution(config, execution), modelPath, version: "1", workers: 1 });
+    const [inline, worker] = await Promise.all([load("event_loop"), load("worker")]);
+    try {
+      expect(worker.batchesPerDispatch).toBe(1);
+      // A run of one row takes well under 0.5 ms: at least 10 fit in the 5 ms a dispatch may hold the loop.
+      expect(inline.batchesPerDispatch).toBeGreaterThanOrEqual(10);
+      // 16 one-row calls at once: with one batch per dispatch they took two loop turns each.
+      let turns = 0;
+      let counting = true;
+      const tick = () => {
+        turns++;
+        if (counting) setImmediate(tick);
+      };
+      setImmediate(tick);
+      const rows = applications(16).map((a) => create(PredictRequestSchema, a));
+      const outputs = await Promise.all(rows.map((r) => inline.infer(encodeApplications(inline.config, [r]))));
+      counting = false;
+      expect(outputs).toHaveLength(16);
+      expect(turns).toBeLessThanOrEqual(6);
+    } finally {
+      await Promise.all([inline.unload(), worker.unload()]);
+    }
+  });
+
   it("runs a model whose largest batch is too slow for the event loop in a worker instead, saying why", async () => {
     const config = withExecution(await readModelConfig(LOAN_DIR), "event_loop");
     config.batching = { ...config.batching, max_batch_size: 1000 };
