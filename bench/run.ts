@@ -60,7 +60,7 @@ function parseArgs(argv: string[]) {
         opts.quick = true;
         break;
       case "--only": {
-        const names = o.value().split(",").map((x) => x.trim()).filter(Boolean);
+        const names = o.list().filter(Boolean);
         const unknown = names.filter((n) => !ALIASES[n]);
         if (unknown.length || !names.length) usage(`unknown workload ${unknown.join(", ") || "(none given)"}`);
         opts.only = [...new Set(names.flatMap((n) => ALIASES[n]!))];

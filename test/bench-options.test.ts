@@ -17,13 +17,14 @@ function read(argv: string[], on: (o: Option, seen: Record<string, unknown>) => 
 
 describe("readOptions", () => {
   it("reads --flag value, --flag=value, lists and positional arguments", () => {
-    const { seen, positional } = read(["HEAD", "--pairs", "3", "--levels=1,16, 64", "--env-b=A=b=c", ".", "--quick"], (o, s) => {
+    const { seen, positional } = read(["HEAD", "--pairs", "3", "--levels=1,16, 64", "--env-b=A=b=c", ".", "--only", " grpc, ,json", "--quick"], (o, s) => {
       if (o.flag === "--pairs") s.pairs = o.number(1, true);
       else if (o.flag === "--levels") s.levels = o.numbers(1, true);
       else if (o.flag === "--env-b") s.env = o.value();
+      else if (o.flag === "--only") s.only = o.list();
       else s[o.flag] = true;
     });
-    expect(seen).toEqual({ pairs: 3, levels: [1, 16, 64], env: "A=b=c", "--quick": true });
+    expect(seen).toEqual({ pairs: 3, levels: [1, 16, 64], env: "A=b=c", only: ["grpc", "", "json"], "--quick": true });
     expect(positional).toEqual(["HEAD", "."]);
   });
 

@@ -10,6 +10,8 @@ export interface Option {
   value(): string;
   /** Its value as a number of at least `min`; `whole` also wants an integer. */
   number(min: number, whole?: boolean): number;
+  /** Its value as a comma-separated list, each entry trimmed (empty entries kept). */
+  list(): string[];
   /** Its value as a comma-separated list of numbers, each checked as number() does. */
   numbers(min: number, whole?: boolean): number[];
 }
@@ -43,11 +45,13 @@ export function readOptions(argv: readonly string[], usage: (error?: string) => 
       if (!(n >= min) || (whole && !Number.isInteger(n))) usage(`${flag} wants ${whole ? "a whole number" : "a number"} of at least ${min}, got ${v}`);
       return n;
     };
+    const list = () => value().split(",").map((v) => v.trim());
     option({
       flag,
       value,
+      list,
       number: (min, whole) => number(min, whole),
-      numbers: (min, whole) => value().split(",").map((v) => number(min, whole, v.trim())),
+      numbers: (min, whole) => list().map((v) => number(min, whole, v)),
     });
   }
 }
