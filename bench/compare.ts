@@ -122,7 +122,7 @@ function checkout(rev: string, tmp: string): string {
 
 /** Calls the server finished OK so far, from its own counters. */
 async function okCalls(t: Target, w: Workload): Promise<number> {
-  const counts = counterBy(await httpGet(t.port, "/metrics"), "rpc_server_calls_total", { method: w.metricsMethod, protocol: w.metricsProtocol }, "code");
+  const counts = counterBy(await httpGet(t.metricsPort, "/metrics"), "rpc_server_calls_total", { method: w.metricsMethod, protocol: w.metricsProtocol }, "code");
   return counts["OK"] ?? 0;
 }
 

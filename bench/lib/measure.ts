@@ -129,7 +129,7 @@ export async function measure(target: Target, w: Workload, concurrency: number, 
   if (before !== undefined) return failure(target, m, `before the run: ${before}`);
   let metricsBefore: string | undefined;
   try {
-    metricsBefore = o.readMetrics ? await httpGet(target.port, "/metrics") : undefined;
+    metricsBefore = o.readMetrics ? await httpGet(target.metricsPort, "/metrics") : undefined;
   } catch (e) {
     return failure(target, m, `GET /metrics before the run: ${(e as Error).message}`);
   }
@@ -202,7 +202,7 @@ export async function measure(target: Target, w: Workload, concurrency: number, 
   if (metricsBefore !== undefined) {
     let metricsAfter: string;
     try {
-      metricsAfter = await httpGet(target.port, "/metrics");
+      metricsAfter = await httpGet(target.metricsPort, "/metrics");
     } catch (e) {
       return failure(target, m, `GET /metrics after the run: ${(e as Error).message}`);
     }

@@ -6,7 +6,7 @@ import * as http2 from "node:http2";
 import { createServer } from "node:net";
 import { fromBinary } from "@bufbuild/protobuf";
 import { HealthCheckResponseSchema, HealthCheckResponse_ServingStatus as Serving } from "../../gen/grpc/health/v1/health_pb.js";
-import { grpcCallOn, grpcFrame } from "./grpc-wire.js";
+import { grpcCallOn, grpcFrame, httpGet } from "./grpc-wire.js";
 import { API_KEY } from "./fixtures.js";
 import { ProcessSampler, type UsageWindow } from "./sampler.js";
 
@@ -17,6 +17,8 @@ export interface Target {
   name: string;
   pid: number;
   port: number;
+  /** Where its /metrics is served: the server's own metrics port, or the API port of a build that serves them there. */
+  metricsPort: number;
   proc: ChildProcess;
   /** performance.now() at spawn and when ready (SERVING, or LISTENING for the references). */
   spawnedAt: number;
@@ -75,7 +77,7 @@ function pinned(core: string, argv: string[], env: NodeJS.ProcessEnv, cwd?: stri
   return spawn("taskset", ["-c", core, ...argv], { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
 }
 
-function wrap(name: string, proc: ChildProcess, port: number, spawnedAt: number, readyAt: number, log: LogDrain): Target {
+function wrap(name: string, proc: ChildProcess, port: number, spawnedAt: number, readyAt: number, log: LogDrain, metricsPort = port): Target {
   let exit: { code: number | null; signal: string | null } | undefined;
   const exitedPromise = new Promise<void>((resolve) =>
     proc.once("exit", (code, signal) => {
@@ -88,6 +90,7 @@ function wrap(name: string, proc: ChildProcess, port: number, spawnedAt: number,
     name,
     pid: proc.pid!,
     port,
+    metricsPort,
     proc,
     spawnedAt,
     readyAt,
@@ -125,10 +128,12 @@ export interface RealServerOptions {
  */
 export async function startRealServer(opts: RealServerOptions): Promise<Target> {
   const port = await freePort();
+  const metricsPort = await freePort();
   const env = {
     ...process.env,
     API_KEYS: API_KEY,
     PORT: String(port),
+    METRICS_PORT: String(metricsPort),
     HOST: "127.0.0.1",
     LOG_LEVEL: "info",
     WORKERS: "1",
@@ -148,7 +153,17 @@ export async function startRealServer(opts: RealServerOptions): Promise<Target> 
     proc.kill("SIGKILL");
     throw new Error(`${opts.name}: not SERVING (${earlyExit ?? "timed out"}); log tail:\n${[...log.problems, ...log.tail].join("\n")}`);
   }
-  return wrap(opts.name, proc, port, spawnedAt, readyAt, log);
+  return wrap(opts.name, proc, port, spawnedAt, readyAt, log, await metricsPortOf(port, metricsPort));
+}
+
+/** METRICS_PORT when the build listens there; an older build (bench:compare) serves /metrics on its API port. */
+async function metricsPortOf(port: number, metricsPort: number): Promise<number> {
+  try {
+    await httpGet(metricsPort, "/metrics", 2000);
+    return metricsPort;
+  } catch {
+    return port;
+  }
 }
 
 const HEALTH_CHECK = "/grpc.health.v1.Health/Check";
