@@ -14,6 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Health, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus as Serving } from "../gen/grpc/health/v1/health_pb.js";
 import { PredictionService, PredictRequestSchema } from "../gen/prediction/v1/prediction_service_pb.js";
 import { ConfigError, loadConfig } from "../src/config.js";
+import { formatKeyFile, hashKey } from "../src/policy/key-file.js";
 import { VALID } from "./support/applications.js";
 import { HEALTH_CHECK_PATH, looksLikeStackTrace, postRaw, predictJson, PREDICT_PATH, VALID_JSON } from "./support/connect-json.js";
 import { metricValue, parseMetrics } from "./support/scrape-metrics.js";
@@ -326,26 +327,37 @@ describe("configuration errors", () => {
     }
   }, 60_000);
 
-  it("refuses an API_KEYS_FILE that holds only comments and blank lines", () => {
+  it("refuses an API_KEYS_FILE that breaks the format, naming the file and the line or field", () => {
     const dir = mkdtempSync(join(tmpdir(), "pred-keys-"));
-    const file = join(dir, "keys.txt");
-    try {
-      writeFileSync(file, "# no keys yet\n\n   \n# another comment\n");
+    const file = join(dir, "keys.json");
+    const refused = (text: string, where: RegExp) => {
+      writeFileSync(file, text);
       expect(() => loadConfig({ API_KEYS_FILE: file })).toThrow(ConfigError);
       expect(() => loadConfig({ API_KEYS_FILE: file })).toThrow(file);
+      expect(() => loadConfig({ API_KEYS_FILE: file })).toThrow(where);
+    };
+    try {
+      // The old format, one plaintext key per line.
+      refused("# keys for the payments team\nfile-key-one\n", /not valid JSON at line 1, column 1/);
+      refused(formatKeyFile([]), /holds no key/);
+      refused(formatKeyFile([{ name: "ops", sha256: hashKey("k"), methods: ["Train"], created: new Date().toISOString() }]), /keys\[0\]\.methods \(key 'ops'\): "Train" is not a method/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 });
 
-describe("API_KEYS_FILE with keys, one per line, and comments", () => {
+describe("API_KEYS_FILE with hashed keys", () => {
   let dir: string;
   let server: TestServer;
+  const created = new Date().toISOString();
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "pred-keys-"));
-    const file = join(dir, "keys.txt");
-    writeFileSync(file, "# keys for the payments team\nfile-key-one\n\n   file-key-two   \r\n# file-key-retired\n");
+    const file = join(dir, "keys.json");
+    writeFileSync(file, formatKeyFile([
+      { name: "payments", sha256: hashKey("file-key-one"), created },
+      { name: "reports", sha256: hashKey("file-key-two"), created },
+    ]));
     // API_KEYS empty: only the file's keys count.
     server = await startTestServer({ API_KEYS: "", API_KEYS_FILE: file });
   });
@@ -354,23 +366,24 @@ describe("API_KEYS_FILE with keys, one per line, and comments", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("accepts every key in the file, trimmed", async () => {
-    for (const key of ["file-key-one", "file-key-two"]) {
+  it("accepts every key in the file and logs each call with its key's name", async () => {
+    for (const [key, name] of [["file-key-one", "payments"], ["file-key-two", "reports"]]) {
       const r = await predictJson(server.baseUrl, { "x-api-key": key });
       expect(r.status, `${key}: ${r.text}`).toBe(200);
+      const line = server.logs.find((l) => l.msg === "call" && l.requestId === r.headers.get("x-request-id"));
+      expect(line?.key).toBe(name);
     }
   });
 
-  it("refuses commented-out keys, comment text, and keys not in the file", async () => {
-    for (const key of ["file-key-retired", "# file-key-retired", "# keys for the payments team", API_KEY]) {
+  it("refuses a digest sent as the key, names, and keys not in the file", async () => {
+    for (const key of [hashKey("file-key-one"), "payments", API_KEY]) {
       const r = await predictJson(server.baseUrl, { "x-api-key": key });
       expect(r.status, key).toBe(401);
     }
   });
 
-  it("never writes the keys to the log", () => {
-    expect(server.rawLogs()).not.toContain("file-key-one");
-    expect(server.rawLogs()).not.toContain("file-key-two");
+  it("never writes the keys or their digests to the log", () => {
+    for (const secret of ["file-key-one", "file-key-two", hashKey("file-key-one"), hashKey("file-key-two")]) expect(server.rawLogs()).not.toContain(secret);
   });
 });
 
