@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { Health, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus as Serving } from "../gen/grpc/health/v1/health_pb.js";
 import { PredictionService, PredictRequestSchema } from "../gen/prediction/v1/prediction_service_pb.js";
 import { ConfigError, loadConfig } from "../src/config.js";
@@ -390,7 +390,11 @@ describe("API_KEYS_FILE with hashed keys", () => {
 describe("WORKERS=2: several server processes on one port", () => {
   it("serves from two processes, replaces one that dies, and stops them all on SIGTERM", { timeout: 120_000 }, async () => {
     const port = await freePort();
-    const child = run(process.execPath, ["dist/src/main.js"], { PORT: String(port), HOST: "127.0.0.1", WORKERS: "2", API_KEYS: API_KEY });
+    const dir = mkdtempSync(join(tmpdir(), "pred-keys-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const keyFile = join(dir, "keys.json");
+    writeFileSync(keyFile, formatKeyFile([{ name: "ops", sha256: hashKey("ops-key"), created: new Date().toISOString() }]));
+    const child = run(process.execPath, ["dist/src/main.js"], { PORT: String(port), HOST: "127.0.0.1", WORKERS: "2", API_KEYS: API_KEY, API_KEYS_FILE: keyFile });
     const baseUrl = `http://127.0.0.1:${port}`;
     const listening = () => logLines(child).filter((l) => l.msg === "listening (gRPC, gRPC-Web, Connect)");
     await child.waitUntilServing(baseUrl, 60_000);
@@ -418,6 +422,20 @@ describe("WORKERS=2: several server processes on one port", () => {
       expect(metricValue(samples, "rpc_server_call_duration_seconds_count", { method: predicts.method, protocol: "connect" })).toBe(10);
       expect(metricValue(samples, "model_versions", { state: "ready" })).toBe(2);
     }
+
+    // SIGHUP to the primary: each process re-reads the key file, and none stops.
+    child.proc.kill("SIGHUP");
+    const reloads = () => logLines(child).filter((l) => l.msg === "API keys reloaded" && l.reason === "SIGHUP");
+    await withTimeout(
+      (async () => {
+        while (reloads().length < 2) await new Promise((r) => setTimeout(r, 100));
+      })(),
+      10_000,
+      "both processes reloading their keys",
+    );
+    expect(new Set(reloads().map((l) => Number(l.pid)))).toEqual(new Set(pids));
+    expect(reloads()[0].keys).toEqual(["env:0", "ops"]);
+    expect((await predictJson(baseUrl, { "x-api-key": "ops-key" })).status).toBe(200);
 
     // One process dies: the primary starts another, and the port keeps answering.
     process.kill(pids[0], "SIGKILL");
