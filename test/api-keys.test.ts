@@ -1,7 +1,10 @@
 // The API key check on its own, without a server: which keys pass, that a
 // key remembered for a connection never lets another key through nor
 // outlives a new key set, the key file's format, and the token bucket.
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
+import { SCOPABLE_METHODS } from "../src/config.js";
 import { ApiKeyVerifier, extractApiKey } from "../src/policy/api-keys.js";
 import { formatKeyFile, hashKey, newApiKey, parseKeyFile, type KeyEntry } from "../src/policy/key-file.js";
 import { KeySet } from "../src/policy/key-set.js";
@@ -123,6 +126,11 @@ describe("key file", () => {
   it("gives the line and column of a JSON syntax error, without quoting the file", () => {
     const text = formatKeyFile(good).replace('"web",', '"web"');
     expect(() => parseKeyFile(text, METHODS)).toThrow(/^not valid JSON at line 15, column 7$/);
+  });
+
+  it("accepts the file in deploy/secret.example.yaml", () => {
+    const secret = parseYaml(readFileSync("deploy/secret.example.yaml", "utf8")) as { stringData: Record<string, string> };
+    expect(parseKeyFile(secret.stringData["api-keys.json"], SCOPABLE_METHODS).map((e) => e.name)).toEqual(["batch-jobs"]);
   });
 
   it("makes keys of 32 random bytes, base64url", () => {
