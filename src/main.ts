@@ -28,7 +28,11 @@ async function main(): Promise<void> {
     runPrimary(config.workers, logger, config.apiKeyGenerated ? { API_KEYS: config.apiKeys.env[0] } : {});
     return;
   }
+  // Re-read API_KEYS_FILE now (it is also watched). Set before the models load: unhandled, SIGHUP would end the process.
+  let reloadKeys = () => {};
+  process.on("SIGHUP", () => reloadKeys());
   const server = await startServer(config, logger, { listenAfterLoad: !primary });
+  reloadKeys = () => server.reloadKeys();
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -41,8 +45,6 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
-  // Re-read API_KEYS_FILE now (it is also watched); without a handler SIGHUP would end the process.
-  process.on("SIGHUP", () => server.reloadKeys());
 }
 
 main().catch((e) => {

@@ -89,6 +89,8 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   const protectedServices = [PredictionService.typeName];
   const keys = new KeyStore({ envKeys: config.apiKeys.env, file: config.apiKeys.file, services: protectedServices, methods: SCOPABLE_METHODS, logger });
   const stopWatchingKeys = keys.path === undefined ? () => {} : watchForChanges(keys.path, () => keys.reload("file changed"), KEY_FILE_POLL_MS);
+  // A change between reading the configuration and starting the watch would otherwise wait for the next one.
+  keys.reload("file changed");
   const policy = new CallPolicy({
     logger,
     sink: (c, code) => metrics.observeCall({ method: c.method, protocol: c.protocol, code, key: c.key ?? "", seconds: c.durationMs / 1000 }),
