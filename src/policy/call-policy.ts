@@ -1,7 +1,8 @@
 // Everything the server does to every call, whatever path it arrives by:
-// request id, API key (its scope and rate), field rules, one log line with metrics, and the
-// error a client may see. The Connect interceptors and the unary fast path
-// both call this one object, so the two paths cannot drift apart.
+// request id, API key (its scope and rate), field rules, one log line with
+// metrics, and the error a client may see. The Connect interceptors and the
+// unary fast path both call this one object, so the two paths cannot drift
+// apart.
 import type { DescMessage, Message } from "@bufbuild/protobuf";
 import type { ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
