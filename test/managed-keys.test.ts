@@ -162,7 +162,7 @@ describe("the key file while the server runs", () => {
     }
   });
 
-  it("keeps the last good keys when the file turns malformed, and logs the field without key material", async () => {
+  it("keeps the last good keys when the file turns malformed or goes away, and logs the field without key material", async () => {
     const good = readFileSync(file, "utf8");
     const steady = keys.get("steady")!;
     const broken = JSON.parse(good) as { keys: Array<{ name: string; rate?: number }> };
@@ -177,9 +177,15 @@ describe("the key file while the server runs", () => {
     const client = PROTOCOL_CLIENTS[0].make(server.baseUrl);
     try {
       expect((await client.predict(VALID, auth(steady))).ok).toBe(true);
-      // Garbage, then the good file back: still served throughout.
+      // Garbage, then no file at all, then the good file back: still served throughout.
       writeFileSync(file, "{ not json");
       await sleep(1500);
+      expect((await client.predict(VALID, auth(steady))).ok).toBe(true);
+      rmSync(file);
+      const unreadable = () => server.logs.some((l) => l.msg === "API_KEYS_FILE cannot be read: the last good keys stay in force");
+      const t1 = Date.now();
+      while (!unreadable() && Date.now() - t1 < REVOCATION_BOUND_MS) await sleep(50);
+      expect(unreadable()).toBe(true);
       expect((await client.predict(VALID, auth(steady))).ok).toBe(true);
       writeFileSync(file, good);
     } finally {
