@@ -1,7 +1,8 @@
 // WORKERS=n: n server processes share the one port through node:cluster (the
 // primary accepts connections and hands them out round-robin). The primary
 // serves nothing itself: it starts the workers, replaces one that dies, and
-// passes SIGTERM/SIGINT on so each drains gracefully, and collects the
+// passes SIGTERM/SIGINT on so each drains gracefully (and SIGHUP, so each
+// re-reads API_KEYS_FILE), and collects the
 // processes' metrics for a scrape that reaches any one of them.
 import cluster from "node:cluster";
 import type { Logger } from "pino";
@@ -35,6 +36,9 @@ export function runPrimary(workers: number, logger: Logger, env: Record<string, 
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGHUP", () => {
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill("SIGHUP");
+  });
 }
 
 export const isPrimary = () => cluster.isPrimary;

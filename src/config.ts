@@ -2,14 +2,17 @@
 // safe default so that `npm start` works with no configuration at all.
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { PredictionService } from "../gen/prediction/v1/prediction_service_pb.js";
 import { cpuBudget } from "./cpu-budget.js";
+import { KeyFileError, parseKeyFile } from "./policy/key-file.js";
+import type { KeyFileContents } from "./policy/key-store.js";
 
 export interface ServerConfig {
   /** TCP port for every protocol (gRPC, gRPC-Web, Connect). */
   port: number;
   host: string;
-  /** Accepted API keys. Never logged, except a generated one, once. */
-  apiKeys: string[];
+  /** Accepted API keys: plaintext ones from API_KEYS (development), hashed ones from API_KEYS_FILE. Never logged, except a generated one, once. */
+  apiKeys: { env: string[]; file?: KeyFileContents };
   /** True when no key was configured and one was generated at start. */
   apiKeyGenerated: boolean;
   /** Directory holding `<model>/config.json` and `<model>/<version>/model.onnx`. */
@@ -54,17 +57,20 @@ export interface ImageLimits {
 
 export class ConfigError extends Error {}
 
+/** The methods an API key may be scoped to: the protected service's, as named in the contract. */
+export const SCOPABLE_METHODS: readonly string[] = PredictionService.methods.map((m) => m.name);
+
 type Env = Record<string, string | undefined>;
 
 export function loadConfig(env: Env = process.env): ServerConfig {
-  const { keys, generated } = loadApiKeys(env);
+  const { apiKeys, generated } = loadApiKeys(env);
   // The CPUs this process may use: a container's CPU limit counts, not the node's cores.
   const cpus = cpuBudget();
   const workers = intSetting(env, "WORKERS", cpus, 1, 1024);
   return {
     port: intSetting(env, "PORT", 8080, 0, 65535),
     host: env.HOST ?? "0.0.0.0",
-    apiKeys: keys,
+    apiKeys,
     apiKeyGenerated: generated,
     modelRepository: env.MODEL_REPOSITORY ?? "./models",
     pollIntervalMs: intSetting(env, "MODEL_POLL_INTERVAL_MS", 2000, 0, 3_600_000),
@@ -92,19 +98,24 @@ export function loadConfig(env: Env = process.env): ServerConfig {
   };
 }
 
-function loadApiKeys(env: Env): { keys: string[]; generated: boolean } {
-  let keys = listSetting(env.API_KEYS);
+function loadApiKeys(env: Env): { apiKeys: ServerConfig["apiKeys"]; generated: boolean } {
+  const keys = listSetting(env.API_KEYS);
   if (env.API_KEYS_FILE) {
-    const text = readFileOrThrow(env.API_KEYS_FILE, "API_KEYS_FILE");
-    // One key per line; blank lines and # comments are ignored.
-    keys = keys.concat(
-      text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#")),
-    );
-    if (keys.length === 0) throw new ConfigError(`API_KEYS_FILE ${env.API_KEYS_FILE} holds no key`);
+    const path = env.API_KEYS_FILE;
+    const text = readFileOrThrow(path, "API_KEYS_FILE");
+    let entries;
+    try {
+      entries = parseKeyFile(text, SCOPABLE_METHODS);
+    } catch (e) {
+      if (e instanceof KeyFileError) throw new ConfigError(`API_KEYS_FILE ${path}: ${e.message}`);
+      throw e;
+    }
+    if (keys.length + entries.length === 0) throw new ConfigError(`API_KEYS_FILE ${path} holds no key`);
+    return { apiKeys: { env: keys, file: { path, text, entries } }, generated: false };
   }
-  if (keys.length > 0) return { keys, generated: false };
+  if (keys.length > 0) return { apiKeys: { env: keys }, generated: false };
   // Never open by default: make a key the operator can read in the log once.
-  return { keys: [randomBytes(24).toString("base64url")], generated: true };
+  return { apiKeys: { env: [randomBytes(24).toString("base64url")] }, generated: true };
 }
 
 function loadTls(env: Env): ServerConfig["tls"] {

@@ -1,12 +1,15 @@
 // The Connect interceptors: thin adapters from Connect's request and response
 // shapes to the plain CallPolicy, so every call on every protocol, unary or
 // streamed, runs the same policy code (the unary fast path calls it too).
-import type { Interceptor } from "@connectrpc/connect";
+import { createContextKey, type Interceptor } from "@connectrpc/connect";
 import type { DescMessage } from "@bufbuild/protobuf";
 import { protocolOf } from "./policy/call-context.js";
-import type { CallPolicy } from "./policy/call-policy.js";
+import type { Call, CallPolicy } from "./policy/call-policy.js";
 import { connectionKey } from "./services/stream-admission.js";
 import { callStartedKey } from "./transport/rpc-handler.js";
+
+/** The call in progress, for the interceptors inside the one that began it. */
+const callKey = createContextKey<Call | undefined>(undefined, { description: "call in progress" });
 
 /** Outermost: request id, one log line (and metrics) per call, and no internal error detail to clients. */
 export function callLogInterceptor(policy: CallPolicy): Interceptor {
@@ -16,6 +19,7 @@ export function callLogInterceptor(policy: CallPolicy): Interceptor {
     if (started) started.started = true;
     const header = (n: string) => req.header.get(n);
     const call = policy.begin(`/${req.service.typeName}/${req.method.name}`, protocolOf(req.header.get("content-type")), header);
+    req.contextValues.set(callKey, call);
     let res;
     try {
       res = await next(req);
@@ -41,10 +45,10 @@ async function* finishWhenDone<T>(source: AsyncIterable<T>, finish: (reason?: un
   finish();
 }
 
-/** API keys for the protected services; health and reflection stay open. */
+/** API keys (their scopes and rates) for the protected services; health and reflection stay open. */
 export function apiKeyInterceptor(policy: CallPolicy): Interceptor {
   return (next) => async (req) => {
-    policy.authorize(req.service.typeName, (n) => req.header.get(n), req.contextValues.get(connectionKey));
+    policy.authorize(`/${req.service.typeName}/${req.method.name}`, (n) => req.header.get(n), req.contextValues.get(connectionKey), req.contextValues.get(callKey));
     return next(req);
   };
 }

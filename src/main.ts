@@ -21,14 +21,18 @@ async function main(): Promise<void> {
   const primary = isPrimary();
   if (config.apiKeyGenerated && primary) {
     // Printed once, like a notebook server's token: usable at once, never open.
-    logger.warn({ generatedApiKey: config.apiKeys[0] }, "no API_KEYS or API_KEYS_FILE set: generated this key for this run; send it as x-api-key");
+    logger.warn({ generatedApiKey: config.apiKeys.env[0] }, "no API_KEYS or API_KEYS_FILE set: generated this key for this run; send it as x-api-key");
   }
   if (primary && config.workers > 1) {
     // Every process must accept the same key, so the generated one is handed down.
-    runPrimary(config.workers, logger, config.apiKeyGenerated ? { API_KEYS: config.apiKeys[0] } : {});
+    runPrimary(config.workers, logger, config.apiKeyGenerated ? { API_KEYS: config.apiKeys.env[0] } : {});
     return;
   }
+  // Re-read API_KEYS_FILE now (it is also watched). Set before the models load: unhandled, SIGHUP would end the process.
+  let reloadKeys = () => {};
+  process.on("SIGHUP", () => reloadKeys());
   const server = await startServer(config, logger, { listenAfterLoad: !primary });
+  reloadKeys = () => server.reloadKeys();
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -10,7 +10,7 @@ import { file_grpc_health_v1_health, Health, HealthCheckResponse_ServingStatus a
 import { file_grpc_reflection_v1_reflection } from "../gen/grpc/reflection/v1/reflection_pb.js";
 import { file_grpc_reflection_v1alpha_reflection } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { file_prediction_v1_prediction_service, PredictBatchRequestSchema, PredictionService } from "../gen/prediction/v1/prediction_service_pb.js";
-import type { ServerConfig } from "./config.js";
+import { SCOPABLE_METHODS, type ServerConfig } from "./config.js";
 import { InferencePool } from "./engine/inference-pool.js";
 import { ModelRepository } from "./engine/model-repository.js";
 import { createHealthService } from "./health/health-service.js";
@@ -29,6 +29,11 @@ import { rpcHandler } from "./transport/rpc-handler.js";
 import { fastMethod, unaryFastPath } from "./transport/unary-fast-path.js";
 import { protocolOf } from "./policy/call-context.js";
 import { CallPolicy } from "./policy/call-policy.js";
+import { KeyStore } from "./policy/key-store.js";
+import { watchForChanges } from "./watch-file.js";
+
+// The key file is also polled (where fs.watch is silent): a revoked key is refused within 5 s.
+const KEY_FILE_POLL_MS = 1000;
 
 export interface RunningServer {
   port: number;
@@ -37,6 +42,8 @@ export interface RunningServer {
   metrics: ServerMetrics;
   /** Settles when the first repository scan has finished, whether models loaded or not. */
   modelsLoaded: Promise<void>;
+  /** Re-reads API_KEYS_FILE now, changed or not (SIGHUP). */
+  reloadKeys(): void;
   close(): Promise<void>;
 }
 
@@ -79,11 +86,16 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   };
   metrics.gaugeFrom("image_streams_active", "PredictImage streams open now.", () => images.streams.active);
   const predictions = predictionService({ repository, loanModel: config.loanModel, images });
+  const protectedServices = [PredictionService.typeName];
+  const keys = new KeyStore({ envKeys: config.apiKeys.env, file: config.apiKeys.file, services: protectedServices, methods: SCOPABLE_METHODS, logger });
+  const stopWatchingKeys = keys.path === undefined ? () => {} : watchForChanges(keys.path, () => keys.reload("file changed"), KEY_FILE_POLL_MS);
+  // A change between reading the configuration and starting the watch would otherwise wait for the next one.
+  keys.reload("file changed");
   const policy = new CallPolicy({
     logger,
-    sink: (c, code) => metrics.observeCall({ method: c.method, protocol: c.protocol, code, seconds: c.durationMs / 1000 }),
-    apiKeys: config.apiKeys,
-    protectedServices: new Set([PredictionService.typeName]),
+    sink: (c, code) => metrics.observeCall({ method: c.method, protocol: c.protocol, code, key: c.key ?? "", seconds: c.durationMs / 1000 }),
+    apiKeys: keys.verifier,
+    protectedServices,
     ruleOverrides: new Map([[`${PredictBatchRequestSchema.typeName}.inputs`, { maxItems: config.maxBatchInputs }]]),
   });
   // A whole image travels in one ClassifyImage message (base64 in JSON: 4/3 larger).
@@ -153,7 +165,9 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     repository,
     metrics,
     modelsLoaded: loaded,
+    reloadKeys: () => keys.reload("SIGHUP", true),
     async close() {
+      stopWatchingKeys();
       health.shutdown();
       await listener.close();
       shutdown.abort();

@@ -36,6 +36,19 @@ describe("CallLog", () => {
     expect(lines[1]).toMatchObject({ level: 50, requestId: "ours", code: "INTERNAL", error: "inference failed" });
   });
 
+  it("names the call's API key, and leaves the field out for a call without one, under the logger cap and past it", () => {
+    const { log, lines } = capture();
+    const base = { method: "/prediction.v1.PredictionService/Predict", protocol: "grpc" as const, code: 0 as const, durationMs: 1 };
+    write(log, { ...base, requestId: "a", key: "batch-jobs" });
+    write(log, { ...base, requestId: "b", key: "web" });
+    write(log, { ...base, requestId: "c" });
+    for (let i = 0; i < 300; i++) write(log, { ...base, requestId: `k${i}`, key: `key-${i}` });
+    expect(lines[0]).toMatchObject({ requestId: "a", key: "batch-jobs" });
+    expect(lines[1]).toMatchObject({ requestId: "b", key: "web" });
+    expect(lines[2]).not.toHaveProperty("key");
+    lines.slice(3).forEach((line, i) => expect(line).toMatchObject({ requestId: `k${i}`, key: `key-${i}`, code: "OK" }));
+  });
+
   it("keeps every field right for any number of distinct methods (client-chosen names are not all given a logger)", () => {
     const { log, lines } = capture();
     for (let i = 0; i < 600; i++) write(log, { requestId: `r${i}`, method: `/unknown.Service/M${i}`, protocol: "grpc-web", code: Code.Unimplemented, durationMs: i, error: "no such method" });

@@ -66,27 +66,28 @@ describe("ServerMetrics", () => {
   it("uses a registry per instance", async () => {
     const a = new ServerMetrics({ collectProcessMetrics: false });
     const b = new ServerMetrics({ collectProcessMetrics: false });
-    a.observeCall({ method: PREDICT, protocol: "grpc", code: "OK", seconds: 0.01 });
+    a.observeCall({ method: PREDICT, protocol: "grpc", code: "OK", key: "", seconds: 0.01 });
     expect(a.registry).not.toBe(b.registry);
     expect(find(await scrape(a), "rpc_server_calls_total")).toHaveLength(1);
     expect(find(await scrape(b), "rpc_server_calls_total")).toHaveLength(0);
   });
 
-  it("counts calls by method, protocol and code and times them by method and protocol", async () => {
+  it("counts calls by method, protocol, code and key name and times them by method and protocol", async () => {
     const m = new ServerMetrics({ collectProcessMetrics: false });
-    m.observeCall({ method: PREDICT, protocol: "grpc", code: "OK", seconds: 0.002 });
-    m.observeCall({ method: PREDICT, protocol: "grpc", code: "OK", seconds: 0.02 });
-    m.observeCall({ method: PREDICT, protocol: "grpc", code: "INVALID_ARGUMENT", seconds: 0.0004 });
-    m.observeCall({ method: PREDICT, protocol: "connect", code: "OK", seconds: 3 });
-    m.observeCall({ method: PREDICT, protocol: "grpc-web", code: "UNAVAILABLE", seconds: 20 });
+    m.observeCall({ method: PREDICT, protocol: "grpc", code: "OK", key: "batch-jobs", seconds: 0.002 });
+    m.observeCall({ method: PREDICT, protocol: "grpc", code: "OK", key: "web", seconds: 0.02 });
+    m.observeCall({ method: PREDICT, protocol: "grpc", code: "INVALID_ARGUMENT", key: "", seconds: 0.0004 });
+    m.observeCall({ method: PREDICT, protocol: "connect", code: "OK", key: "", seconds: 3 });
+    m.observeCall({ method: PREDICT, protocol: "grpc-web", code: "UNAVAILABLE", key: "", seconds: 20 });
     const exp = await scrape(m);
 
     expect(exp.types.get("rpc_server_calls_total")).toBe("counter");
     expect(exp.types.get("rpc_server_call_duration_seconds")).toBe("histogram");
-    expect(value(exp, "rpc_server_calls_total", { method: PREDICT, protocol: "grpc", code: "OK" })).toBe(2);
-    expect(value(exp, "rpc_server_calls_total", { method: PREDICT, protocol: "grpc", code: "INVALID_ARGUMENT" })).toBe(1);
-    expect(value(exp, "rpc_server_calls_total", { method: PREDICT, protocol: "connect", code: "OK" })).toBe(1);
-    expect(value(exp, "rpc_server_calls_total", { method: PREDICT, protocol: "grpc-web", code: "UNAVAILABLE" })).toBe(1);
+    expect(value(exp, "rpc_server_calls_total", { method: PREDICT, protocol: "grpc", code: "OK", key: "batch-jobs" })).toBe(1);
+    expect(value(exp, "rpc_server_calls_total", { method: PREDICT, protocol: "grpc", code: "OK", key: "web" })).toBe(1);
+    expect(value(exp, "rpc_server_calls_total", { method: PREDICT, protocol: "grpc", code: "INVALID_ARGUMENT", key: "" })).toBe(1);
+    expect(value(exp, "rpc_server_calls_total", { method: PREDICT, protocol: "connect", code: "OK", key: "" })).toBe(1);
+    expect(value(exp, "rpc_server_calls_total", { method: PREDICT, protocol: "grpc-web", code: "UNAVAILABLE", key: "" })).toBe(1);
 
     const grpc = { method: PREDICT, protocol: "grpc" };
     expect(value(exp, "rpc_server_call_duration_seconds_count", grpc)).toBe(3);
@@ -154,11 +155,11 @@ describe("ServerMetrics", () => {
 
   it("ignores unusable numbers instead of throwing into the request path", async () => {
     const m = new ServerMetrics({ collectProcessMetrics: false });
-    expect(() => m.observeCall({ method: PREDICT, protocol: "grpc", code: "OK", seconds: Number.NaN })).not.toThrow();
+    expect(() => m.observeCall({ method: PREDICT, protocol: "grpc", code: "OK", key: "", seconds: Number.NaN })).not.toThrow();
     expect(() => m.observeBatch({ ...LOAN, rows: -1, queueSeconds: [Infinity, -0.001], computeSeconds: Number.NaN })).not.toThrow();
     expect(() => m.setQueueDepth(LOAN.model, LOAN.version, Number.NaN)).not.toThrow();
     const exp = await scrape(m);
-    expect(value(exp, "rpc_server_calls_total", { method: PREDICT, protocol: "grpc", code: "OK" })).toBe(1);
+    expect(value(exp, "rpc_server_calls_total", { method: PREDICT, protocol: "grpc", code: "OK", key: "" })).toBe(1);
     expect(value(exp, "inference_executions_total", LOAN)).toBe(1);
     expect(value(exp, "inference_queue_duration_seconds_count", LOAN)).toBe(1); // the negative one, clamped to 0
     expect(value(exp, "inference_queue_duration_seconds_sum", LOAN)).toBe(0);
@@ -273,7 +274,7 @@ describe("metricsEndpoint", () => {
 
   it("serves GET /metrics over node:http and leaves other requests alone", async () => {
     const metrics = new ServerMetrics();
-    metrics.observeCall({ method: PREDICT, protocol: "connect", code: "OK", seconds: 0.004 });
+    metrics.observeCall({ method: PREDICT, protocol: "connect", code: "OK", key: "", seconds: 0.004 });
     const endpoint = metricsEndpoint(metrics);
     const handled: Array<[string, boolean]> = [];
     server = http.createServer((req, res) => {
@@ -291,7 +292,7 @@ describe("metricsEndpoint", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
     const exp = parse(await res.text());
-    expect(value(exp, "rpc_server_calls_total", { method: PREDICT, protocol: "connect", code: "OK" })).toBe(1);
+    expect(value(exp, "rpc_server_calls_total", { method: PREDICT, protocol: "connect", code: "OK", key: "" })).toBe(1);
     expect(value(exp, "process_resident_memory_bytes")).toBeGreaterThan(0);
 
     expect((await fetch(`${base}/metrics?debug=1`)).status).toBe(200);

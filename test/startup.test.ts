@@ -10,10 +10,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { Health, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus as Serving } from "../gen/grpc/health/v1/health_pb.js";
 import { PredictionService, PredictRequestSchema } from "../gen/prediction/v1/prediction_service_pb.js";
 import { ConfigError, loadConfig } from "../src/config.js";
+import { formatKeyFile, hashKey } from "../src/policy/key-file.js";
 import { VALID } from "./support/applications.js";
 import { HEALTH_CHECK_PATH, looksLikeStackTrace, postRaw, predictJson, PREDICT_PATH, VALID_JSON } from "./support/connect-json.js";
 import { metricValue, parseMetrics } from "./support/scrape-metrics.js";
@@ -326,26 +327,37 @@ describe("configuration errors", () => {
     }
   }, 60_000);
 
-  it("refuses an API_KEYS_FILE that holds only comments and blank lines", () => {
+  it("refuses an API_KEYS_FILE that breaks the format, naming the file and the line or field", () => {
     const dir = mkdtempSync(join(tmpdir(), "pred-keys-"));
-    const file = join(dir, "keys.txt");
-    try {
-      writeFileSync(file, "# no keys yet\n\n   \n# another comment\n");
+    const file = join(dir, "keys.json");
+    const refused = (text: string, where: RegExp) => {
+      writeFileSync(file, text);
       expect(() => loadConfig({ API_KEYS_FILE: file })).toThrow(ConfigError);
       expect(() => loadConfig({ API_KEYS_FILE: file })).toThrow(file);
+      expect(() => loadConfig({ API_KEYS_FILE: file })).toThrow(where);
+    };
+    try {
+      // The old format, one plaintext key per line.
+      refused("# keys for the payments team\nfile-key-one\n", /not valid JSON at line 1, column 1/);
+      refused(formatKeyFile([]), /holds no key/);
+      refused(formatKeyFile([{ name: "ops", sha256: hashKey("k"), methods: ["Train"], created: new Date().toISOString() }]), /keys\[0\]\.methods \(key 'ops'\): "Train" is not a method/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 });
 
-describe("API_KEYS_FILE with keys, one per line, and comments", () => {
+describe("API_KEYS_FILE with hashed keys", () => {
   let dir: string;
   let server: TestServer;
+  const created = new Date().toISOString();
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "pred-keys-"));
-    const file = join(dir, "keys.txt");
-    writeFileSync(file, "# keys for the payments team\nfile-key-one\n\n   file-key-two   \r\n# file-key-retired\n");
+    const file = join(dir, "keys.json");
+    writeFileSync(file, formatKeyFile([
+      { name: "payments", sha256: hashKey("file-key-one"), created },
+      { name: "reports", sha256: hashKey("file-key-two"), created },
+    ]));
     // API_KEYS empty: only the file's keys count.
     server = await startTestServer({ API_KEYS: "", API_KEYS_FILE: file });
   });
@@ -354,30 +366,35 @@ describe("API_KEYS_FILE with keys, one per line, and comments", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("accepts every key in the file, trimmed", async () => {
-    for (const key of ["file-key-one", "file-key-two"]) {
+  it("accepts every key in the file and logs each call with its key's name", async () => {
+    for (const [key, name] of [["file-key-one", "payments"], ["file-key-two", "reports"]]) {
       const r = await predictJson(server.baseUrl, { "x-api-key": key });
       expect(r.status, `${key}: ${r.text}`).toBe(200);
+      const line = server.logs.find((l) => l.msg === "call" && l.requestId === r.headers.get("x-request-id"));
+      expect(line?.key).toBe(name);
     }
   });
 
-  it("refuses commented-out keys, comment text, and keys not in the file", async () => {
-    for (const key of ["file-key-retired", "# file-key-retired", "# keys for the payments team", API_KEY]) {
+  it("refuses a digest sent as the key, names, and keys not in the file", async () => {
+    for (const key of [hashKey("file-key-one"), "payments", API_KEY]) {
       const r = await predictJson(server.baseUrl, { "x-api-key": key });
       expect(r.status, key).toBe(401);
     }
   });
 
-  it("never writes the keys to the log", () => {
-    expect(server.rawLogs()).not.toContain("file-key-one");
-    expect(server.rawLogs()).not.toContain("file-key-two");
+  it("never writes the keys or their digests to the log", () => {
+    for (const secret of ["file-key-one", "file-key-two", hashKey("file-key-one"), hashKey("file-key-two")]) expect(server.rawLogs()).not.toContain(secret);
   });
 });
 
 describe("WORKERS=2: several server processes on one port", () => {
   it("serves from two processes, replaces one that dies, and stops them all on SIGTERM", { timeout: 120_000 }, async () => {
     const port = await freePort();
-    const child = run(process.execPath, ["dist/src/main.js"], { PORT: String(port), HOST: "127.0.0.1", WORKERS: "2", API_KEYS: API_KEY });
+    const dir = mkdtempSync(join(tmpdir(), "pred-keys-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const keyFile = join(dir, "keys.json");
+    writeFileSync(keyFile, formatKeyFile([{ name: "ops", sha256: hashKey("ops-key"), created: new Date().toISOString() }]));
+    const child = run(process.execPath, ["dist/src/main.js"], { PORT: String(port), HOST: "127.0.0.1", WORKERS: "2", API_KEYS: API_KEY, API_KEYS_FILE: keyFile });
     const baseUrl = `http://127.0.0.1:${port}`;
     const listening = () => logLines(child).filter((l) => l.msg === "listening (gRPC, gRPC-Web, Connect)");
     await child.waitUntilServing(baseUrl, 60_000);
@@ -405,6 +422,20 @@ describe("WORKERS=2: several server processes on one port", () => {
       expect(metricValue(samples, "rpc_server_call_duration_seconds_count", { method: predicts.method, protocol: "connect" })).toBe(10);
       expect(metricValue(samples, "model_versions", { state: "ready" })).toBe(2);
     }
+
+    // SIGHUP to the primary: each process re-reads the key file, and none stops.
+    child.proc.kill("SIGHUP");
+    const reloads = () => logLines(child).filter((l) => l.msg === "API keys reloaded" && l.reason === "SIGHUP");
+    await withTimeout(
+      (async () => {
+        while (reloads().length < 2) await new Promise((r) => setTimeout(r, 100));
+      })(),
+      10_000,
+      "both processes reloading their keys",
+    );
+    expect(new Set(reloads().map((l) => Number(l.pid)))).toEqual(new Set(pids));
+    expect(reloads()[0].keys).toEqual(["env:0", "ops"]);
+    expect((await predictJson(baseUrl, { "x-api-key": "ops-key" })).status).toBe(200);
 
     // One process dies: the primary starts another, and the port keeps answering.
     process.kill(pids[0], "SIGKILL");

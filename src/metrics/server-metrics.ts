@@ -17,6 +17,8 @@ export interface CallObservation {
   protocol: RpcProtocol;
   /** Status code name: "OK", "INVALID_ARGUMENT", ... */
   code: string;
+  /** Name of the call's API key ("" for none): names come from the key file, so the label stays bounded. */
+  key: string;
   seconds: number;
 }
 
@@ -74,11 +76,11 @@ export class ServerMetrics {
   readonly registry: Registry;
 
   // These run on every call: label lookups are resolved once per label set
-  // and the child series kept (calls by method, then protocol, then code).
-  private readonly callSeries = new Map<string, Map<string, Map<string, CallSeries>>>();
+  // and the child series kept (calls by method, then protocol, code, key name).
+  private readonly callSeries = new Map<string, Map<string, Map<string, Map<string, CallSeries>>>>();
   private readonly versionSeries = new Map<string, VersionSeries>();
 
-  private readonly calls: Counter<"method" | "protocol" | "code">;
+  private readonly calls: Counter<"method" | "protocol" | "code" | "key">;
   private readonly callDuration: BucketHistogram<"method" | "protocol">;
   private readonly queueDuration: BucketHistogram<VersionLabels>;
   private readonly computeDuration: BucketHistogram<VersionLabels>;
@@ -105,15 +107,17 @@ export class ServerMetrics {
     const versionSeries = this.versionSeries;
     this.calls = new Counter({
       name: "rpc_server_calls_total",
-      help: "Finished RPCs by procedure, protocol and status code.",
-      labelNames: ["method", "protocol", "code"],
+      help: "Finished RPCs by procedure, protocol, status code and API key name.",
+      labelNames: ["method", "protocol", "code", "key"],
       registers,
       collect() {
         for (const byProtocol of callSeries.values()) {
           for (const byCode of byProtocol.values()) {
-            for (const series of byCode.values()) {
-              if (series.pendingCalls > 0) series.calls.inc(series.pendingCalls);
-              series.pendingCalls = 0;
+            for (const byKey of byCode.values()) {
+              for (const series of byKey.values()) {
+                if (series.pendingCalls > 0) series.calls.inc(series.pendingCalls);
+                series.pendingCalls = 0;
+              }
             }
           }
         }
@@ -211,11 +215,13 @@ export class ServerMetrics {
     if (!byProtocol) this.callSeries.set(c.method, (byProtocol = new Map()));
     let byCode = byProtocol.get(c.protocol);
     if (!byCode) byProtocol.set(c.protocol, (byCode = new Map()));
-    let series = byCode.get(c.code);
+    let byKey = byCode.get(c.code);
+    if (!byKey) byCode.set(c.code, (byKey = new Map()));
+    let series = byKey.get(c.key);
     if (!series) {
       const duration = this.callDuration.labels({ method: c.method, protocol: c.protocol });
-      series = { calls: this.calls.labels(c.method, c.protocol, c.code), pendingCalls: 0, duration };
-      byCode.set(c.code, series);
+      series = { calls: this.calls.labels(c.method, c.protocol, c.code, c.key), pendingCalls: 0, duration };
+      byKey.set(c.key, series);
     }
     series.pendingCalls++;
     const seconds = duration(c.seconds);

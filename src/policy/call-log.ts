@@ -10,6 +10,8 @@ export interface CallRecord {
   /** Full method path, e.g. "/prediction.v1.PredictionService/Predict". */
   method: string;
   protocol: Protocol;
+  /** Name of the call's API key (never the key); undefined for open services and refused keys. */
+  key?: string;
   code: Code | 0;
   durationMs: number;
   /** Error message sent to the client, when the call failed. */
@@ -26,12 +28,12 @@ export function codeName(code: Code | 0): string {
   return Codes[code].replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
 }
 
-/** Most (method, protocol, code) combinations given a logger of their own. */
+/** Most (method, protocol, code, key name) combinations given a logger of their own. */
 const MAX_BOUND_LOGGERS = 256;
 
 /**
  * Writes the per-call log lines. The fields that repeat from call to call
- * (method, protocol, code) are bound into a pino child logger per
+ * (method, protocol, code, key name) are bound into a pino child logger per
  * combination, whose fields pino serializes once; a line then costs the
  * serialization of its request id and duration only (in paired runs behind a
  * pipe, 0.95-1.00 of the CPU per Predict call of one logger for all lines).
@@ -47,20 +49,20 @@ export class CallLog {
   write(rec: CallRecord, code: string): void {
     const durationMs = Math.round(rec.durationMs * 1000) / 1000;
     const perCall = rec.error !== undefined ? { requestId: rec.requestId, durationMs, error: rec.error } : { requestId: rec.requestId, durationMs };
-    const logger = this.loggerFor(rec.method, rec.protocol, code);
-    const line = logger === this.logger ? { ...perCall, method: rec.method, protocol: rec.protocol, code } : perCall;
+    const logger = this.loggerFor(rec.method, rec.protocol, code, rec.key);
+    const line = logger === this.logger ? { ...perCall, method: rec.method, protocol: rec.protocol, code, key: rec.key } : perCall;
     // Server faults are errors; client mistakes are routine and only worth info.
     if (rec.fault) logger.error(line, "call");
     else logger.info(line, "call");
   }
 
-  private loggerFor(method: string, protocol: Protocol, code: string): Logger {
-    const key = `${method} ${protocol} ${code}`;
-    let logger = this.bound.get(key);
+  private loggerFor(method: string, protocol: Protocol, code: string, key: string | undefined): Logger {
+    const combination = `${method} ${protocol} ${code} ${key ?? ""}`;
+    let logger = this.bound.get(combination);
     if (logger === undefined) {
       if (this.bound.size >= MAX_BOUND_LOGGERS) return this.logger;
-      logger = this.logger.child({ method, protocol, code });
-      this.bound.set(key, logger);
+      logger = this.logger.child(key === undefined ? { method, protocol, code } : { method, protocol, code, key });
+      this.bound.set(combination, logger);
     }
     return logger;
   }

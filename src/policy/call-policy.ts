@@ -1,14 +1,15 @@
 // Everything the server does to every call, whatever path it arrives by:
-// request id, API key, field rules, one log line with metrics, and the
-// error a client may see. The Connect interceptors and the unary fast path
-// both call this one object, so the two paths cannot drift apart.
+// request id, API key (its scope and rate), field rules, one log line with
+// metrics, and the error a client may see. The Connect interceptors and the
+// unary fast path both call this one object, so the two paths cannot drift
+// apart.
 import type { DescMessage, Message } from "@bufbuild/protobuf";
 import type { ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { ApiKeyVerifier, extractApiKey } from "./api-keys.js";
+import { extractApiKey, type ApiKeyVerifier } from "./api-keys.js";
 import { requestIdOf, type HeaderLookup, type Protocol } from "./call-context.js";
 import { CallLog, codeName, type CallRecord } from "./call-log.js";
-import { invalidArgument, toClientError, unauthenticated } from "./errors.js";
+import { invalidArgument, permissionDenied, rateLimited, toClientError, unauthenticated } from "./errors.js";
 import { findViolations, type RuleOverrides } from "./field-violations.js";
 
 /** Told about each finished call besides the log, e.g. metrics; `codeName` is the status's gRPC name. */
@@ -17,9 +18,10 @@ export type CallSink = (rec: CallRecord, codeName: string) => void;
 export interface CallPolicyOptions {
   logger: Logger;
   sink?: CallSink;
-  apiKeys: readonly string[];
+  /** The key set in force (see KeyStore, which replaces it on reload). */
+  apiKeys: ApiKeyVerifier;
   /** Services whose calls need a key (health and reflection stay open). */
-  protectedServices: ReadonlySet<string>;
+  protectedServices: readonly string[];
   ruleOverrides?: RuleOverrides;
 }
 
@@ -28,6 +30,8 @@ export interface Call {
   readonly requestId: string;
   /** Milliseconds since the call began. */
   elapsedMs(): number;
+  /** Names the API key the call came with, for its log line and metrics. */
+  identify(keyName: string): void;
   /**
    * Ends the call: logs and counts it, and for a failure returns the error
    * the client may see (carrying the request id).
@@ -36,13 +40,14 @@ export interface Call {
 }
 
 export class CallPolicy {
-  private readonly verifier: ApiKeyVerifier;
   private readonly overrides: RuleOverrides;
   private readonly log: CallLog;
+  /** "/<service>/" of each protected service. */
+  private readonly protectedPrefixes: readonly string[];
 
   constructor(private readonly opts: CallPolicyOptions) {
     this.log = new CallLog(opts.logger);
-    this.verifier = new ApiKeyVerifier(opts.apiKeys);
+    this.protectedPrefixes = opts.protectedServices.map((s) => `/${s}/`);
     this.overrides = opts.ruleOverrides ?? new Map();
   }
 
@@ -52,22 +57,26 @@ export class CallPolicy {
     const { logger } = this.opts;
     const report = this.report;
     let finished = false;
+    let key: string | undefined;
     return {
       requestId,
       elapsedMs: () => performance.now() - start,
+      identify(keyName: string) {
+        key = keyName;
+      },
       finish(reason?: unknown) {
         if (finished) return undefined;
         finished = true;
         const durationMs = performance.now() - start;
         if (reason === undefined) {
-          report({ requestId, method, protocol, code: 0, durationMs });
+          report({ requestId, method, protocol, key, code: 0, durationMs });
           return undefined;
         }
         const { error, internal } = toClientError(reason);
         // The real cause stays in our log; the client gets the generic error.
         if (internal) logger.error({ requestId, method, err: (reason as Error).cause ?? reason }, "internal error");
         error.metadata.set("x-request-id", requestId);
-        report({ requestId, method, protocol, code: error.code, durationMs, error: error.rawMessage, fault: internal });
+        report({ requestId, method, protocol, key, code: error.code, durationMs, error: error.rawMessage, fault: internal });
         return error;
       },
     };
@@ -81,14 +90,31 @@ export class CallPolicy {
   };
 
   /**
-   * Throws UNAUTHENTICATED unless the service is open or the call carries a
-   * valid key. `connection` is the client connection the call came on (see
-   * ApiKeyVerifier): a key checked there once is checked faster after.
+   * Who may make this call: undefined for an open service, otherwise the name
+   * of the call's API key. Throws UNAUTHENTICATED without a valid key,
+   * PERMISSION_DENIED for a method outside the key's scope, and
+   * RESOURCE_EXHAUSTED (with RetryInfo) when the key is over its rate.
+   * `path` is the procedure, e.g. "/prediction.v1.PredictionService/Predict";
+   * `connection` the client connection the call came on (see
+   * ApiKeyVerifier); `call`, if given, is told the key's name even when the
+   * key is refused a method or a token.
    */
-  authorize(serviceTypeName: string, header: HeaderLookup, connection?: object): void {
-    if (this.opts.protectedServices.has(serviceTypeName) && !this.verifier.verify(extractApiKey(header), connection)) {
-      throw unauthenticated();
+  authorize(path: string, header: HeaderLookup, connection?: object, call?: Call): string | undefined {
+    if (!this.isProtected(path)) return undefined;
+    const key = this.opts.apiKeys.verify(extractApiKey(header), connection);
+    if (key === undefined) throw unauthenticated();
+    call?.identify(key.name);
+    if (key.paths !== undefined && !key.paths.has(path)) throw permissionDenied(key.name, path.slice(path.lastIndexOf("/") + 1));
+    if (key.bucket !== undefined) {
+      const waitMs = key.bucket.take();
+      if (waitMs > 0) throw rateLimited(key.name, key.bucket.rate, waitMs);
     }
+    return key.name;
+  }
+
+  private isProtected(path: string): boolean {
+    for (const prefix of this.protectedPrefixes) if (path.startsWith(prefix)) return true;
+    return false;
   }
 
   /** Throws INVALID_ARGUMENT naming every field that breaks the contract's rules. */

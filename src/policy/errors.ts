@@ -2,7 +2,7 @@
 // on, machine-readable details, and never an internal detail or stack trace.
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { BadRequestSchema, RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { describeViolations, type FieldViolation } from "./field-violations.js";
 
 /** INVALID_ARGUMENT with a google.rpc.BadRequest detail listing each violation. */
@@ -16,6 +16,19 @@ export function invalidArgument(violations: readonly FieldViolation[]): ConnectE
 }
 
 export const unauthenticated = () => new ConnectError("missing or invalid API key", Code.Unauthenticated);
+
+/** A valid key used outside its scope; the message names the key and the method, never the key itself. */
+export const permissionDenied = (keyName: string, method: string) =>
+  new ConnectError(`key '${keyName}' may not call ${method}`, Code.PermissionDenied);
+
+/** A key over its rate, with a google.rpc.RetryInfo detail: the wait until its next call is admitted. */
+export function rateLimited(keyName: string, rate: number, waitMs: number): ConnectError {
+  const ms = Math.ceil(waitMs);
+  const detail = create(RetryInfoSchema, { retryDelay: { seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1_000_000 } });
+  return new ConnectError(`key '${keyName}' is over its rate of ${rate} calls per second`, Code.ResourceExhausted, undefined, [
+    { desc: RetryInfoSchema, value: detail },
+  ]);
+}
 
 /**
  * The error to send for anything a handler threw. ConnectErrors are ours and

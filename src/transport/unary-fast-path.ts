@@ -129,7 +129,7 @@ async function serve(opts: FastPathOptions, path: string, route: FastMethod, ex:
     const bodyRead = ex.readBody((route.maxMessageBytes ?? opts.maxMessageBytes) + (wire === "grpc" ? 5 : 0));
     const body = expired ? await Promise.race([bodyRead, expired]) : await bodyRead;
     const message = decode(route.method.input, wire, body);
-    policy.authorize(route.method.parent.typeName, header, ex.connection);
+    policy.authorize(path, header, ex.connection, call);
     policy.validate(route.method.input, message);
     const ctx: CallContext = {
       signal: abort.signal,

@@ -5,7 +5,7 @@ import { fromBinary, toBinary, type DescMessage, type DescMethod, type MessageSh
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { createRegistry } from "@bufbuild/protobuf";
 import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
-import { BadRequestSchema, type BadRequest } from "../../gen/google/rpc/error_details_pb.js";
+import { BadRequestSchema, RetryInfoSchema, type BadRequest, type RetryInfo } from "../../gen/google/rpc/error_details_pb.js";
 
 export interface GrpcJsResult<O> {
   message?: O;
@@ -14,6 +14,8 @@ export interface GrpcJsResult<O> {
   header?: grpc.Metadata;
   /** google.rpc.BadRequest from grpc-status-details-bin, if any. */
   badRequest?: BadRequest;
+  /** google.rpc.RetryInfo from grpc-status-details-bin, if any. */
+  retryInfo?: RetryInfo;
 }
 
 export function grpcJsClient(address: string, credentials = grpc.credentials.createInsecure()) {
@@ -40,7 +42,8 @@ export function grpcJsClient(address: string, credentials = grpc.credentials.cre
           (err, message) => {
             if (err) {
               result.error = err;
-              result.badRequest = badRequestOf(err.metadata);
+              result.badRequest = detailOf(err.metadata, BadRequestSchema);
+              result.retryInfo = detailOf(err.metadata, RetryInfoSchema);
             } else result.message = message;
             resolve(result);
           },
@@ -52,15 +55,15 @@ export function grpcJsClient(address: string, credentials = grpc.credentials.cre
   };
 }
 
-const registry = createRegistry(BadRequestSchema);
+const registry = createRegistry(BadRequestSchema, RetryInfoSchema);
 
-function badRequestOf(md: grpc.Metadata | undefined): BadRequest | undefined {
+function detailOf<T extends DescMessage>(md: grpc.Metadata | undefined, schema: T): MessageShape<T> | undefined {
   const bin = md?.get("grpc-status-details-bin")[0];
   if (!bin) return undefined;
   const status = fromBinary(StatusSchema, bin as Buffer);
   for (const any of status.details) {
     const msg = anyUnpack(any, registry);
-    if (msg && msg.$typeName === BadRequestSchema.typeName) return msg as BadRequest;
+    if (msg && msg.$typeName === schema.typeName) return msg as MessageShape<T>;
   }
   return undefined;
 }

@@ -3,7 +3,7 @@
 import { createClient, ConnectError, Code, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { BadRequestSchema, type BadRequest } from "../../gen/google/rpc/error_details_pb.js";
+import { BadRequestSchema, RetryInfoSchema, type BadRequest, type RetryInfo } from "../../gen/google/rpc/error_details_pb.js";
 import {
   PredictionService,
   type ClassifyImageRequestSchema,
@@ -27,6 +27,7 @@ export interface CallError {
   code: Code;
   message: string;
   badRequest?: BadRequest;
+  retryInfo?: RetryInfo;
   requestId?: string;
 }
 
@@ -55,6 +56,7 @@ function connectClient(name: string, transport: Transport): ProtocolClient {
         code: err.code,
         message: err.rawMessage,
         badRequest: err.findDetails(BadRequestSchema)[0],
+        retryInfo: err.findDetails(RetryInfoSchema)[0],
         requestId: requestId ?? err.metadata.get("x-request-id") ?? undefined,
       };
     }
@@ -73,7 +75,7 @@ function grpcJs(baseUrl: string): ProtocolClient {
   async function run<T>(p: Promise<import("./grpc-js-client.js").GrpcJsResult<T>>): Promise<Outcome<T>> {
     const r = await p;
     const requestId = (r.header?.get("x-request-id")[0] ?? r.error?.metadata?.get("x-request-id")[0]) as string | undefined;
-    if (r.error) return { ok: false, code: r.error.code as number as Code, message: r.error.details, badRequest: r.badRequest, requestId };
+    if (r.error) return { ok: false, code: r.error.code as number as Code, message: r.error.details, badRequest: r.badRequest, retryInfo: r.retryInfo, requestId };
     return { ok: true, message: r.message as T, requestId };
   }
   const opts = (o: CallOptions = {}) => ({ metadata: o.headers, deadlineMs: o.timeoutMs });
