@@ -8,6 +8,8 @@ export interface ServerConfig {
   /** TCP port for every protocol (gRPC, gRPC-Web, Connect). */
   port: number;
   host: string;
+  /** TCP port for `GET /metrics` alone, on the same host; never served on `port` (it names methods, models, versions and process details). */
+  metricsPort: number;
   /** Accepted API keys. Never logged, except a generated one, once. */
   apiKeys: string[];
   /** True when no key was configured and one was generated at start. */
@@ -64,6 +66,7 @@ export function loadConfig(env: Env = process.env): ServerConfig {
   return {
     port: intSetting(env, "PORT", 8080, 0, 65535),
     host: env.HOST ?? "0.0.0.0",
+    metricsPort: intSetting(env, "METRICS_PORT", 9464, 0, 65535),
     apiKeys: keys,
     apiKeyGenerated: generated,
     modelRepository: env.MODEL_REPOSITORY ?? "./models",

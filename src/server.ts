@@ -17,7 +17,8 @@ import { createHealthService } from "./health/health-service.js";
 import { HealthStatus } from "./health/health-status.js";
 import { apiKeyInterceptor, callLogInterceptor, validationInterceptor } from "./interceptors.js";
 import { clusterMetricsClient } from "./metrics/cluster-metrics.js";
-import { metricsEndpoint, ServerMetrics } from "./metrics/server-metrics.js";
+import { metricsOnly } from "./metrics/metrics-endpoint.js";
+import { ServerMetrics } from "./metrics/server-metrics.js";
 import { createReflectionServices } from "./reflection/reflection-service.js";
 import { predictionService } from "./services/prediction-service.js";
 import { connectionKey, StreamAdmission } from "./services/stream-admission.js";
@@ -32,6 +33,8 @@ import { CallPolicy } from "./policy/call-policy.js";
 
 export interface RunningServer {
   port: number;
+  /** The port actually bound for `GET /metrics` (METRICS_PORT; 0 picks a free one). */
+  metricsPort: number;
   health: HealthStatus;
   repository: ModelRepository;
   metrics: ServerMetrics;
@@ -128,11 +131,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
         ],
       })
     : undefined;
-  const serveMetrics = metricsEndpoint(metrics);
-  const calls = unary?.handler ?? rpc;
-  const handler: NodeHandler = (req, res) => {
-    if (!serveMetrics(req, res)) calls(req, res);
-  };
+  const handler: NodeHandler = unary?.handler ?? rpc;
 
   const load = () =>
     repository.start().then(() => {
@@ -145,10 +144,13 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   // only once loaded, so no call is routed to a process that cannot answer.
   const modelsLoaded = options.listenAfterLoad ? await load() : undefined;
   const listener = await listen({ port: config.port, host: config.host, handler: withCors(handler, config.corsOrigins), streamHandler: unary?.stream, tls: config.tls });
-  logger.info({ port: listener.port, host: config.host, tls: Boolean(config.tls), inferenceWorkers: config.inferenceWorkers, fastPath: config.fastPath }, "listening (gRPC, gRPC-Web, Connect)");
+  // With WORKERS=n every process listens here too (node:cluster shares the port); any one answers for all (cluster-metrics.ts).
+  const metricsListener = await listen({ port: config.metricsPort, host: config.host, handler: metricsOnly(metrics) });
+  logger.info({ port: listener.port, metricsPort: metricsListener.port, host: config.host, tls: Boolean(config.tls), inferenceWorkers: config.inferenceWorkers, fastPath: config.fastPath }, "listening (gRPC, gRPC-Web, Connect)");
   const loaded = options.listenAfterLoad ? Promise.resolve(modelsLoaded) : load();
   return {
     port: listener.port,
+    metricsPort: metricsListener.port,
     health,
     repository,
     metrics,
@@ -156,6 +158,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     async close() {
       health.shutdown();
       await listener.close();
+      await metricsListener.close();
       shutdown.abort();
       await repository.stop();
       await pool.close();

@@ -133,7 +133,7 @@ describe("the shipped model", () => {
 /** An env without any of the server's settings from the developer's shell. */
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  for (const k of ["PORT", "HOST", "API_KEYS", "API_KEYS_FILE", "MODEL_REPOSITORY", "MAX_BATCH_INPUTS", "MAX_MESSAGE_BYTES", "CORS_ORIGINS", "LOG_LEVEL", "TLS_CERT_FILE", "TLS_KEY_FILE"]) {
+  for (const k of ["PORT", "METRICS_PORT", "HOST", "API_KEYS", "API_KEYS_FILE", "MODEL_REPOSITORY", "MAX_BATCH_INPUTS", "MAX_MESSAGE_BYTES", "CORS_ORIGINS", "LOG_LEVEL", "TLS_CERT_FILE", "TLS_KEY_FILE"]) {
     delete env[k];
   }
   return { ...env, ...extra };
@@ -253,7 +253,7 @@ beforeAll(() => {
 describe("npm start (node dist/src/main.js) with no API key configured", () => {
   it("logs one generated key once, accepts it, refuses calls without it, and exits 0 on SIGTERM", { timeout: 120_000 }, async () => {
     const port = await freePort();
-    const child = run(process.execPath, ["dist/src/main.js"], { PORT: String(port), HOST: "127.0.0.1" });
+    const child = run(process.execPath, ["dist/src/main.js"], { PORT: String(port), METRICS_PORT: String(await freePort()), HOST: "127.0.0.1" });
     const baseUrl = `http://127.0.0.1:${port}`;
     await child.waitUntilServing(baseUrl, 60_000);
 
@@ -377,7 +377,8 @@ describe("API_KEYS_FILE with keys, one per line, and comments", () => {
 describe("WORKERS=2: several server processes on one port", () => {
   it("serves from two processes, replaces one that dies, and stops them all on SIGTERM", { timeout: 120_000 }, async () => {
     const port = await freePort();
-    const child = run(process.execPath, ["dist/src/main.js"], { PORT: String(port), HOST: "127.0.0.1", WORKERS: "2", API_KEYS: API_KEY });
+    const metricsPort = await freePort();
+    const child = run(process.execPath, ["dist/src/main.js"], { PORT: String(port), METRICS_PORT: String(metricsPort), HOST: "127.0.0.1", WORKERS: "2", API_KEYS: API_KEY });
     const baseUrl = `http://127.0.0.1:${port}`;
     const listening = () => logLines(child).filter((l) => l.msg === "listening (gRPC, gRPC-Web, Connect)");
     await child.waitUntilServing(baseUrl, 60_000);
@@ -396,10 +397,12 @@ describe("WORKERS=2: several server processes on one port", () => {
       const r = await onNewConnection(`${baseUrl}${PREDICT_PATH}`, { method: "POST", body: VALID_JSON, headers: { "content-type": "application/json", "x-api-key": API_KEY } });
       expect(r.status).toBe(200);
     }
+    // The API port does not serve metrics.
+    expect((await onNewConnection(`${baseUrl}/metrics`)).status).toBe(404);
     // A scrape reaches one process and answers for both: the calls of both counted, whichever answers;
     // the model gauges (both processes load the same models) not doubled.
     for (let i = 0; i < 4; i++) {
-      const samples = parseMetrics((await onNewConnection(`${baseUrl}/metrics`)).text);
+      const samples = parseMetrics((await onNewConnection(`http://127.0.0.1:${metricsPort}/metrics`)).text);
       const predicts = { method: "/prediction.v1.PredictionService/Predict", protocol: "connect", code: "OK" };
       expect(metricValue(samples, "rpc_server_calls_total", predicts)).toBe(10);
       expect(metricValue(samples, "rpc_server_call_duration_seconds_count", { method: predicts.method, protocol: "connect" })).toBe(10);

@@ -129,7 +129,7 @@ export async function measure(target: Target, w: Workload, concurrency: number, 
   if (before !== undefined) return failure(target, m, `before the run: ${before}`);
   let metricsBefore: string | undefined;
   try {
-    metricsBefore = o.readMetrics ? await httpGet(target.port, "/metrics") : undefined;
+    metricsBefore = o.readMetrics ? await httpGet(metricsPortOf(target), "/metrics") : undefined;
   } catch (e) {
     return failure(target, m, `GET /metrics before the run: ${(e as Error).message}`);
   }
@@ -202,7 +202,7 @@ export async function measure(target: Target, w: Workload, concurrency: number, 
   if (metricsBefore !== undefined) {
     let metricsAfter: string;
     try {
-      metricsAfter = await httpGet(target.port, "/metrics");
+      metricsAfter = await httpGet(metricsPortOf(target), "/metrics");
     } catch (e) {
       return failure(target, m, `GET /metrics after the run: ${(e as Error).message}`);
     }
@@ -258,4 +258,10 @@ export function quieter(a: Measurement, b: Measurement): Measurement {
   if (b.status !== "ok") return { ...a, attempts: 2 };
   const noise = (m: Measurement) => Math.max(m.foreignCore0Percent, m.foreignCore1Percent / 2);
   return { ...(noise(b) < noise(a) ? b : a), attempts: 2 };
+}
+
+/** Where the real server serves GET /metrics. */
+function metricsPortOf(target: Target): number {
+  if (target.metricsPort === undefined) throw new Error(`${target.name} serves no metrics port`);
+  return target.metricsPort;
 }

@@ -17,6 +17,8 @@ export interface Target {
   name: string;
   pid: number;
   port: number;
+  /** The real server's METRICS_PORT (GET /metrics is not served on `port`). */
+  metricsPort?: number;
   proc: ChildProcess;
   /** performance.now() at spawn and when ready (SERVING, or LISTENING for the references). */
   spawnedAt: number;
@@ -125,10 +127,12 @@ export interface RealServerOptions {
  */
 export async function startRealServer(opts: RealServerOptions): Promise<Target> {
   const port = await freePort();
+  const metricsPort = await freePort();
   const env = {
     ...process.env,
     API_KEYS: API_KEY,
     PORT: String(port),
+    METRICS_PORT: String(metricsPort),
     HOST: "127.0.0.1",
     LOG_LEVEL: "info",
     WORKERS: "1",
@@ -148,7 +152,7 @@ export async function startRealServer(opts: RealServerOptions): Promise<Target> 
     proc.kill("SIGKILL");
     throw new Error(`${opts.name}: not SERVING (${earlyExit ?? "timed out"}); log tail:\n${[...log.problems, ...log.tail].join("\n")}`);
   }
-  return wrap(opts.name, proc, port, spawnedAt, readyAt, log);
+  return { ...wrap(opts.name, proc, port, spawnedAt, readyAt, log), metricsPort };
 }
 
 const HEALTH_CHECK = "/grpc.health.v1.Health/Check";
