@@ -3,6 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { cpuBudget } from "./cpu-budget.js";
+import { DEFAULT_LIMITS, type ConnectionLimits } from "./transport/connection-limits.js";
 
 export interface ServerConfig {
   /** TCP port for every protocol (gRPC, gRPC-Web, Connect). */
@@ -31,6 +32,8 @@ export interface ServerConfig {
   maxBatchInputs: number;
   /** Largest request message accepted, in bytes. */
   maxMessageBytes: number;
+  /** What one client connection may hold or send (connection-limits.ts). */
+  limits: ConnectionLimits;
   /** Serve uncompressed unary gRPC and Connect Predict/PredictBatch without connect-node's per-call machinery. */
   fastPath: boolean;
   /** Origins allowed to call from a browser (CORS); empty = same-origin only. */
@@ -88,6 +91,17 @@ export function loadConfig(env: Env = process.env): ServerConfig {
     },
     maxBatchInputs: intSetting(env, "MAX_BATCH_INPUTS", 100, 1, 100_000),
     maxMessageBytes: intSetting(env, "MAX_MESSAGE_BYTES", 4 * 1024 * 1024, 1024, 1024 ** 3),
+    limits: {
+      // An HTTP/2 session with no open stream (PINGs do not count), or an
+      // HTTP/1.1 keep-alive socket with no request, is closed after this long.
+      idleTimeoutMs: intSetting(env, "IDLE_TIMEOUT_MS", DEFAULT_LIMITS.idleTimeoutMs, 10, 86_400_000),
+      // Per HTTP/2 connection; a client may open more connections, each counted by the image stream limits too.
+      maxConcurrentStreams: intSetting(env, "MAX_CONCURRENT_STREAMS", DEFAULT_LIMITS.maxConcurrentStreams, 1, 10_000),
+      // An HTTP/1.1 request over it gets 431; an HTTP/2 stream is reset.
+      maxHeaderBytes: intSetting(env, "MAX_HEADER_BYTES", DEFAULT_LIMITS.maxHeaderBytes, 1024, 1024 * 1024),
+      // At least the pseudo-headers and the few gRPC needs.
+      maxHeaders: intSetting(env, "MAX_HEADERS", DEFAULT_LIMITS.maxHeaders, 16, 10_000),
+    },
     fastPath: boolSetting(env, "FAST_PATH", true),
     corsOrigins: listSetting(env.CORS_ORIGINS),
     logLevel: env.LOG_LEVEL ?? "info",

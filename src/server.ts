@@ -143,9 +143,9 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   // while models load. As one of several processes sharing the port, it joins
   // only once loaded, so no call is routed to a process that cannot answer.
   const modelsLoaded = options.listenAfterLoad ? await load() : undefined;
-  const listener = await listen({ port: config.port, host: config.host, handler: withCors(handler, config.corsOrigins), streamHandler: unary?.stream, tls: config.tls });
+  const listener = await listen({ port: config.port, host: config.host, handler: withCors(handler, config.corsOrigins), streamHandler: unary?.stream, tls: config.tls, limits: config.limits });
   // With WORKERS=n every process listens here too (node:cluster shares the port); any one answers for all (cluster-metrics.ts).
-  const metricsListener = await listen({ port: config.metricsPort, host: config.host, handler: metricsOnly(metrics) });
+  const metricsListener = await listen({ port: config.metricsPort, host: config.host, handler: metricsOnly(metrics), limits: config.limits });
   logger.info({ port: listener.port, metricsPort: metricsListener.port, host: config.host, tls: Boolean(config.tls), inferenceWorkers: config.inferenceWorkers, fastPath: config.fastPath }, "listening (gRPC, gRPC-Web, Connect)");
   const loaded = options.listenAfterLoad ? Promise.resolve(modelsLoaded) : load();
   return {
