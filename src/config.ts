@@ -53,6 +53,8 @@ export interface ImageLimits {
   maxStreams: number;
   /** A stream with no message and no image in flight for this long is ended. */
   streamIdleMs: number;
+  /** A stream open this long is ended, however busy (DEADLINE_EXCEEDED): trickling bytes cannot hold it forever. */
+  streamMaxMs: number;
   /** Images of one stream being decoded or classified at once (the rest wait: backpressure). */
   maxInFlightPerStream: number;
 }
@@ -87,6 +89,7 @@ export function loadConfig(env: Env = process.env): ServerConfig {
       maxStreamsPerConnection: intSetting(env, "MAX_IMAGE_STREAMS_PER_CONNECTION", 16, 1, 1e6),
       maxStreams: intSetting(env, "MAX_IMAGE_STREAMS", 256, 1, 1e6),
       streamIdleMs: intSetting(env, "IMAGE_STREAM_IDLE_MS", 30_000, 10, 3_600_000),
+      streamMaxMs: intSetting(env, "IMAGE_STREAM_MAX_MS", 600_000, 10, 86_400_000),
       maxInFlightPerStream: intSetting(env, "MAX_IMAGES_IN_FLIGHT_PER_STREAM", 8, 1, 1024),
     },
     maxBatchInputs: intSetting(env, "MAX_BATCH_INPUTS", 100, 1, 100_000),

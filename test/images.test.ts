@@ -474,3 +474,48 @@ describe("idle image streams (IMAGE_STREAM_IDLE_MS=300)", () => {
     expect(await pollUntil(() => activeStreams(server.metricsBaseUrl), (n) => n === 0)).toBe(0);
   });
 });
+
+describe("a stream's lifetime (IMAGE_STREAM_MAX_MS=1500) on connections closed when idle (IDLE_TIMEOUT_MS=300)", () => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startTestServer({ IMAGE_STREAM_MAX_MS: "1500", IDLE_TIMEOUT_MS: "300" });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it.each(STREAM_CLIENTS)("a stream trickling a byte every 100 ms ends with DEADLINE_EXCEEDED at the limit ($name)", async (kind) => {
+    const s = await sample("star", 10);
+    const started = performance.now();
+    const { answers, end } = await withStream(kind, server.baseUrl, async (stream) => {
+      stream.send(...imageMessages("trickled", s.bytes, { sizeBytes: true }).slice(0, 1));
+      let sent = 0;
+      const trickle = setInterval(() => stream.send(chunk(s.bytes.subarray(sent, ++sent))), 100);
+      try {
+        return await drain(stream, 10_000);
+      } finally {
+        clearInterval(trickle);
+      }
+    });
+    const lastedMs = performance.now() - started;
+    expect(answers).toEqual([]);
+    expect(end.code, end.message).toBe(Code.DeadlineExceeded);
+    expect(end.message).toMatch(/open for 1500 ms/);
+    expect(lastedMs).toBeGreaterThanOrEqual(1500);
+    expect(lastedMs).toBeLessThan(5000);
+    expect(await pollUntil(() => activeStreams(server.metricsBaseUrl), (n) => n === 0)).toBe(0);
+  });
+
+  it.each(STREAM_CLIENTS)("a stream quiet for three connection idle periods is not cut off ($name)", async (kind) => {
+    const s = await sample("circle", 10);
+    const messages = imageMessages("quiet", s.bytes, { contentType: s.contentType, sizeBytes: true, chunkSize: chunkSizeFor(s.bytes) });
+    const answer = await withStream(kind, server.baseUrl, async (stream) => {
+      stream.send(...messages.slice(0, 2));
+      await new Promise((r) => setTimeout(r, 900));
+      stream.send(...messages.slice(2));
+      return stream.next(5000);
+    });
+    expectClassified(answer, "quiet", "circle");
+  });
+});
