@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { cpuBudget } from "./cpu-budget.js";
 import { DEFAULT_LIMITS, type ConnectionLimits } from "./transport/connection-limits.js";
+import { MAX_DEADLINE_CAP_MS } from "./transport/deadline-cap.js";
 
 export interface ServerConfig {
   /** TCP port for every protocol (gRPC, gRPC-Web, Connect). */
@@ -34,6 +35,13 @@ export interface ServerConfig {
   maxMessageBytes: number;
   /** What one client connection may hold or send (connection-limits.ts). */
   limits: ConnectionLimits;
+  /**
+   * Longest call deadline honoured (grpc-timeout, connect-timeout-ms), in ms.
+   * A longer one is clamped to this, as gRPC servers do: the call runs and
+   * ends with DEADLINE_EXCEEDED when the cap passes, rather than being
+   * refused for asking. A call that sends no deadline has none.
+   */
+  maxDeadlineMs: number;
   /** Serve uncompressed unary gRPC and Connect Predict/PredictBatch without connect-node's per-call machinery. */
   fastPath: boolean;
   /** Origins allowed to call from a browser (CORS); empty = same-origin only. */
@@ -105,6 +113,8 @@ export function loadConfig(env: Env = process.env): ServerConfig {
       // At least the pseudo-headers and the few gRPC needs.
       maxHeaders: intSetting(env, "MAX_HEADERS", DEFAULT_LIMITS.maxHeaders, 16, 10_000),
     },
+    // The longest any call may run anyway: an image stream's lifetime.
+    maxDeadlineMs: intSetting(env, "MAX_DEADLINE_MS", 600_000, 1, MAX_DEADLINE_CAP_MS),
     fastPath: boolSetting(env, "FAST_PATH", true),
     corsOrigins: listSetting(env.CORS_ORIGINS),
     logLevel: env.LOG_LEVEL ?? "info",

@@ -106,6 +106,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     },
     interceptors: [callLogInterceptor(policy), apiKeyInterceptor(policy), validationInterceptor(policy)],
     readMaxBytes: config.maxMessageBytes,
+    maxTimeoutMs: config.maxDeadlineMs,
     // A misspelled field would otherwise be dropped silently and scored as its default (often 0).
     jsonOptions: { ignoreUnknownFields: false },
     onError: (err, method) => logger.error({ err, method }, "handler failed after the response started"),
@@ -123,6 +124,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     ? unaryFastPath({
         policy,
         maxMessageBytes: config.maxMessageBytes,
+        maxDeadlineMs: config.maxDeadlineMs,
         fallthrough: rpc,
         methods: [
           fastMethod(PredictionService.method.predict, predictions.predict),
