@@ -8,7 +8,11 @@ export interface ConnectionLimits {
   idleTimeoutMs: number;
   /** HTTP/2 streams one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS); more are refused. */
   maxConcurrentStreams: number;
-  /** Bytes of request headers: HTTP/1.1 header section, HTTP/2 header list (name + value + 32 per field). */
+  /**
+   * Bytes of request headers: HTTP/1.1 header section, HTTP/2 header list
+   * (name + value + 32 per field). HTTP/2 applies it once the client has
+   * acknowledged our SETTINGS, and the protocol's 64 KiB before.
+   */
   maxHeaderBytes: number;
   /** Header fields per request, pseudo-headers included for HTTP/2. */
   maxHeaders: number;
@@ -21,21 +25,14 @@ export const DEFAULT_LIMITS: ConnectionLimits = {
   maxHeaders: 100,
 };
 
-/**
- * Options @types/node 20 does not declare yet. Node (>= 20.12) passes them to
- * nghttp2's reset rate limit, its defence against rapid reset
- * (CVE-2023-44487): past the burst, a session whose client keeps resetting
- * streams gets GOAWAY and is closed.
- */
-interface RapidResetOptions {
-  streamResetBurst: number;
-  streamResetRate: number;
-}
-
-// nghttp2's own defaults, spelled out so that they are never lost to an
-// override: 1000 resets at once, then 33 per second.
-const STREAM_RESET_BURST = 1000;
-const STREAM_RESET_RATE = 33;
+// Rapid reset (CVE-2023-44487) is handled below us: nghttp2 (Node >= 20.8.1)
+// allows a session a burst of 1000 incoming RST_STREAMs, then 33 a second,
+// and past that sends GOAWAY(INTERNAL_ERROR) and reads no more from it; the
+// idle timeout then closes the socket. Node 20 always applies nghttp2's
+// defaults; later Node lines expose them as streamResetBurst and
+// streamResetRate, which must not be raised. Node's maxSessionInvalidFrames
+// (1000) and maxSessionRejectedStreams (100, streams refused past
+// maxConcurrentStreams) also end abusive sessions and stay at their defaults.
 
 // HTTP/2 flow control. The protocol's default window is 64 KiB per stream
 // and per connection: a 100 KB image upload then stalls a round trip waiting
@@ -45,7 +42,7 @@ const STREAM_RESET_RATE = 33;
 const H2_STREAM_WINDOW = 1 << 20; // 1 MiB
 export const H2_SESSION_WINDOW = 16 << 20; // 16 MiB
 
-export function h2ServerOptions(limits: ConnectionLimits): http2.ServerOptions & RapidResetOptions {
+export function h2ServerOptions(limits: ConnectionLimits): http2.ServerOptions {
   return {
     settings: {
       initialWindowSize: H2_STREAM_WINDOW,
@@ -53,10 +50,6 @@ export function h2ServerOptions(limits: ConnectionLimits): http2.ServerOptions &
       maxHeaderListSize: limits.maxHeaderBytes,
     },
     maxHeaderListPairs: limits.maxHeaders,
-    // Left at Node's defaults, which also end abusive sessions: maxSessionInvalidFrames (1000)
-    // and maxSessionRejectedStreams (100, streams refused past maxConcurrentStreams).
-    streamResetBurst: STREAM_RESET_BURST,
-    streamResetRate: STREAM_RESET_RATE,
   };
 }
 
