@@ -47,7 +47,8 @@ export interface ServerConfig {
   /** Origins allowed to call from a browser (CORS); empty = same-origin only. */
   corsOrigins: string[];
   logLevel: string;
-  tls?: { cert: Buffer; key: Buffer };
+  /** With clientCa (TLS_CLIENT_CA_FILE), clients must present a certificate it signed; its subject is logged with each call. */
+  tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer };
 }
 
 /** Limits on images, in PredictImage streams and ClassifyImage calls alike. */
@@ -138,13 +139,17 @@ function loadApiKeys(env: Env): { keys: string[]; generated: boolean } {
 }
 
 function loadTls(env: Env): ServerConfig["tls"] {
-  if (!env.TLS_CERT_FILE && !env.TLS_KEY_FILE) return undefined;
+  if (!env.TLS_CERT_FILE && !env.TLS_KEY_FILE) {
+    if (env.TLS_CLIENT_CA_FILE) throw new ConfigError("TLS_CLIENT_CA_FILE needs TLS: set TLS_CERT_FILE and TLS_KEY_FILE too");
+    return undefined;
+  }
   if (!env.TLS_CERT_FILE || !env.TLS_KEY_FILE) {
     throw new ConfigError("TLS needs both TLS_CERT_FILE and TLS_KEY_FILE");
   }
   return {
     cert: Buffer.from(readFileOrThrow(env.TLS_CERT_FILE, "TLS_CERT_FILE")),
     key: Buffer.from(readFileOrThrow(env.TLS_KEY_FILE, "TLS_KEY_FILE")),
+    clientCa: env.TLS_CLIENT_CA_FILE ? Buffer.from(readFileOrThrow(env.TLS_CLIENT_CA_FILE, "TLS_CLIENT_CA_FILE")) : undefined,
   };
 }
 

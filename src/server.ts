@@ -22,6 +22,7 @@ import { ServerMetrics } from "./metrics/server-metrics.js";
 import { createReflectionServices } from "./reflection/reflection-service.js";
 import { predictionService } from "./services/prediction-service.js";
 import { connectionKey, StreamAdmission } from "./services/stream-admission.js";
+import { clientSubject } from "./transport/client-certificate.js";
 import { withCors } from "./transport/cors.js";
 import { fallbackHandler } from "./transport/fallback.js";
 import { listen } from "./transport/listen.js";
@@ -88,6 +89,8 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     apiKeys: config.apiKeys,
     protectedServices: new Set([PredictionService.typeName]),
     ruleOverrides: new Map([[`${PredictBatchRequestSchema.typeName}.inputs`, { maxItems: config.maxBatchInputs }]]),
+    // Looked up only when clients must present a certificate: no cost per call otherwise.
+    clientSubject: config.tls?.clientCa ? clientSubject : undefined,
   });
   // A whole image travels in one ClassifyImage message (base64 in JSON: 4/3 larger).
   const classifyMaxBytes = Math.max(config.maxMessageBytes, Math.ceil(config.images.maxBytes * 1.4) + 64 * 1024);
@@ -113,7 +116,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     // Refused before the interceptors (unreadable, undecompressable or unparseable body): still one log line and its metrics.
     onRejected: (path, req, error) => {
       const header = nodeHeader(req);
-      policy.begin(path, protocolOf(header("content-type") ?? null), header).finish(error);
+      policy.begin(path, protocolOf(header("content-type") ?? null), header, connectionOf(req)).finish(error);
     },
     contextValues: (req) => createContextValues().set(connectionKey, connectionOf(req)),
     shutdownSignal: shutdown.signal,
@@ -148,7 +151,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   const listener = await listen({ port: config.port, host: config.host, handler: withCors(handler, config.corsOrigins), streamHandler: unary?.stream, tls: config.tls, limits: config.limits });
   // With WORKERS=n every process listens here too (node:cluster shares the port); any one answers for all (cluster-metrics.ts).
   const metricsListener = await listen({ port: config.metricsPort, host: config.host, handler: metricsOnly(metrics), limits: config.limits });
-  logger.info({ port: listener.port, metricsPort: metricsListener.port, host: config.host, tls: Boolean(config.tls), inferenceWorkers: config.inferenceWorkers, fastPath: config.fastPath }, "listening (gRPC, gRPC-Web, Connect)");
+  logger.info({ port: listener.port, metricsPort: metricsListener.port, host: config.host, tls: Boolean(config.tls), clientCertificates: Boolean(config.tls?.clientCa), inferenceWorkers: config.inferenceWorkers, fastPath: config.fastPath }, "listening (gRPC, gRPC-Web, Connect)");
   const loaded = options.listenAfterLoad ? Promise.resolve(modelsLoaded) : load();
   return {
     port: listener.port,

@@ -133,7 +133,7 @@ describe("the shipped model", () => {
 /** An env without any of the server's settings from the developer's shell. */
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  for (const k of ["PORT", "METRICS_PORT", "HOST", "API_KEYS", "API_KEYS_FILE", "MODEL_REPOSITORY", "MAX_BATCH_INPUTS", "MAX_MESSAGE_BYTES", "CORS_ORIGINS", "LOG_LEVEL", "TLS_CERT_FILE", "TLS_KEY_FILE"]) {
+  for (const k of ["PORT", "METRICS_PORT", "HOST", "API_KEYS", "API_KEYS_FILE", "MODEL_REPOSITORY", "MAX_BATCH_INPUTS", "MAX_MESSAGE_BYTES", "CORS_ORIGINS", "LOG_LEVEL", "TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CLIENT_CA_FILE"]) {
     delete env[k];
   }
   return { ...env, ...extra };

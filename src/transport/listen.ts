@@ -32,8 +32,12 @@ export interface ListenOptions {
   handler: RequestHandler;
   /** Sees each HTTP/2 stream before Node's compatibility layer makes a request of it. */
   streamHandler?: StreamHandler;
-  /** PEM cert and key: serve TLS, with h2 / http/1.1 chosen by ALPN. */
-  tls?: { cert: string | Buffer; key: string | Buffer };
+  /**
+   * PEM cert and key: serve TLS, with h2 / http/1.1 chosen by ALPN. With
+   * `clientCa`, a client must present a certificate signed by it, or the
+   * handshake fails.
+   */
+  tls?: { cert: string | Buffer; key: string | Buffer; clientCa?: string | Buffer };
   /** Idle timeout, streams, headers (connection-limits.ts). Default DEFAULT_LIMITS. */
   limits?: ConnectionLimits;
   http2Options?: http2.ServerOptions;
@@ -113,10 +117,9 @@ export async function listen(options: ListenOptions): Promise<ListeningServer> {
   let stopH1: () => void;
 
   if (options.tls) {
-    const secure = http2.createSecureServer(
-      { ...h2Options, ...options.tls, allowHTTP1: true },
-      handler,
-    );
+    const { cert, key, clientCa } = options.tls;
+    const clientAuth = clientCa ? { ca: clientCa, requestCert: true, rejectUnauthorized: true } : {};
+    const secure = http2.createSecureServer({ ...h2Options, cert, key, ...clientAuth, allowHTTP1: true }, handler);
     // With allowHTTP1 the secure server runs Node's HTTP/1.1 connection code,
     // which reads these limits from the server object.
     Object.assign(secure, h1Options);

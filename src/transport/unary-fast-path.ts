@@ -108,7 +108,7 @@ function connectWireOf(req: NodeRequest): Exclude<Wire, "grpc"> | undefined {
 async function serve(opts: FastPathOptions, path: string, route: FastMethod, ex: Exchange): Promise<void> {
   const { policy } = opts;
   const { wire, header } = ex;
-  const call = policy.begin(path, wire === "grpc" ? "grpc" : "connect", header);
+  const call = policy.begin(path, wire === "grpc" ? "grpc" : "connect", header, ex.connection);
   const abort = new CallCancellation();
   // A client that goes away cancels the call (its queued inference is dropped).
   const unwatch = ex.watchClose(() => abort.abort(new ConnectError("the client cancelled the call", Code.Canceled)));
