@@ -339,6 +339,34 @@ describe("configuration errors", () => {
   });
 });
 
+describe("connection limits and ports", () => {
+  it("has a safe default for each", () => {
+    const c = loadConfig({});
+    expect(c.metricsPort).toBe(9464);
+    expect(c.limits).toEqual({ idleTimeoutMs: 300_000, maxConcurrentStreams: 100, maxHeaderBytes: 16_384, maxHeaders: 100 });
+    expect(c.maxDeadlineMs).toBe(600_000);
+    expect(c.images.streamMaxMs).toBe(600_000);
+  });
+
+  it.each([
+    ["METRICS_PORT", "65536"],
+    ["IDLE_TIMEOUT_MS", "0"],
+    ["IDLE_TIMEOUT_MS", "5m"],
+    ["MAX_CONCURRENT_STREAMS", "0"],
+    ["MAX_HEADER_BYTES", "100"],
+    ["MAX_HEADERS", "4"],
+    ["MAX_DEADLINE_MS", "100000000"],
+    ["IMAGE_STREAM_MAX_MS", "-1"],
+  ])("refuses %s=%s, naming the setting", (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(name);
+  });
+
+  it("refuses TLS_CLIENT_CA_FILE without TLS", () => {
+    expect(() => loadConfig({ TLS_CLIENT_CA_FILE: "/dev/null" })).toThrow(/TLS_CLIENT_CA_FILE needs TLS/);
+  });
+});
+
 describe("API_KEYS_FILE with keys, one per line, and comments", () => {
   let dir: string;
   let server: TestServer;
