@@ -6,11 +6,15 @@ import { PredictionService } from "../gen/prediction/v1/prediction_service_pb.js
 import { cpuBudget } from "./cpu-budget.js";
 import { KeyFileError, parseKeyFile } from "./policy/key-file.js";
 import type { KeyFileContents } from "./policy/key-store.js";
+import { DEFAULT_LIMITS, type ConnectionLimits } from "./transport/connection-limits.js";
+import { MAX_DEADLINE_CAP_MS } from "./transport/deadline-cap.js";
 
 export interface ServerConfig {
   /** TCP port for every protocol (gRPC, gRPC-Web, Connect). */
   port: number;
   host: string;
+  /** TCP port for `GET /metrics` alone, on the same host; never served on `port` (it names methods, models, versions and process details). */
+  metricsPort: number;
   /** Accepted API keys: plaintext ones from API_KEYS (development), hashed ones from API_KEYS_FILE. Never logged, except a generated one, once. */
   apiKeys: { env: string[]; file?: KeyFileContents };
   /** True when no key was configured and one was generated at start. */
@@ -32,12 +36,22 @@ export interface ServerConfig {
   maxBatchInputs: number;
   /** Largest request message accepted, in bytes. */
   maxMessageBytes: number;
+  /** What one client connection may hold or send (connection-limits.ts). */
+  limits: ConnectionLimits;
+  /**
+   * Longest call deadline honoured (grpc-timeout, connect-timeout-ms), in ms.
+   * A longer one is clamped to this, as gRPC servers do: the call runs and
+   * ends with DEADLINE_EXCEEDED when the cap passes, rather than being
+   * refused for asking. A call that sends no deadline has none.
+   */
+  maxDeadlineMs: number;
   /** Serve uncompressed unary gRPC and Connect Predict/PredictBatch without connect-node's per-call machinery. */
   fastPath: boolean;
   /** Origins allowed to call from a browser (CORS); empty = same-origin only. */
   corsOrigins: string[];
   logLevel: string;
-  tls?: { cert: Buffer; key: Buffer };
+  /** With clientCa (TLS_CLIENT_CA_FILE), clients must present a certificate it signed; its subject is logged with each call. */
+  tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer };
 }
 
 /** Limits on images, in PredictImage streams and ClassifyImage calls alike. */
@@ -51,6 +65,8 @@ export interface ImageLimits {
   maxStreams: number;
   /** A stream with no message and no image in flight for this long is ended. */
   streamIdleMs: number;
+  /** A stream open this long is ended, however busy (DEADLINE_EXCEEDED): trickling bytes cannot hold it forever. */
+  streamMaxMs: number;
   /** Images of one stream being decoded or classified at once (the rest wait: backpressure). */
   maxInFlightPerStream: number;
 }
@@ -70,6 +86,7 @@ export function loadConfig(env: Env = process.env): ServerConfig {
   return {
     port: intSetting(env, "PORT", 8080, 0, 65535),
     host: env.HOST ?? "0.0.0.0",
+    metricsPort: intSetting(env, "METRICS_PORT", 9464, 0, 65535),
     apiKeys,
     apiKeyGenerated: generated,
     modelRepository: env.MODEL_REPOSITORY ?? "./models",
@@ -87,10 +104,24 @@ export function loadConfig(env: Env = process.env): ServerConfig {
       maxStreamsPerConnection: intSetting(env, "MAX_IMAGE_STREAMS_PER_CONNECTION", 16, 1, 1e6),
       maxStreams: intSetting(env, "MAX_IMAGE_STREAMS", 256, 1, 1e6),
       streamIdleMs: intSetting(env, "IMAGE_STREAM_IDLE_MS", 30_000, 10, 3_600_000),
+      streamMaxMs: intSetting(env, "IMAGE_STREAM_MAX_MS", 600_000, 10, 86_400_000),
       maxInFlightPerStream: intSetting(env, "MAX_IMAGES_IN_FLIGHT_PER_STREAM", 8, 1, 1024),
     },
     maxBatchInputs: intSetting(env, "MAX_BATCH_INPUTS", 100, 1, 100_000),
     maxMessageBytes: intSetting(env, "MAX_MESSAGE_BYTES", 4 * 1024 * 1024, 1024, 1024 ** 3),
+    limits: {
+      // An HTTP/2 session with no open stream (PINGs do not count), or an
+      // HTTP/1.1 keep-alive socket with no request, is closed after this long.
+      idleTimeoutMs: intSetting(env, "IDLE_TIMEOUT_MS", DEFAULT_LIMITS.idleTimeoutMs, 10, 86_400_000),
+      // Per HTTP/2 connection; a client may open more connections, each counted by the image stream limits too.
+      maxConcurrentStreams: intSetting(env, "MAX_CONCURRENT_STREAMS", DEFAULT_LIMITS.maxConcurrentStreams, 1, 10_000),
+      // An HTTP/1.1 request over it gets 431; an HTTP/2 stream is reset.
+      maxHeaderBytes: intSetting(env, "MAX_HEADER_BYTES", DEFAULT_LIMITS.maxHeaderBytes, 1024, 1024 * 1024),
+      // At least the pseudo-headers and the few gRPC needs.
+      maxHeaders: intSetting(env, "MAX_HEADERS", DEFAULT_LIMITS.maxHeaders, 16, 10_000),
+    },
+    // The longest any call may run anyway: an image stream's lifetime.
+    maxDeadlineMs: intSetting(env, "MAX_DEADLINE_MS", 600_000, 1, MAX_DEADLINE_CAP_MS),
     fastPath: boolSetting(env, "FAST_PATH", true),
     corsOrigins: listSetting(env.CORS_ORIGINS),
     logLevel: env.LOG_LEVEL ?? "info",
@@ -119,13 +150,17 @@ function loadApiKeys(env: Env): { apiKeys: ServerConfig["apiKeys"]; generated: b
 }
 
 function loadTls(env: Env): ServerConfig["tls"] {
-  if (!env.TLS_CERT_FILE && !env.TLS_KEY_FILE) return undefined;
+  if (!env.TLS_CERT_FILE && !env.TLS_KEY_FILE) {
+    if (env.TLS_CLIENT_CA_FILE) throw new ConfigError("TLS_CLIENT_CA_FILE needs TLS: set TLS_CERT_FILE and TLS_KEY_FILE too");
+    return undefined;
+  }
   if (!env.TLS_CERT_FILE || !env.TLS_KEY_FILE) {
     throw new ConfigError("TLS needs both TLS_CERT_FILE and TLS_KEY_FILE");
   }
   return {
     cert: Buffer.from(readFileOrThrow(env.TLS_CERT_FILE, "TLS_CERT_FILE")),
     key: Buffer.from(readFileOrThrow(env.TLS_KEY_FILE, "TLS_KEY_FILE")),
+    clientCa: env.TLS_CLIENT_CA_FILE ? Buffer.from(readFileOrThrow(env.TLS_CLIENT_CA_FILE, "TLS_CLIENT_CA_FILE")) : undefined,
   };
 }
 

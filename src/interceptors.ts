@@ -18,7 +18,7 @@ export function callLogInterceptor(policy: CallPolicy): Interceptor {
     const started = req.contextValues.get(callStartedKey);
     if (started) started.started = true;
     const header = (n: string) => req.header.get(n);
-    const call = policy.begin(`/${req.service.typeName}/${req.method.name}`, protocolOf(req.header.get("content-type")), header);
+    const call = policy.begin(`/${req.service.typeName}/${req.method.name}`, protocolOf(req.header.get("content-type")), header, req.contextValues.get(connectionKey));
     req.contextValues.set(callKey, call);
     let res;
     try {

@@ -17,10 +17,12 @@ import { createHealthService } from "./health/health-service.js";
 import { HealthStatus } from "./health/health-status.js";
 import { apiKeyInterceptor, callLogInterceptor, validationInterceptor } from "./interceptors.js";
 import { clusterMetricsClient } from "./metrics/cluster-metrics.js";
-import { metricsEndpoint, ServerMetrics } from "./metrics/server-metrics.js";
+import { metricsOnly } from "./metrics/metrics-endpoint.js";
+import { ServerMetrics } from "./metrics/server-metrics.js";
 import { createReflectionServices } from "./reflection/reflection-service.js";
 import { predictionService } from "./services/prediction-service.js";
 import { connectionKey, StreamAdmission } from "./services/stream-admission.js";
+import { clientSubject } from "./transport/client-certificate.js";
 import { withCors } from "./transport/cors.js";
 import { fallbackHandler } from "./transport/fallback.js";
 import { listen } from "./transport/listen.js";
@@ -37,6 +39,8 @@ const KEY_FILE_POLL_MS = 1000;
 
 export interface RunningServer {
   port: number;
+  /** The port actually bound for `GET /metrics` (METRICS_PORT; 0 picks a free one). */
+  metricsPort: number;
   health: HealthStatus;
   repository: ModelRepository;
   metrics: ServerMetrics;
@@ -97,6 +101,8 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     apiKeys: keys.verifier,
     protectedServices,
     ruleOverrides: new Map([[`${PredictBatchRequestSchema.typeName}.inputs`, { maxItems: config.maxBatchInputs }]]),
+    // Looked up only when clients must present a certificate: no cost per call otherwise.
+    clientSubject: config.tls?.clientCa ? clientSubject : undefined,
   });
   // A whole image travels in one ClassifyImage message (base64 in JSON: 4/3 larger).
   const classifyMaxBytes = Math.max(config.maxMessageBytes, Math.ceil(config.images.maxBytes * 1.4) + 64 * 1024);
@@ -115,13 +121,14 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     },
     interceptors: [callLogInterceptor(policy), apiKeyInterceptor(policy), validationInterceptor(policy)],
     readMaxBytes: config.maxMessageBytes,
+    maxTimeoutMs: config.maxDeadlineMs,
     // A misspelled field would otherwise be dropped silently and scored as its default (often 0).
     jsonOptions: { ignoreUnknownFields: false },
     onError: (err, method) => logger.error({ err, method }, "handler failed after the response started"),
     // Refused before the interceptors (unreadable, undecompressable or unparseable body): still one log line and its metrics.
     onRejected: (path, req, error) => {
       const header = nodeHeader(req);
-      policy.begin(path, protocolOf(header("content-type") ?? null), header).finish(error);
+      policy.begin(path, protocolOf(header("content-type") ?? null), header, connectionOf(req)).finish(error);
     },
     contextValues: (req) => createContextValues().set(connectionKey, connectionOf(req)),
     shutdownSignal: shutdown.signal,
@@ -132,6 +139,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     ? unaryFastPath({
         policy,
         maxMessageBytes: config.maxMessageBytes,
+        maxDeadlineMs: config.maxDeadlineMs,
         fallthrough: rpc,
         methods: [
           fastMethod(PredictionService.method.predict, predictions.predict),
@@ -140,11 +148,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
         ],
       })
     : undefined;
-  const serveMetrics = metricsEndpoint(metrics);
-  const calls = unary?.handler ?? rpc;
-  const handler: NodeHandler = (req, res) => {
-    if (!serveMetrics(req, res)) calls(req, res);
-  };
+  const handler: NodeHandler = unary?.handler ?? rpc;
 
   const load = () =>
     repository.start().then(() => {
@@ -156,11 +160,14 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   // while models load. As one of several processes sharing the port, it joins
   // only once loaded, so no call is routed to a process that cannot answer.
   const modelsLoaded = options.listenAfterLoad ? await load() : undefined;
-  const listener = await listen({ port: config.port, host: config.host, handler: withCors(handler, config.corsOrigins), streamHandler: unary?.stream, tls: config.tls });
-  logger.info({ port: listener.port, host: config.host, tls: Boolean(config.tls), inferenceWorkers: config.inferenceWorkers, fastPath: config.fastPath }, "listening (gRPC, gRPC-Web, Connect)");
+  const listener = await listen({ port: config.port, host: config.host, handler: withCors(handler, config.corsOrigins), streamHandler: unary?.stream, tls: config.tls, limits: config.limits });
+  // With WORKERS=n every process listens here too (node:cluster shares the port); any one answers for all (cluster-metrics.ts).
+  const metricsListener = await listen({ port: config.metricsPort, host: config.host, handler: metricsOnly(metrics), limits: config.limits });
+  logger.info({ port: listener.port, metricsPort: metricsListener.port, host: config.host, tls: Boolean(config.tls), clientCertificates: Boolean(config.tls?.clientCa), inferenceWorkers: config.inferenceWorkers, fastPath: config.fastPath }, "listening (gRPC, gRPC-Web, Connect)");
   const loaded = options.listenAfterLoad ? Promise.resolve(modelsLoaded) : load();
   return {
     port: listener.port,
+    metricsPort: metricsListener.port,
     health,
     repository,
     metrics,
@@ -170,6 +177,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       stopWatchingKeys();
       health.shutdown();
       await listener.close();
+      await metricsListener.close();
       shutdown.abort();
       await repository.stop();
       await pool.close();

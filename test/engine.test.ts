@@ -146,7 +146,7 @@ describe("hot reload", () => {
     expect(v7.error).toContain(join("7", "model.onnx"));
     expect((await c.predict(VALID, { headers })).modelVersion).toBe(before);
     expect((await health().check({ service: "" })).status).toBe(Serving.SERVING);
-    const metrics = await (await fetch(`${server.baseUrl}/metrics`)).text();
+    const metrics = await (await fetch(`${server.metricsBaseUrl}/metrics`)).text();
     expect(metrics).toMatch(/model_load_failures_total\{model="loan-approval",version="7"\} 1/);
     expect(metrics).toMatch(/model_version_state\{model="loan-approval",version="7",state="failed"\} 1/);
   });
@@ -167,7 +167,7 @@ describe("dynamic batching through the server", () => {
     const alone: number[] = [];
     for (const input of inputs) alone.push((await c.predict(input, { headers })).approvalProbability);
     const sizeCount = async () => {
-      const text = await (await fetch(`${server.baseUrl}/metrics`)).text();
+      const text = await (await fetch(`${server.metricsBaseUrl}/metrics`)).text();
       const bucket = (le: string) => Number(new RegExp(`inference_batch_size_bucket\\{le="${le}",model="loan-approval",version="1"\\} (\\d+)`).exec(text)?.[1] ?? "0");
       return { single: bucket("1"), all: bucket("\\+Inf") };
     };
@@ -221,7 +221,7 @@ describe("a batch larger than the model's max_batch_size", () => {
       expect(p.factors).toEqual(singles[i].factors);
     });
     // 30 rows in chunks of 8: four runs at least, none over 8 rows.
-    const text = await (await fetch(`${server.baseUrl}/metrics`)).text();
+    const text = await (await fetch(`${server.metricsBaseUrl}/metrics`)).text();
     const bucket = (le: string) => Number(new RegExp(`inference_batch_size_bucket\\{le="${le}",model="loan-approval",version="1"\\} (\\d+)`).exec(text)?.[1] ?? "NaN");
     expect(bucket("\\+Inf")).toBeGreaterThanOrEqual(4);
     expect(bucket("8")).toBe(bucket("\\+Inf"));

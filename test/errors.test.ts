@@ -39,6 +39,61 @@ async function expectPredictOk(server: TestServer) {
   }
 }
 
+/** A Connect JSON Predict whose body is sent `bodyDelayMs` after its headers. */
+function connectWithSlowBody(baseUrl: string, connectTimeoutMs: string, bodyDelayMs: number): Promise<{ status: number; body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      `${baseUrl}${PREDICT_PATH}`,
+      { method: "POST", headers: { ...AUTH, "content-type": "application/json", "connect-timeout-ms": connectTimeoutMs } },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (d) => (body += d));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(body) }));
+      },
+    );
+    req.on("error", reject);
+    req.flushHeaders();
+    setTimeout(() => req.end(VALID_JSON), bodyDelayMs);
+  });
+}
+
+// ---------------------------------------------------------------------------
+
+describe("MAX_DEADLINE_MS=300: a longer deadline is clamped to the cap, not refused", () => {
+  const CAP_MS = 300;
+  // The body arrives after the cap and well before the client's own 10 s
+  // deadline: uncapped, the call would succeed; refused, it would be
+  // INVALID_ARGUMENT. (connect-node reads the whole body before it acts on a
+  // deadline, so the answer's timing is not the test.)
+  const BODY_DELAY_MS = 1200;
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ MAX_DEADLINE_MS: String(CAP_MS) });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it("gRPC, grpc-timeout 10 s: DEADLINE_EXCEEDED when the cap passes", async () => {
+    const session = h2cSession(server.baseUrl);
+    try {
+      const r = await rawGrpc(session, { path: PREDICT_PATH, frames: [grpcFrame(VALID_BINARY)], headers: { ...AUTH, "grpc-timeout": "10S" }, bodyDelayMs: BODY_DELAY_MS });
+      expect(r.grpcStatus, r.grpcMessage).toBe(Code.DeadlineExceeded);
+      // A deadline under the cap is the client's, as before.
+      const ok = await rawGrpc(session, { path: PREDICT_PATH, frames: [grpcFrame(VALID_BINARY)], headers: { ...AUTH, "grpc-timeout": "200m" } });
+      expect(ok.grpcStatus, ok.grpcMessage).toBe(0);
+    } finally {
+      session.close();
+    }
+  });
+
+  it("Connect, connect-timeout-ms 10000: deadline_exceeded when the cap passes", async () => {
+    const reply = await connectWithSlowBody(server.baseUrl, "10000", BODY_DELAY_MS);
+    expect(reply.body.code).toBe("deadline_exceeded");
+  });
+});
+
 // ---------------------------------------------------------------------------
 
 describe("deadlines", () => {
@@ -91,23 +146,7 @@ describe("deadlines", () => {
     };
   }
 
-  function connectWithExpiredDeadline(): Promise<{ status: number; body: Record<string, unknown> }> {
-    return new Promise((resolve, reject) => {
-      const req = http.request(
-        `${server.baseUrl}${PREDICT_PATH}`,
-        { method: "POST", headers: { ...AUTH, "content-type": "application/json", "connect-timeout-ms": "1" } },
-        (res) => {
-          let body = "";
-          res.setEncoding("utf8");
-          res.on("data", (d) => (body += d));
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(body) }));
-        },
-      );
-      req.on("error", reject);
-      req.flushHeaders();
-      setTimeout(() => req.end(VALID_JSON), SLOW_BODY_MS);
-    });
-  }
+
 
   it("the server enforces grpc-timeout (1 ms, slow body): the call fails, is logged, and the connection still serves", async () => {
     const { session, result } = grpcWithExpiredDeadline();
@@ -128,7 +167,7 @@ describe("deadlines", () => {
   });
 
   it("the server enforces connect-timeout-ms (1 ms, slow body): the call fails, and the server still serves", async () => {
-    const reply = await connectWithExpiredDeadline();
+    const reply = await connectWithSlowBody(server.baseUrl, "1", SLOW_BODY_MS);
     expect(reply.status).toBeGreaterThanOrEqual(400);
     expect(reply.body.code).toBe("deadline_exceeded");
     const ok = await predictJson(server.baseUrl, AUTH);
@@ -147,7 +186,7 @@ describe("deadlines", () => {
   });
 
   it("a server-side deadline is HTTP 504 deadline_exceeded over Connect", async () => {
-    const reply = await connectWithExpiredDeadline();
+    const reply = await connectWithSlowBody(server.baseUrl, "1", SLOW_BODY_MS);
     expect(reply.body.code).toBe("deadline_exceeded");
     expect(reply.status).toBe(504);
   });

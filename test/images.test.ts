@@ -283,7 +283,7 @@ describe("PredictImage streams", () => {
   }, 90_000);
 
   it.each(STREAM_CLIENTS)("a client that cancels mid-image leaves nothing behind ($name)", async (kind) => {
-    expect(await pollUntil(() => activeStreams(server.baseUrl), (n) => n === 0)).toBe(0);
+    expect(await pollUntil(() => activeStreams(server.metricsBaseUrl), (n) => n === 0)).toBe(0);
     const s = await sample("cross", 7);
     const messages = imageMessages("half", s.bytes, { sizeBytes: true, chunkSize: 2048 });
     const { stream, close } = kind.open(server.baseUrl, AUTH);
@@ -291,7 +291,7 @@ describe("PredictImage streams", () => {
       // One full image first: proves the server holds the stream open.
       sendImage(stream, "whole", await sample("ring", 7), true);
       expectClassified(await stream.next(), "whole", "ring");
-      expect(await activeStreams(server.baseUrl)).toBe(1);
+      expect(await activeStreams(server.metricsBaseUrl)).toBe(1);
       stream.send(...messages.slice(0, Math.ceil(messages.length / 2)));
       await new Promise((r) => setTimeout(r, 100));
       stream.cancel();
@@ -299,7 +299,7 @@ describe("PredictImage streams", () => {
     } finally {
       close();
     }
-    expect(await pollUntil(() => activeStreams(server.baseUrl), (n) => n === 0)).toBe(0);
+    expect(await pollUntil(() => activeStreams(server.metricsBaseUrl), (n) => n === 0)).toBe(0);
     await withStream(kind, server.baseUrl, async (again) => {
       sendImage(again, "again", s, true);
       expectClassified(await again.next(), "again", "cross");
@@ -308,7 +308,7 @@ describe("PredictImage streams", () => {
 
   it("batches images from 8 concurrent streams (8 images each) into shared executions", async () => {
     const labels = { model: "shapes", version: "1" };
-    const before = await scrapeMetrics(server.baseUrl);
+    const before = await scrapeMetrics(server.metricsBaseUrl);
     const bucket = (m: Awaited<ReturnType<typeof scrapeMetrics>>, le: string) => metricValue(m, "inference_batch_size_bucket", { ...labels, le });
     const count = (m: Awaited<ReturnType<typeof scrapeMetrics>>) => metricValue(m, "inference_batch_size_count", labels);
     const rows = (m: Awaited<ReturnType<typeof scrapeMetrics>>) => metricValue(m, "inference_batch_size_sum", labels);
@@ -332,7 +332,7 @@ describe("PredictImage streams", () => {
       answers.forEach((a, j) => expectClassified(a, `s${i}-${j}`, plans[i]![j]!.label));
     });
 
-    const after = await scrapeMetrics(server.baseUrl);
+    const after = await scrapeMetrics(server.metricsBaseUrl);
     const executions = count(after) - count(before);
     const single = bucket(after, "1") - bucket(before, "1");
     const rowsRun = rows(after) - rows(before);
@@ -399,7 +399,7 @@ describe("image limits", () => {
         sendImage(s, id, small, true);
         expectClassified(await s.next(), id, "ring"); // admitted and open
       }
-      expect(await pollUntil(() => activeStreams(server.baseUrl), (n) => n === 2)).toBe(2);
+      expect(await pollUntil(() => activeStreams(server.metricsBaseUrl), (n) => n === 2)).toBe(2);
 
       const third = grpcJsImageStream(channel, AUTH);
       open.push(third);
@@ -420,7 +420,7 @@ describe("image limits", () => {
       // ...and a slot given back on this one can be taken again.
       open[0]!.end();
       expect((await drain(open[0]!)).end.code).toBe(0);
-      await pollUntil(() => activeStreams(server.baseUrl), (n) => n === 1);
+      await pollUntil(() => activeStreams(server.metricsBaseUrl), (n) => n === 1);
       const fourth = grpcJsImageStream(channel, AUTH);
       open.push(fourth);
       sendImage(fourth, "fourth", small, true);
@@ -453,7 +453,7 @@ describe("idle image streams (IMAGE_STREAM_IDLE_MS=300)", () => {
     expectClassified(answers[0], "only", "circle");
     expect(end.code, end.message).toBe(Code.DeadlineExceeded);
     expect(end.message).toMatch(/300 ms/);
-    expect(await pollUntil(() => activeStreams(server.baseUrl), (n) => n === 0)).toBe(0);
+    expect(await pollUntil(() => activeStreams(server.metricsBaseUrl), (n) => n === 0)).toBe(0);
   });
 
   it("a stream that never sends a message ends with DEADLINE_EXCEEDED (grpc-js)", async () => {
@@ -471,6 +471,51 @@ describe("idle image streams (IMAGE_STREAM_IDLE_MS=300)", () => {
     });
     expect(answers).toEqual([]);
     expect(end.code, end.message).toBe(Code.DeadlineExceeded);
-    expect(await pollUntil(() => activeStreams(server.baseUrl), (n) => n === 0)).toBe(0);
+    expect(await pollUntil(() => activeStreams(server.metricsBaseUrl), (n) => n === 0)).toBe(0);
+  });
+});
+
+describe("a stream's lifetime (IMAGE_STREAM_MAX_MS=1500) on connections closed when idle (IDLE_TIMEOUT_MS=300)", () => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startTestServer({ IMAGE_STREAM_MAX_MS: "1500", IDLE_TIMEOUT_MS: "300" });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it.each(STREAM_CLIENTS)("a stream trickling a byte every 100 ms ends with DEADLINE_EXCEEDED at the limit ($name)", async (kind) => {
+    const s = await sample("star", 10);
+    const started = performance.now();
+    const { answers, end } = await withStream(kind, server.baseUrl, async (stream) => {
+      stream.send(...imageMessages("trickled", s.bytes, { sizeBytes: true }).slice(0, 1));
+      let sent = 0;
+      const trickle = setInterval(() => stream.send(chunk(s.bytes.subarray(sent, ++sent))), 100);
+      try {
+        return await drain(stream, 10_000);
+      } finally {
+        clearInterval(trickle);
+      }
+    });
+    const lastedMs = performance.now() - started;
+    expect(answers).toEqual([]);
+    expect(end.code, end.message).toBe(Code.DeadlineExceeded);
+    expect(end.message).toMatch(/open for 1500 ms/);
+    expect(lastedMs).toBeGreaterThanOrEqual(1500);
+    expect(lastedMs).toBeLessThan(5000);
+    expect(await pollUntil(() => activeStreams(server.metricsBaseUrl), (n) => n === 0)).toBe(0);
+  });
+
+  it.each(STREAM_CLIENTS)("a stream quiet for three connection idle periods is not cut off ($name)", async (kind) => {
+    const s = await sample("circle", 10);
+    const messages = imageMessages("quiet", s.bytes, { contentType: s.contentType, sizeBytes: true, chunkSize: chunkSizeFor(s.bytes) });
+    const answer = await withStream(kind, server.baseUrl, async (stream) => {
+      stream.send(...messages.slice(0, 2));
+      await new Promise((r) => setTimeout(r, 900));
+      stream.send(...messages.slice(2));
+      return stream.next(5000);
+    });
+    expectClassified(answer, "quiet", "circle");
   });
 });

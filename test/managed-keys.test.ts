@@ -225,7 +225,7 @@ describe("the key file while the server runs", () => {
   }, 60_000);
 
   it("counts calls by key name, and never writes a key or its digest to the log", async () => {
-    const samples = (await scrapeMetrics(server.baseUrl)).filter((s) => s.name === "rpc_server_calls_total");
+    const samples = (await scrapeMetrics(server.metricsBaseUrl)).filter((s) => s.name === "rpc_server_calls_total");
     const sum = (labels: Record<string, string>) =>
       samples.filter((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0);
     const predict = "/prediction.v1.PredictionService/Predict";

@@ -2,7 +2,9 @@ import http from "node:http";
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { metricsEndpoint, ServerMetrics } from "../src/metrics/server-metrics.js";
+import { metricsEndpoint } from "../src/metrics/metrics-endpoint.js";
+import { ServerMetrics } from "../src/metrics/server-metrics.js";
+import { API_KEY, startTestServer } from "./support/test-server.js";
 
 interface Sample {
   name: string;
@@ -350,6 +352,47 @@ describe("metricsEndpoint", () => {
     } finally {
       client.close();
       await new Promise<void>((resolve) => h2.close(() => resolve()));
+    }
+  });
+});
+
+describe("the server's metrics listener (METRICS_PORT)", () => {
+  it("serves GET /metrics on its own port and not on the API port", async () => {
+    const server = await startTestServer();
+    try {
+      expect(server.metricsPort).not.toBe(server.port);
+      const call = await fetch(`${server.baseUrl}/prediction.v1.PredictionService/ListModels`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-api-key": API_KEY },
+        body: "{}",
+      });
+      expect(call.status).toBe(200);
+
+      const scraped = await fetch(`${server.metricsBaseUrl}/metrics`);
+      expect(scraped.status).toBe(200);
+      const exp = parse(await scraped.text());
+      expect(value(exp, "rpc_server_calls_total", { method: "/prediction.v1.PredictionService/ListModels", protocol: "connect", code: "OK", key: "env:0" })).toBe(1);
+
+      // The API port knows nothing of /metrics, over HTTP/1.1 or HTTP/2.
+      const onApi = await fetch(`${server.baseUrl}/metrics`);
+      expect(onApi.status).toBe(404);
+      expect(await onApi.text()).not.toContain("rpc_server_calls_total");
+      const client = http2.connect(server.baseUrl);
+      try {
+        const status = await new Promise<number>((resolve, reject) => {
+          const stream = client.request({ ":method": "GET", ":path": "/metrics" });
+          stream.on("response", (h) => resolve(Number(h[":status"])));
+          stream.on("error", reject);
+          stream.resume();
+        });
+        expect(status).toBe(404);
+      } finally {
+        client.close();
+      }
+      // And the metrics port serves nothing else.
+      expect((await fetch(`${server.metricsBaseUrl}/prediction.v1.PredictionService/ListModels`, { method: "POST", body: "{}" })).status).toBe(404);
+    } finally {
+      await server.close();
     }
   });
 });

@@ -134,7 +134,7 @@ describe("the shipped model", () => {
 /** An env without any of the server's settings from the developer's shell. */
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  for (const k of ["PORT", "HOST", "API_KEYS", "API_KEYS_FILE", "MODEL_REPOSITORY", "MAX_BATCH_INPUTS", "MAX_MESSAGE_BYTES", "CORS_ORIGINS", "LOG_LEVEL", "TLS_CERT_FILE", "TLS_KEY_FILE"]) {
+  for (const k of ["PORT", "METRICS_PORT", "HOST", "API_KEYS", "API_KEYS_FILE", "MODEL_REPOSITORY", "MAX_BATCH_INPUTS", "MAX_MESSAGE_BYTES", "CORS_ORIGINS", "LOG_LEVEL", "TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CLIENT_CA_FILE"]) {
     delete env[k];
   }
   return { ...env, ...extra };
@@ -254,7 +254,7 @@ beforeAll(() => {
 describe("npm start (node dist/src/main.js) with no API key configured", () => {
   it("logs one generated key once, accepts it, refuses calls without it, and exits 0 on SIGTERM", { timeout: 120_000 }, async () => {
     const port = await freePort();
-    const child = run(process.execPath, ["dist/src/main.js"], { PORT: String(port), HOST: "127.0.0.1" });
+    const child = run(process.execPath, ["dist/src/main.js"], { PORT: String(port), METRICS_PORT: String(await freePort()), HOST: "127.0.0.1" });
     const baseUrl = `http://127.0.0.1:${port}`;
     await child.waitUntilServing(baseUrl, 60_000);
 
@@ -347,6 +347,34 @@ describe("configuration errors", () => {
   });
 });
 
+describe("connection limits and ports", () => {
+  it("has a safe default for each", () => {
+    const c = loadConfig({});
+    expect(c.metricsPort).toBe(9464);
+    expect(c.limits).toEqual({ idleTimeoutMs: 300_000, maxConcurrentStreams: 100, maxHeaderBytes: 16_384, maxHeaders: 100 });
+    expect(c.maxDeadlineMs).toBe(600_000);
+    expect(c.images.streamMaxMs).toBe(600_000);
+  });
+
+  it.each([
+    ["METRICS_PORT", "65536"],
+    ["IDLE_TIMEOUT_MS", "0"],
+    ["IDLE_TIMEOUT_MS", "5m"],
+    ["MAX_CONCURRENT_STREAMS", "0"],
+    ["MAX_HEADER_BYTES", "100"],
+    ["MAX_HEADERS", "4"],
+    ["MAX_DEADLINE_MS", "100000000"],
+    ["IMAGE_STREAM_MAX_MS", "-1"],
+  ])("refuses %s=%s, naming the setting", (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(name);
+  });
+
+  it("refuses TLS_CLIENT_CA_FILE without TLS", () => {
+    expect(() => loadConfig({ TLS_CLIENT_CA_FILE: "/dev/null" })).toThrow(/TLS_CLIENT_CA_FILE needs TLS/);
+  });
+});
+
 describe("API_KEYS_FILE with hashed keys", () => {
   let dir: string;
   let server: TestServer;
@@ -390,11 +418,12 @@ describe("API_KEYS_FILE with hashed keys", () => {
 describe("WORKERS=2: several server processes on one port", () => {
   it("serves from two processes, replaces one that dies, and stops them all on SIGTERM", { timeout: 120_000 }, async () => {
     const port = await freePort();
+    const metricsPort = await freePort();
     const dir = mkdtempSync(join(tmpdir(), "pred-keys-"));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const keyFile = join(dir, "keys.json");
     writeFileSync(keyFile, formatKeyFile([{ name: "ops", sha256: hashKey("ops-key"), created: new Date().toISOString() }]));
-    const child = run(process.execPath, ["dist/src/main.js"], { PORT: String(port), HOST: "127.0.0.1", WORKERS: "2", API_KEYS: API_KEY, API_KEYS_FILE: keyFile });
+    const child = run(process.execPath, ["dist/src/main.js"], { PORT: String(port), METRICS_PORT: String(metricsPort), HOST: "127.0.0.1", WORKERS: "2", API_KEYS: API_KEY, API_KEYS_FILE: keyFile });
     const baseUrl = `http://127.0.0.1:${port}`;
     const listening = () => logLines(child).filter((l) => l.msg === "listening (gRPC, gRPC-Web, Connect)");
     await child.waitUntilServing(baseUrl, 60_000);
@@ -413,10 +442,12 @@ describe("WORKERS=2: several server processes on one port", () => {
       const r = await onNewConnection(`${baseUrl}${PREDICT_PATH}`, { method: "POST", body: VALID_JSON, headers: { "content-type": "application/json", "x-api-key": API_KEY } });
       expect(r.status).toBe(200);
     }
+    // The API port does not serve metrics.
+    expect((await onNewConnection(`${baseUrl}/metrics`)).status).toBe(404);
     // A scrape reaches one process and answers for both: the calls of both counted, whichever answers;
     // the model gauges (both processes load the same models) not doubled.
     for (let i = 0; i < 4; i++) {
-      const samples = parseMetrics((await onNewConnection(`${baseUrl}/metrics`)).text);
+      const samples = parseMetrics((await onNewConnection(`http://127.0.0.1:${metricsPort}/metrics`)).text);
       const predicts = { method: "/prediction.v1.PredictionService/Predict", protocol: "connect", code: "OK" };
       expect(metricValue(samples, "rpc_server_calls_total", predicts)).toBe(10);
       expect(metricValue(samples, "rpc_server_call_duration_seconds_count", { method: predicts.method, protocol: "connect" })).toBe(10);

@@ -4,7 +4,6 @@
 // series through prom-client's global registry.
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import { BucketHistogram } from "./bucket-histogram.js";
-import type { NodeHandler } from "../transport/node-handler.js";
 
 export type RpcProtocol = "grpc" | "grpc-web" | "connect";
 export type ModelState = "loading" | "ready" | "failed" | "unloading";
@@ -323,38 +322,6 @@ export class ServerMetrics {
     const body = await (this.combined ? this.combined() : this.registry.metrics());
     return { contentType: this.registry.contentType, body };
   }
-}
-
-/**
- * A handler for `GET /metrics` (and HEAD) that works with node:http and
- * node:http2 compat requests. Returns true when it took the request, false
- * when the caller should route it elsewhere.
- */
-export function metricsEndpoint(
-  metrics: ServerMetrics,
-  path = "/metrics",
-): (req: Parameters<NodeHandler>[0], res: Parameters<NodeHandler>[1]) => boolean {
-  return (req, res) => {
-    const method = req.method ?? "GET";
-    if ((method !== "GET" && method !== "HEAD") || (req.url ?? "/").split("?")[0] !== path) {
-      return false;
-    }
-    metrics.render().then(
-      ({ contentType, body }) => {
-        res.statusCode = 200;
-        res.setHeader("content-type", contentType);
-        res.setHeader("cache-control", "no-store");
-        if (method === "HEAD") res.end();
-        else res.end(body);
-      },
-      (err: unknown) => {
-        res.statusCode = 500;
-        res.setHeader("content-type", "text/plain; charset=utf-8");
-        res.end(`metrics collection failed: ${err instanceof Error ? err.message : String(err)}\n`);
-      },
-    );
-    return true;
-  };
 }
 
 function versionKey(model: string, version: string): string {

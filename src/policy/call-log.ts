@@ -18,6 +18,8 @@ export interface CallRecord {
   error?: string;
   /** The failure was the server's (a bug or an inference failure), not the client's. */
   fault?: boolean;
+  /** Subject of the client's TLS certificate, when clients present one. */
+  clientSubject?: string;
 }
 
 /** The canonical gRPC name of a code, e.g. "INVALID_ARGUMENT". */
@@ -48,7 +50,9 @@ export class CallLog {
   /** `code` is the status's gRPC name, codeName(rec.code). */
   write(rec: CallRecord, code: string): void {
     const durationMs = Math.round(rec.durationMs * 1000) / 1000;
-    const perCall = rec.error !== undefined ? { requestId: rec.requestId, durationMs, error: rec.error } : { requestId: rec.requestId, durationMs };
+    const perCall: { requestId: string; durationMs: number; error?: string; clientSubject?: string } =
+      rec.error !== undefined ? { requestId: rec.requestId, durationMs, error: rec.error } : { requestId: rec.requestId, durationMs };
+    if (rec.clientSubject !== undefined) perCall.clientSubject = rec.clientSubject;
     const logger = this.loggerFor(rec.method, rec.protocol, code, rec.key);
     const line = logger === this.logger ? { ...perCall, method: rec.method, protocol: rec.protocol, code, key: rec.key } : perCall;
     // Server faults are errors; client mistakes are routine and only worth info.

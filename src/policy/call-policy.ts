@@ -23,6 +23,8 @@ export interface CallPolicyOptions {
   /** Services whose calls need a key (health and reflection stay open). */
   protectedServices: readonly string[];
   ruleOverrides?: RuleOverrides;
+  /** The client certificate's subject for a connection, logged with each call (set only with client certificates). */
+  clientSubject?: (connection: object) => string | undefined;
 }
 
 /** One call in progress. */
@@ -51,10 +53,12 @@ export class CallPolicy {
     this.overrides = opts.ruleOverrides ?? new Map();
   }
 
-  begin(method: string, protocol: Protocol, header: HeaderLookup): Call {
+  /** `connection` is the client connection the call came on (see authorize). */
+  begin(method: string, protocol: Protocol, header: HeaderLookup, connection?: object): Call {
     const start = performance.now();
     const requestId = requestIdOf(header);
-    const { logger } = this.opts;
+    const { logger, clientSubject: subjectOf } = this.opts;
+    const clientSubject = subjectOf && connection ? subjectOf(connection) : undefined;
     const report = this.report;
     let finished = false;
     let key: string | undefined;
@@ -69,14 +73,14 @@ export class CallPolicy {
         finished = true;
         const durationMs = performance.now() - start;
         if (reason === undefined) {
-          report({ requestId, method, protocol, key, code: 0, durationMs });
+          report({ requestId, method, protocol, key, code: 0, durationMs, clientSubject });
           return undefined;
         }
         const { error, internal } = toClientError(reason);
         // The real cause stays in our log; the client gets the generic error.
         if (internal) logger.error({ requestId, method, err: (reason as Error).cause ?? reason }, "internal error");
         error.metadata.set("x-request-id", requestId);
-        report({ requestId, method, protocol, key, code: error.code, durationMs, error: error.rawMessage, fault: internal });
+        report({ requestId, method, protocol, key, code: error.code, durationMs, error: error.rawMessage, fault: internal, clientSubject });
         return error;
       },
     };

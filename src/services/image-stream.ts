@@ -69,6 +69,9 @@ export async function* predictImageStream(
   // A client that leaves must not leave this generator waiting for answers.
   const onAbort = () => results.fail(ConnectError.from(ctx.signal.reason, Code.Canceled));
   ctx.signal.addEventListener("abort", onAbort, { once: true });
+  // A whole-stream limit besides the idle one: a client trickling a byte now and then is never idle.
+  const maxMs = deps.limits.streamMaxMs;
+  const lifetime = setTimeout(() => results.fail(new ConnectError(`the stream has been open for ${maxMs} ms - the longest a stream may last`, Code.DeadlineExceeded)), maxMs);
   try {
     readImages(deps, requests, ctx, results).then(
       () => results.close(),
@@ -76,6 +79,7 @@ export async function* predictImageStream(
     );
     yield* results;
   } finally {
+    clearTimeout(lifetime);
     ctx.signal.removeEventListener("abort", onAbort);
     leave();
   }

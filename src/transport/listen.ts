@@ -14,6 +14,8 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import type * as tls from "node:tls";
+import { DEFAULT_LIMITS, H2_SESSION_WINDOW, h1ServerOptions, h2ServerOptions, type ConnectionLimits } from "./connection-limits.js";
+import { IdleSessions } from "./idle-sessions.js";
 
 export type RequestHandler = (
   req: http.IncomingMessage | http2.Http2ServerRequest,
@@ -30,8 +32,14 @@ export interface ListenOptions {
   handler: RequestHandler;
   /** Sees each HTTP/2 stream before Node's compatibility layer makes a request of it. */
   streamHandler?: StreamHandler;
-  /** PEM cert and key: serve TLS, with h2 / http/1.1 chosen by ALPN. */
-  tls?: { cert: string | Buffer; key: string | Buffer };
+  /**
+   * PEM cert and key: serve TLS, with h2 / http/1.1 chosen by ALPN. With
+   * `clientCa`, a client must present a certificate signed by it, or the
+   * handshake fails.
+   */
+  tls?: { cert: string | Buffer; key: string | Buffer; clientCa?: string | Buffer };
+  /** Idle timeout, streams, headers (connection-limits.ts). Default DEFAULT_LIMITS. */
+  limits?: ConnectionLimits;
   http2Options?: http2.ServerOptions;
   /** How long `close()` waits for in-flight requests before destroying connections. Default 10 s. */
   closeGraceMs?: number;
@@ -50,29 +58,15 @@ export interface ListeningServer {
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
-// HTTP/1.1 limits. Node's defaults, except keepAliveTimeout: 5 s is shorter
-// than the idle timeout of common load balancers (60 s), which then reuse a
-// connection we are closing and surface ECONNRESET to clients.
-const HTTP1_LIMITS = {
-  headersTimeout: 60_000,
-  requestTimeout: 300_000,
-  keepAliveTimeout: 65_000,
-};
-
-// HTTP/2 flow control. The protocol's default window is 64 KiB per stream
-// and per connection: a 100 KB image upload then stalls a round trip waiting
-// for WINDOW_UPDATE, and many concurrent calls share one 64 KiB connection
-// window. Larger windows let a request arrive in one go; Node still bounds
-// what a session may buffer (maxSessionMemory).
-const H2_STREAM_WINDOW = 1 << 20; // 1 MiB
-const H2_SESSION_WINDOW = 16 << 20; // 16 MiB
-const H2_SETTINGS: http2.Settings = { initialWindowSize: H2_STREAM_WINDOW };
-
 const ignore = () => {};
 
 export async function listen(options: ListenOptions): Promise<ListeningServer> {
   const closeGraceMs = options.closeGraceMs ?? 10_000;
   const onError = options.onError ?? ((err: Error) => console.error("listen:", err));
+  const limits = options.limits ?? DEFAULT_LIMITS;
+  const h1Options = h1ServerOptions(limits);
+  const h2Options = { ...h2ServerOptions(limits), ...options.http2Options };
+  const idle = new IdleSessions(limits.idleTimeoutMs);
 
   // Everything close() must drain or, after the grace period, destroy.
   const sockets = new Set<net.Socket>();
@@ -112,6 +106,7 @@ export async function listen(options: ListenOptions): Promise<ListeningServer> {
 
   const trackSession = (session: http2.ServerHttp2Session) => {
     sessions.add(session);
+    idle.track(session);
     session.setLocalWindowSize(H2_SESSION_WINDOW);
     session.once("close", () => sessions.delete(session));
     if (closing) session.close();
@@ -122,13 +117,12 @@ export async function listen(options: ListenOptions): Promise<ListeningServer> {
   let stopH1: () => void;
 
   if (options.tls) {
-    const secure = http2.createSecureServer(
-      { settings: H2_SETTINGS, ...options.http2Options, ...options.tls, allowHTTP1: true },
-      handler,
-    );
+    const { cert, key, clientCa } = options.tls;
+    const clientAuth = clientCa ? { ca: clientCa, requestCert: true, rejectUnauthorized: true } : {};
+    const secure = http2.createSecureServer({ ...h2Options, cert, key, ...clientAuth, allowHTTP1: true }, handler);
     // With allowHTTP1 the secure server runs Node's HTTP/1.1 connection code,
     // which reads these limits from the server object.
-    Object.assign(secure, HTTP1_LIMITS);
+    Object.assign(secure, h1Options);
     secure.on("connection", trackSocket);
     secure.on("secureConnection", (s: tls.TLSSocket) => {
       s.on("error", ignore);
@@ -141,8 +135,9 @@ export async function listen(options: ListenOptions): Promise<ListeningServer> {
     closeIdleH1 = () => (secure as unknown as Pick<http.Server, "closeIdleConnections">).closeIdleConnections();
     stopH1 = ignore; // secure.close() below already closes idle HTTP/1.1 connections
   } else {
-    const h2 = http2.createServer({ settings: H2_SETTINGS, ...options.http2Options }, handler);
-    const h1 = http.createServer(HTTP1_LIMITS, handler);
+    const h2 = http2.createServer(h2Options, handler);
+    const h1 = http.createServer(h1Options, handler);
+    h1.maxHeadersCount = h1Options.maxHeadersCount;
     h2.on("session", trackSession);
     if (options.streamHandler) takeStreamsFirst(h2, options.streamHandler);
     const sniffTimeoutMs = options.sniffTimeoutMs ?? 10_000;
@@ -193,6 +188,7 @@ export async function listen(options: ListenOptions): Promise<ListeningServer> {
         // connection it accepted has closed, whichever protocol it spoke.
         server.close(() => {
           clearTimeout(grace);
+          idle.stop();
           resolve();
         });
         // No request has been read from these yet.

@@ -1,16 +1,19 @@
 // Serves a Connect router on Node requests, as connectNodeAdapter() does,
-// with two additions between the router and the socket:
+// with three additions between the router and the socket:
 // - a request body that is not valid protobuf binary is the client's fault,
 //   so it is answered INVALID_ARGUMENT (HTTP 400), not the INTERNAL that
 //   connect-es uses for every binary parse failure;
 // - a call refused before any interceptor ran (a body connect-node could not
 //   read, decompress or parse) is reported through onRejected, so that it gets
-//   its log line and metrics like every other call.
+//   its log line and metrics like every other call;
+// - a deadline over `maxTimeoutMs` is clamped to it rather than refused
+//   (deadline-cap.ts).
 import { Code, ConnectError, createConnectRouter, createContextKey, createContextValues, type ConnectRouter, type ConnectRouterOptions, type ContextValues } from "@connectrpc/connect";
 import { type UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { codeFromString } from "@connectrpc/connect/protocol-connect";
 import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import { clampDeadlineHeaders } from "./deadline-cap.js";
 import type { NodeHandler } from "./node-handler.js";
 
 export interface RpcHandlerOptions extends ConnectRouterOptions {
@@ -34,9 +37,11 @@ export function rpcHandler(options: RpcHandlerOptions): NodeHandler {
   const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli], ...options });
   options.routes(router);
   const paths = new Map(router.handlers.map((h) => [h.requestPath, h]));
+  const maxTimeoutMs = options.maxTimeoutMs;
   return (req, res) => {
     const handler = paths.get((req.url ?? "").split("?", 2)[0]);
     if (!handler) return options.fallback(req, res);
+    if (maxTimeoutMs !== undefined) clampDeadlineHeaders(req.headers, maxTimeoutMs);
     const call = { started: false };
     const values = (options.contextValues?.(req) ?? createContextValues()).set(callStartedKey, call);
     const onRejected = options.onRejected;

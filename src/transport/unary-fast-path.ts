@@ -40,6 +40,8 @@ export interface FastPathOptions {
   fallthrough: NodeHandler;
   /** Largest request message, as for the Connect path (a method may set its own). */
   maxMessageBytes: number;
+  /** Longest deadline honoured; a longer one is clamped to it (deadline-cap.ts). */
+  maxDeadlineMs: number;
 }
 
 export interface FastPath {
@@ -106,7 +108,7 @@ function connectWireOf(req: NodeRequest): Exclude<Wire, "grpc"> | undefined {
 async function serve(opts: FastPathOptions, path: string, route: FastMethod, ex: Exchange): Promise<void> {
   const { policy } = opts;
   const { wire, header } = ex;
-  const call = policy.begin(path, wire === "grpc" ? "grpc" : "connect", header);
+  const call = policy.begin(path, wire === "grpc" ? "grpc" : "connect", header, ex.connection);
   const abort = new CallCancellation();
   // A client that goes away cancels the call (its queued inference is dropped).
   const unwatch = ex.watchClose(() => abort.abort(new ConnectError("the client cancelled the call", Code.Canceled)));
@@ -114,15 +116,16 @@ async function serve(opts: FastPathOptions, path: string, route: FastMethod, ex:
   try {
     const timeout = wire === "grpc" ? parseGrpcTimeout(header("grpc-timeout") ?? null, Number.MAX_SAFE_INTEGER) : parseConnectTimeout(header("connect-timeout-ms") ?? null, Number.MAX_SAFE_INTEGER);
     if (timeout.error) throw timeout.error;
-    const deadline = timeout.timeoutMs === undefined ? undefined : Date.now() + timeout.timeoutMs;
+    const timeoutMs = timeout.timeoutMs === undefined ? undefined : Math.min(timeout.timeoutMs, opts.maxDeadlineMs);
+    const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
     // Only a call with a deadline needs a race: it is answered when the
     // deadline passes, even mid-inference. A client that leaves is seen by
     // readBody and by the batcher (through the signal) without one.
     let expired: Promise<never> | undefined;
-    if (timeout.timeoutMs !== undefined) {
+    if (timeoutMs !== undefined) {
       expired = new Promise<never>((_, reject) => {
         abort.signal.addEventListener("abort", () => reject(abort.signal.reason), { once: true });
-        timer = setTimeout(() => abort.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)), timeout.timeoutMs);
+        timer = setTimeout(() => abort.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)), timeoutMs);
       });
       expired.catch(() => {});
     }

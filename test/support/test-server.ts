@@ -10,6 +10,8 @@ export const OTHER_API_KEY = "test-key-beta";
 
 export interface TestServer extends RunningServer {
   baseUrl: string;
+  /** Where GET /metrics is served (METRICS_PORT, a free port here): not on baseUrl. */
+  metricsBaseUrl: string;
   /** Every log line written so far, parsed. */
   logs: Array<Record<string, unknown>>;
   /** The raw log text, to check that nothing secret was written. */
@@ -19,6 +21,7 @@ export interface TestServer extends RunningServer {
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const config = loadConfig({
     PORT: "0",
+    METRICS_PORT: "0",
     HOST: "127.0.0.1",
     API_KEYS: `${API_KEY},${OTHER_API_KEY}`,
     MODEL_REPOSITORY: "./models",
@@ -37,5 +40,5 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   });
   const server = await startServer(config, pino({ level: "info" }, sink));
   await server.modelsLoaded;
-  return { ...server, baseUrl: `http://127.0.0.1:${server.port}`, logs, rawLogs: () => raw };
+  return { ...server, baseUrl: `http://127.0.0.1:${server.port}`, metricsBaseUrl: `http://127.0.0.1:${server.metricsPort}`, logs, rawLogs: () => raw };
 }
