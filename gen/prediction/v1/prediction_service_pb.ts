@@ -46,7 +46,9 @@ export const file_prediction_v1_prediction_service: GenFile = /*@__PURE__*/
  */
 export type PredictRequest = Message<"prediction.v1.PredictRequest"> & {
   /**
-   * Applicant's age in whole years. Range: 18..120 inclusive.
+   * Applicant's age in whole years. Range: 18..120 inclusive. The loan model
+   * uses age only in favour of applicants aged 62 or older (Regulation B):
+   * approval never falls as age rises, and age is never a reason for a denial.
    *
    * @generated from field: int32 age = 1;
    */
