@@ -182,7 +182,8 @@ Mean log-loss + (λ/2)·‖w‖², λ = ${c.fit.l2}, bias not penalized, minimiz
 projected Newton steps: a weight that would take the wrong sign is held at 0
 (held at 0 in this fit: ${heldAtZero(model)}). Converged in ${model.iterations}
 iterations (step < ${c.fit.tolerance}); the optimality (KKT) conditions are checked.
-Fully deterministic: same inputs, byte-identical model, metrics and card.
+Fully deterministic: the same code in the environment below writes a
+byte-identical model, metrics.json and card.
 
 Environment of this run:
 
@@ -255,6 +256,14 @@ metrics.
   accuracy of the probabilities is unknown.
 - Reasons are relative to the average training applicant, not to a
   reference an applicant could act on.
+
+## History
+
+- ${c.date}: this model replaced an earlier one at the same version number
+  and interface. That one used age as a linear, increasing term (its data
+  rule penalised applicants over 70, which it missed, and it gave age as a
+  reason for about a quarter of denials), was trained on ages up to 95
+  only, and was monotone only by chance. See the repository's history.
 
 ## Reproducing
 
