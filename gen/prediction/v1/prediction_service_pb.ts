@@ -128,7 +128,8 @@ export type DecisionFactor = Message<"prediction.v1.DecisionFactor"> & {
   /**
    * Contribution to the approval log-odds, relative to an average applicant
    * in the training data. Positive pushes toward approval, negative toward
-   * denial. Unbounded, typically within -5..5.
+   * denial. Always finite; typically within -5..5, far larger for
+   * applications far from the training data (e.g. a loan 1e9 times income).
    *
    * @generated from field: double contribution = 2;
    */
