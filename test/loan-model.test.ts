@@ -117,9 +117,21 @@ describe("loan-approval ONNX model", () => {
   it("denies a clearly weak applicant, with factors pointing toward denial", async () => {
     const { probabilities, contributions } = await run([toRow(WEAK)]);
     expect(probabilities[0]).toBeLessThan(0.2);
-    for (const factor of Object.keys(FACTOR) as (keyof typeof FACTOR)[]) {
+    for (const factor of ["debt_to_income", "income", "credit_score", "employment_years", "loan_purpose"] as const) {
       expect(contributions[FACTOR[factor]], factor).toBeLessThan(0);
     }
+    // Age is never a reason for a denial: it contributes nothing below 62.
+    expect(contributions[FACTOR.age]).toBe(0);
+  });
+
+  it("uses age only in favour of applicants of 62 and over: 0 below, one non-negative step from 62", async () => {
+    const ages = Array.from({ length: 120 - 18 + 1 }, (_, i) => 18 + i);
+    const { probabilities, contributions } = await run(ages.map((age) => toRow({ ...STRONG, age, employmentYears: 0 })));
+    const ageTerm = ages.map((_, i) => contributions[i * FACTOR_COUNT + FACTOR.age]);
+    expect(new Set(ageTerm.slice(0, 62 - 18))).toEqual(new Set([0]));
+    expect(new Set(ageTerm.slice(62 - 18)).size).toBe(1);
+    expect(ageTerm[62 - 18]).toBeGreaterThan(0);
+    for (let i = 1; i < ages.length; i++) expect(probabilities[i], `age ${ages[i]}`).toBeGreaterThanOrEqual(probabilities[i - 1]);
   });
 
   it("explains the logit: logit - sum(contributions) is the same bias for every row", async () => {

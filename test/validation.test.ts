@@ -13,13 +13,17 @@ import { API_KEY, startTestServer, type TestServer } from "./support/test-server
 type Case = [name: string, change: Partial<Application>, violation: [field: string, rule: string] | null];
 
 const CASES: Case[] = [
-  ["age at 18", { age: 18 }, null],
+  ["age at 18", { age: 18, employmentYears: 4 }, null],
   ["age at 17", { age: 17 }, ["age", "GTE"]],
   ["age at 120", { age: 120 }, null],
   ["age at 121", { age: 121 }, ["age", "LTE"]],
-  ["income just above 0", { income: 0.01 }, null],
-  ["income at 0", { income: 0 }, ["income", "GT"]],
-  ["income negative", { income: -1 }, ["income", "GT"]],
+  ["income at 1", { income: 1 }, null],
+  ["income just below 1", { income: 0.99 }, ["income", "GTE"]],
+  ["income at 0", { income: 0 }, ["income", "GTE"]],
+  ["income negative", { income: -1 }, ["income", "GTE"]],
+  ["income at 1e9", { income: 1e9 }, null],
+  ["income just above 1e9", { income: 1e9 + 1 }, ["income", "LTE"]],
+  ["income 1e39 (finite, past float32)", { income: 1e39 }, ["income", "LTE"]],
   ["income NaN", { income: Number.NaN }, ["income", "FINITE"]],
   ["income Infinity", { income: Number.POSITIVE_INFINITY }, ["income", "FINITE"]],
   ["credit_score at 300", { creditScore: 300 }, null],
@@ -29,9 +33,18 @@ const CASES: Case[] = [
   ["employment_years at 0", { employmentYears: 0 }, null],
   ["employment_years just below 0", { employmentYears: -0.01 }, ["employment_years", "GTE"]],
   ["employment_years -Infinity", { employmentYears: Number.NEGATIVE_INFINITY }, ["employment_years", "FINITE"]],
+  ["employment_years at 80 (age 94)", { age: 94, employmentYears: 80 }, null],
+  ["employment_years above 80 (age 120)", { age: 120, employmentYears: 80.5 }, ["employment_years", "LTE"]],
+  ["employment_years at age - 14", { age: 35, employmentYears: 21 }, null],
+  ["employment_years above age - 14", { age: 35, employmentYears: 21.5 }, ["employment_years", "LTE_FIELD"]],
+  ["employment_years above age - 14 at age 18", { age: 18, employmentYears: 4.1 }, ["employment_years", "LTE_FIELD"]],
+  ["employment_years too long for an age that is itself invalid", { age: 17, employmentYears: 10 }, ["age", "GTE"]],
   ["loan_amount just above 0", { loanAmount: 0.01 }, null],
   ["loan_amount at 0", { loanAmount: 0 }, ["loan_amount", "GT"]],
   ["loan_amount NaN", { loanAmount: Number.NaN }, ["loan_amount", "FINITE"]],
+  ["loan_amount at 1e9", { loanAmount: 1e9 }, null],
+  ["loan_amount just above 1e9", { loanAmount: 1e9 + 1 }, ["loan_amount", "LTE"]],
+  ["loan_amount 1e39 (finite, past float32)", { loanAmount: 1e39 }, ["loan_amount", "LTE"]],
   ["loan_purpose EDUCATION", { loanPurpose: 3 }, null],
   ["loan_purpose PERSONAL (highest)", { loanPurpose: 4 }, null],
   ["loan_purpose UNSPECIFIED", { loanPurpose: 0 }, ["loan_purpose", "DEFINED_NOT_UNSPECIFIED"]],
@@ -47,6 +60,16 @@ describe("field rules, as plain functions", () => {
   it("reports every violation of a message, not just the first", () => {
     const found = findViolations(PredictRequestSchema, create(PredictRequestSchema, {}));
     expect(found.map((v) => v.field)).toEqual(["age", "income", "credit_score", "loan_amount", "loan_purpose"]);
+  });
+
+  it("names the other field and both values when one field bounds another", () => {
+    const found = findViolations(PredictRequestSchema, create(PredictRequestSchema, { ...VALID, age: 30, employmentYears: 20 }));
+    expect(found).toEqual([{ field: "employment_years", rule: "LTE_FIELD", description: "must be at most age - 14 (got 20 with age 30)" }]);
+  });
+
+  it("refuses income = loan_amount = 1e39 naming both fields, rather than answering NaN", () => {
+    const found = findViolations(PredictRequestSchema, create(PredictRequestSchema, { ...VALID, income: 1e39, loanAmount: 1e39 }));
+    expect(found.map((v) => `${v.field} ${v.rule}`)).toEqual(["income LTE", "loan_amount LTE"]);
   });
 
   it("names the row and field of every bad batch item, in order", () => {
@@ -81,10 +104,10 @@ describe("field rules, as plain functions", () => {
 // Values at, just inside and just past every bound, and the odd ones.
 const EDGES: Record<string, unknown[]> = {
   age: [17, 18, 120, 121, 0, -1],
-  income: [0, 0.01, -1, Number.NaN, Number.POSITIVE_INFINITY, 1e9],
+  income: [0, 0.99, 1, -1, Number.NaN, Number.POSITIVE_INFINITY, 1e9, 1e9 + 1, 1e39],
   creditScore: [299, 300, 850, 851],
-  employmentYears: [-0.01, 0, 40, Number.NEGATIVE_INFINITY, Number.NaN],
-  loanAmount: [0, 0.01, 25000, Number.NaN],
+  employmentYears: [-0.01, 0, 4, 4.1, 21, 21.5, 40, 80, 80.5, Number.NEGATIVE_INFINITY, Number.NaN],
+  loanAmount: [0, 0.01, 25000, 1e9, 1e9 + 1, Number.NaN],
   loanPurpose: [0, 1, 4, 5, -1],
   modelVersion: ["", "1", "x".repeat(32), "x".repeat(33)],
 };

@@ -57,6 +57,20 @@ export function decodePredictions(config: ModelConfig, outputs: Tensors): LoanPr
 }
 
 /**
+ * Where the first non-finite number the answers would carry is, or undefined.
+ * The contract's bounds keep the model finite; this is the backstop for our
+ * own faults (a bad model or config), which must never reach a client as NaN.
+ */
+export function firstNonFinite(predictions: readonly LoanPrediction[]): string | undefined {
+  for (let i = 0; i < predictions.length; i++) {
+    const { approvalProbability, factors } = predictions[i];
+    if (!Number.isFinite(approvalProbability)) return `row ${i}: approval_probability ${approvalProbability}`;
+    for (const f of factors) if (!Number.isFinite(f.contribution)) return `row ${i}: contribution of ${f.feature} ${f.contribution}`;
+  }
+  return undefined;
+}
+
+/**
  * The reasons behind a decision: factors that pushed toward the decision
  * taken, largest first (a denied applicant learns what counted against them),
  * equal ones in column order. The contributions are row[offset] to

@@ -23,6 +23,8 @@ interface FieldPlan {
   rules?: FieldRules;
   /** Set when the field holds messages whose own fields may carry rules. */
   nested?: DescMessage;
+  /** The sibling field named by rules.lteField, and that field's own rules. */
+  bound?: { other: DescField; offset: number; otherRules?: FieldRules };
 }
 
 // The plan per (overrides, message type) is computed once: reading options
@@ -47,9 +49,17 @@ function buildPlan(schema: DescMessage, overrides: RuleOverrides): FieldPlan[] {
       field.fieldKind === "message" || (field.fieldKind === "list" && field.listKind === "message")
         ? field.message
         : undefined;
-    if (rules || (nested && !isWellKnown(nested))) plan.push({ field, rules, nested });
+    if (rules || (nested && !isWellKnown(nested))) plan.push({ field, rules, nested, bound: rules?.lteField && siblingBound(schema, field, rules.lteField.field, rules.lteField.offset) });
   }
   return plan;
+}
+
+/** Resolves an lte_field rule; a rule naming no numeric sibling is a contract bug, refused loudly. */
+function siblingBound(schema: DescMessage, field: DescField, name: string, offset: number): FieldPlan["bound"] {
+  const other = schema.fields.find((f) => f.name === name);
+  const numeric = other?.fieldKind === "scalar" && other.scalar !== ScalarType.STRING && other.scalar !== ScalarType.BOOL && other.scalar !== ScalarType.BYTES;
+  if (!other || !numeric || other.oneof !== undefined) throw new Error(`${schema.typeName}.${field.name}: lte_field names "${name}", not a numeric field of the same message`);
+  return { other, offset, otherRules: hasOption(other, rulesExtension) ? getOption(other, rulesExtension) : undefined };
 }
 
 const isWellKnown = (m: DescMessage) => m.typeName.startsWith("google.protobuf.");
@@ -105,7 +115,7 @@ function compiledCheck(schema: DescMessage, overrides: RuleOverrides): Check | u
   // Finite numbers go into the source as literals (compared as constants); anything else by reference.
   const constant = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? String(v) : `C[${constants.push(v) - 1}]`);
   const lines = ["let v;"];
-  for (const { field, rules, nested } of planFor(schema, overrides)) {
+  for (const { field, rules, nested, bound } of planFor(schema, overrides)) {
     // Not in any request of the contract (left to visit() rather than compiled untested).
     if (field.oneof !== undefined || field.fieldKind === "message") return undefined;
     if (field.fieldKind !== "list" && field.presence !== IMPLICIT) return undefined;
@@ -127,9 +137,11 @@ function compiledCheck(schema: DescMessage, overrides: RuleOverrides): Check | u
       // As checkNumber: a non-finite value breaks `finite` and nothing else; NaN fails every bound.
       lines.push("v = Number(v);");
       if (rules.finite) lines.push("if (!Number.isFinite(v)) return false;");
-      for (const [op, bound] of [[">=", rules.gte], [">", rules.gt], ["<=", rules.lte], ["<", rules.lt]] as const) {
-        if (bound !== undefined) lines.push(`if (!(v ${op} ${constant(bound)})) return false;`);
+      for (const [op, limit] of [[">=", rules.gte], [">", rules.gt], ["<=", rules.lte], ["<", rules.lt]] as const) {
+        if (limit !== undefined) lines.push(`if (!(v ${op} ${constant(limit)})) return false;`);
       }
+      // The sibling's own rules are checked too, so whether it is valid need not be asked here.
+      if (bound) lines.push(`if (!(v <= Number(m[${JSON.stringify(bound.other.localName)}]) + ${constant(bound.offset)})) return false;`);
     }
   }
   lines.push("return true;");
@@ -153,7 +165,7 @@ function visit(schema: DescMessage, msg: Message, prefix: string, overrides: Rul
   let ok = true;
   const plan = planFor(schema, overrides);
   for (let f = 0; f < plan.length; f++) {
-    const { field, rules, nested } = plan[f];
+    const { field, rules, nested, bound } = plan[f];
     const value = fieldValue(msg, field);
     // An unselected oneof member or an unset message field is absent, not invalid.
     if (value === undefined) continue;
@@ -169,6 +181,8 @@ function visit(schema: DescMessage, msg: Message, prefix: string, overrides: Rul
     } else if (field.fieldKind === "message") {
       if (nested && !visit(nested, value as Message, out ? path + "." : "", overrides, out)) ok = false;
     } else if (rules && !checkValue(field, path, value, rules, out)) {
+      ok = false;
+    } else if (bound && !checkBound(msg, path, Number(value), bound, out)) {
       ok = false;
     }
     if (!ok && !out) return false;
@@ -272,6 +286,18 @@ function checkNumber(path: string, v: number, r: FieldRules, out: FieldViolation
     ok = record(out, path, "LT", `must be less than ${r.lt} (got ${v})`);
   }
   return ok;
+}
+
+/** An lte_field rule, checked once the value keeps its own rules and only when the sibling keeps its own. */
+function checkBound(msg: Message, path: string, v: number, bound: NonNullable<FieldPlan["bound"]>, out: FieldViolation[] | undefined): boolean {
+  const { other, offset, otherRules } = bound;
+  const o = Number(fieldValue(msg, other));
+  if (otherRules && !checkValue(other, "", o, otherRules, undefined)) return true;
+  if (v <= o + offset) return true;
+  if (!out) return false;
+  // "+" is URI-reserved (grpc-js would percent-encode it in grpc-message): "plus" instead.
+  const limit = offset === 0 ? other.name : `${other.name} ${offset < 0 ? "-" : "plus"} ${Math.abs(offset)}`;
+  return record(out, path, "LTE_FIELD", `must be at most ${limit} (got ${v} with ${other.name} ${o})`);
 }
 
 /**

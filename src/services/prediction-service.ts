@@ -25,7 +25,7 @@ import type { Cancellation } from "../cancellation.js";
 import { durationFromFractionalMs } from "../duration.js";
 import { systemClock, type Clock } from "../engine/clock.js";
 import type { ModelRepository } from "../engine/model-repository.js";
-import { decodePredictions, encodeApplications, type LoanPrediction } from "../models/loan-task.js";
+import { decodePredictions, encodeApplications, firstNonFinite, type LoanPrediction } from "../models/loan-task.js";
 import { classifyImage } from "./image-classifier.js";
 import { predictImageStream, type ImageStreamDeps } from "./image-stream.js";
 import { getModelMetadata, listModels } from "./model-metadata.js";
@@ -108,6 +108,11 @@ async function decide(deps: PredictionServiceDeps, rows: readonly PredictRequest
     } catch (e) {
       if (e instanceof ConnectError) throw e;
       throw new ConnectError("inference failed", Code.Internal, undefined, undefined, e);
+    }
+    // Our fault, not the caller's: INTERNAL, with the place logged under the call's request id.
+    const nonFinite = firstNonFinite(results);
+    if (nonFinite !== undefined) {
+      throw new ConnectError("inference failed", Code.Internal, undefined, undefined, new Error(`${served.name} v${served.version} gave a non-finite output (${nonFinite})`));
     }
     const timestamp = timestampNow();
     return results.map((r) => toResponse(r, served.name, served.version, timestamp));

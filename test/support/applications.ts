@@ -30,7 +30,8 @@ export function applications(n: number): Application[] {
     age: 18 + ((i * 7) % 80),
     income: 15_000 + ((i * 7919) % 200_000),
     creditScore: 300 + ((i * 37) % 551),
-    employmentYears: (i % 30) / 2,
+    // At most age - 14, as the contract requires.
+    employmentYears: Math.min((i % 30) / 2, 4 + ((i * 7) % 80)),
     loanAmount: 1_000 + ((i * 4243) % 150_000),
     loanPurpose: purposes[i % 4],
   }));

@@ -112,3 +112,41 @@ export function batchOfOneModel(): Uint8Array {
   });
   return onnx.ModelProto.encode(model).finish();
 }
+
+/**
+ * A model with the loan-approval interface whose outputs are not finite for
+ * one credit score each: approval_probability is (s - 700) / (s - 700), NaN
+ * at 700 and 1 elsewhere; every contribution is 1 / (s - 701), +Infinity at
+ * 701. Any other score gets finite outputs.
+ */
+export function nonFiniteModel(): Uint8Array {
+  const f32 = (name: string, value: number) => onnx.TensorProto.create({ name, dims: [], dataType: onnx.TensorProto.DataType.FLOAT, floatData: [value] });
+  const graph = onnx.GraphProto.create({
+    name: "non_finite",
+    node: [
+      node("Slice", ["features", "start2", "end3", "axis1"], ["credit_score"]),
+      node("Sub", ["credit_score", "c700"], ["from_700"]),
+      node("Div", ["from_700", "from_700"], ["approval_probability"]),
+      node("Sub", ["credit_score", "c701"], ["from_701"]),
+      node("Div", ["one", "from_701"], ["inverse"]),
+      node("Slice", ["features", "start0", "end6", "axis1"], ["six_columns"]),
+      node("Mul", ["six_columns", "zero"], ["zeros"]),
+      node("Add", ["zeros", "inverse"], ["contributions"]),
+    ],
+    initializer: [
+      int64("start0", [0]),
+      int64("start2", [2]),
+      int64("end3", [3]),
+      int64("end6", [6]),
+      int64("axis1", [1]),
+      f32("c700", 700),
+      f32("c701", 701),
+      f32("one", 1),
+      f32("zero", 0),
+    ],
+    input: [batched("features", 9)],
+    output: [batched("approval_probability", 1), batched("contributions", 6)],
+  });
+  const model = onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: "", version: 13 }], producerName: "prediction-server/test/support/model-repos.ts", graph });
+  return onnx.ModelProto.encode(model).finish();
+}

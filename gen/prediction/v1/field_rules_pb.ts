@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file prediction/v1/field_rules.proto.
  */
 export const file_prediction_v1_field_rules: GenFile = /*@__PURE__*/
-  fileDesc("Ch9wcmVkaWN0aW9uL3YxL2ZpZWxkX3J1bGVzLnByb3RvEg1wcmVkaWN0aW9uLnYxIrECCgpGaWVsZFJ1bGVzEhAKA2d0ZRgBIAEoAUgAiAEBEg8KAmd0GAIgASgBSAGIAQESEAoDbHRlGAMgASgBSAKIAQESDwoCbHQYBCABKAFIA4gBARIOCgZmaW5pdGUYBSABKAgSHwoXZGVmaW5lZF9ub3RfdW5zcGVjaWZpZWQYBiABKAgSFgoJbWluX2l0ZW1zGAcgASgNSASIAQESFgoJbWF4X2l0ZW1zGAggASgNSAWIAQESFAoHbWF4X2xlbhgJIAEoDUgGiAEBEhQKB21pbl9sZW4YCiABKA1IB4gBAUIGCgRfZ3RlQgUKA19ndEIGCgRfbHRlQgUKA19sdEIMCgpfbWluX2l0ZW1zQgwKCl9tYXhfaXRlbXNCCgoIX21heF9sZW5CCgoIX21pbl9sZW46UAoFcnVsZXMSHS5nb29nbGUucHJvdG9idWYuRmllbGRPcHRpb25zGI2MAyABKAsyGS5wcmVkaWN0aW9uLnYxLkZpZWxkUnVsZXNSBXJ1bGVzYgZwcm90bzM", [file_google_protobuf_descriptor]);
+  fileDesc("Ch9wcmVkaWN0aW9uL3YxL2ZpZWxkX3J1bGVzLnByb3RvEg1wcmVkaWN0aW9uLnYxIt8CCgpGaWVsZFJ1bGVzEhAKA2d0ZRgBIAEoAUgAiAEBEg8KAmd0GAIgASgBSAGIAQESEAoDbHRlGAMgASgBSAKIAQESDwoCbHQYBCABKAFIA4gBARIOCgZmaW5pdGUYBSABKAgSHwoXZGVmaW5lZF9ub3RfdW5zcGVjaWZpZWQYBiABKAgSFgoJbWluX2l0ZW1zGAcgASgNSASIAQESFgoJbWF4X2l0ZW1zGAggASgNSAWIAQESFAoHbWF4X2xlbhgJIAEoDUgGiAEBEhQKB21pbl9sZW4YCiABKA1IB4gBARIsCglsdGVfZmllbGQYCyABKAsyGS5wcmVkaWN0aW9uLnYxLkZpZWxkQm91bmRCBgoEX2d0ZUIFCgNfZ3RCBgoEX2x0ZUIFCgNfbHRCDAoKX21pbl9pdGVtc0IMCgpfbWF4X2l0ZW1zQgoKCF9tYXhfbGVuQgoKCF9taW5fbGVuIisKCkZpZWxkQm91bmQSDQoFZmllbGQYASABKAkSDgoGb2Zmc2V0GAIgASgBOlAKBXJ1bGVzEh0uZ29vZ2xlLnByb3RvYnVmLkZpZWxkT3B0aW9ucxiNjAMgASgLMhkucHJlZGljdGlvbi52MS5GaWVsZFJ1bGVzUgVydWxlc2IGcHJvdG8z", [file_google_protobuf_descriptor]);
 
 /**
  * Constraints on one field. Every bound that is set must hold; a request that
@@ -97,6 +97,15 @@ export type FieldRules = Message<"prediction.v1.FieldRules"> & {
    * @generated from field: optional uint32 min_len = 10;
    */
   minLen?: number | undefined;
+
+  /**
+   * Numeric fields: the value must be <= another numeric field of the same
+   * message plus an offset. Checked only when that field keeps its own rules,
+   * so one bad value is reported once.
+   *
+   * @generated from field: prediction.v1.FieldBound lte_field = 11;
+   */
+  lteField?: FieldBound | undefined;
 };
 
 /**
@@ -105,6 +114,34 @@ export type FieldRules = Message<"prediction.v1.FieldRules"> & {
  */
 export const FieldRulesSchema: GenMessage<FieldRules> = /*@__PURE__*/
   messageDesc(file_prediction_v1_field_rules, 0);
+
+/**
+ * A bound taken from another field of the same message: its value + offset.
+ *
+ * @generated from message prediction.v1.FieldBound
+ */
+export type FieldBound = Message<"prediction.v1.FieldBound"> & {
+  /**
+   * The other field's name as written in the .proto, e.g. "age".
+   *
+   * @generated from field: string field = 1;
+   */
+  field: string;
+
+  /**
+   * Added to the other field's value, e.g. -14.
+   *
+   * @generated from field: double offset = 2;
+   */
+  offset: number;
+};
+
+/**
+ * Describes the message prediction.v1.FieldBound.
+ * Use `create(FieldBoundSchema)` to create a new message.
+ */
+export const FieldBoundSchema: GenMessage<FieldBound> = /*@__PURE__*/
+  messageDesc(file_prediction_v1_field_rules, 1);
 
 /**
  * Number from the range reserved for organisation-internal options.
