@@ -73,8 +73,12 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     observer: metrics,
     pollIntervalMs: config.pollIntervalMs,
   });
+  // Before the first scan the loan model is known to be needed and has no ready version.
+  metrics.setReadyVersions(new Map([[config.loanModel, 0]]));
   repository.onChange(() => {
-    const status = servingStatus(repository, config.loanModel);
+    const ready = readyVersions(repository, config.loanModel);
+    metrics.setReadyVersions(ready);
+    const status = [...ready.values()].every((n) => n > 0) ? Serving.SERVING : Serving.NOT_SERVING;
     health.set(PredictionService.typeName, status);
     health.set("", status);
   });
@@ -92,9 +96,15 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   const predictions = predictionService({ repository, loanModel: config.loanModel, images });
   const protectedServices = [PredictionService.typeName];
   const keys = new KeyStore({ envKeys: config.apiKeys.env, file: config.apiKeys.file, services: protectedServices, methods: SCOPABLE_METHODS, logger });
-  const stopWatchingKeys = keys.path === undefined ? () => {} : watchForChanges(keys.path, () => keys.reload("file changed"), KEY_FILE_POLL_MS);
+  // Every PredictionService call series an alert or dashboard reads exists at zero, for each key name in force.
+  const methodPaths = PredictionService.methods.map((m) => `/${PredictionService.typeName}/${m.name}`);
+  const reloadKeys = (reason: string, force = false) => {
+    keys.reload(reason, force);
+    metrics.expectCalls(methodPaths, keys.names());
+  };
+  const stopWatchingKeys = keys.path === undefined ? () => {} : watchForChanges(keys.path, () => reloadKeys("file changed"), KEY_FILE_POLL_MS);
   // A change between reading the configuration and starting the watch would otherwise wait for the next one.
-  keys.reload("file changed");
+  reloadKeys("file changed");
   const policy = new CallPolicy({
     logger,
     sink: (c, code) => metrics.observeCall({ method: c.method, protocol: c.protocol, code, key: c.key ?? "", seconds: c.durationMs / 1000 }),
@@ -172,7 +182,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     repository,
     metrics,
     modelsLoaded: loaded,
-    reloadKeys: () => keys.reload("SIGHUP", true),
+    reloadKeys: () => reloadKeys("SIGHUP", true),
     async close() {
       stopWatchingKeys();
       health.shutdown();
@@ -186,13 +196,17 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
 }
 
 /**
- * SERVING when the loan model and every other model in the repository has a
- * ready version (strict readiness: a pod that cannot answer some of its API
- * should not take traffic). A broken new version does not count against it
- * while an older one serves.
+ * Ready versions of each model the server needs: the loan model and every
+ * other model in the repository. Health is SERVING when each has one (strict
+ * readiness: a pod that cannot answer some of its API should not take
+ * traffic). A broken new version does not count against it while an older one serves.
  */
-function servingStatus(repository: ModelRepository, loanModel: string): Serving {
+function readyVersions(repository: ModelRepository, loanModel: string): Map<string, number> {
   const names = new Set([loanModel, ...repository.list().map((m) => m.name)]);
-  for (const name of names) if (!repository.defaultVersion(name)) return Serving.NOT_SERVING;
-  return Serving.SERVING;
+  const counts = new Map<string, number>();
+  for (const name of names) {
+    const versions = repository.get(name)?.versions.values() ?? [];
+    counts.set(name, [...versions].filter((r) => r.state === "ready" && r.served).length);
+  }
+  return counts;
 }

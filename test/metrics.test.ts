@@ -245,6 +245,53 @@ describe("ServerMetrics", () => {
     expect(find(exp, "model_versions").map((s) => s.value)).toEqual([0, 0, 0, 0]);
   });
 
+  it("has the series alerts read at zero before the first event: per ready version, per key name, per required model", async () => {
+    const m = new ServerMetrics({ collectProcessMetrics: false });
+    m.setModelStates([
+      { model: "loan-approval", version: "3", state: "ready" },
+      { model: "loan-approval", version: "4", state: "loading" },
+    ]);
+    m.expectCalls([PREDICT], ["web", "batch-jobs"]);
+    m.setReadyVersions(new Map([["loan-approval", 1], ["image", 0]]));
+    let exp = await scrape(m);
+    for (const name of ["inference_shed_total", "inference_executions_total", "inference_requests_total", "model_load_failures_total", "inference_queue_duration_seconds_count", "inference_compute_duration_seconds_count"]) {
+      expect(value(exp, name, LOAN), name).toBe(0);
+    }
+    // A version still loading can fail to load, but sheds nothing yet.
+    expect(value(exp, "model_load_failures_total", { model: "loan-approval", version: "4" })).toBe(0);
+    expect(find(exp, "inference_shed_total", { version: "4" })).toHaveLength(0);
+    for (const protocol of ["grpc", "grpc-web", "connect"]) {
+      for (const code of ["OK", "INTERNAL", "UNAVAILABLE", "DEADLINE_EXCEEDED"]) {
+        for (const key of ["web", "batch-jobs"]) expect(value(exp, "rpc_server_calls_total", { method: PREDICT, protocol, code, key })).toBe(0);
+      }
+      expect(value(exp, "rpc_server_call_duration_seconds_count", { method: PREDICT, protocol })).toBe(0);
+    }
+    expect(find(exp, "rpc_server_calls_total")).toHaveLength(3 * 4 * 2);
+    expect(exp.types.get("model_ready_versions")).toBe("gauge");
+    expect(value(exp, "model_ready_versions", { model: "loan-approval" })).toBe(1);
+    expect(value(exp, "model_ready_versions", { model: "image" })).toBe(0);
+
+    // Counting goes on in the same series; a version that is gone drops out of all of them.
+    m.observeCall({ method: PREDICT, protocol: "grpc", code: "INTERNAL", key: "web", seconds: 0.001 });
+    m.countShed(LOAN.model, LOAN.version);
+    m.setModelStates([{ model: "loan-approval", version: "4", state: "ready" }]);
+    m.setReadyVersions(new Map([["loan-approval", 1]]));
+    exp = await scrape(m);
+    expect(value(exp, "rpc_server_calls_total", { method: PREDICT, protocol: "grpc", code: "INTERNAL", key: "web" })).toBe(1);
+    expect(find(exp, "rpc_server_calls_total")).toHaveLength(3 * 4 * 2);
+    expect(exp.samples.filter((s) => s.labels.version === "3")).toEqual([]);
+    expect(value(exp, "inference_shed_total", { model: "loan-approval", version: "4" })).toBe(0);
+    expect(find(exp, "model_ready_versions", { model: "image" })).toHaveLength(0);
+  });
+
+  it("passes promtool's lint on names: no gauge of the process metrics ends in _total", async () => {
+    const exp = await scrape(new ServerMetrics());
+    for (const [name, type] of exp.types) if (name.endsWith("_total")) expect(type, name).toBe("counter");
+    // The per-type gauges that replace the dropped totals are there.
+    expect(exp.types.get("nodejs_active_handles")).toBe("gauge");
+    expect(exp.types.has("nodejs_active_handles_total")).toBe(false);
+  });
+
   it("includes process metrics by default, in its own registry", async () => {
     const withProcess = await scrape(new ServerMetrics());
     const second = await scrape(new ServerMetrics());

@@ -2,13 +2,21 @@
 // apart from compute time), model version states, and process metrics. Each
 // instance owns its own Registry, so tests and embedded servers never share
 // series through prom-client's global registry.
-import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
+import { Counter, Gauge, Registry } from "prom-client";
 import { BucketHistogram } from "./bucket-histogram.js";
+import { registerProcessMetrics } from "./process-metrics.js";
 
 export type RpcProtocol = "grpc" | "grpc-web" | "connect";
 export type ModelState = "loading" | "ready" | "failed" | "unloading";
 
 export const MODEL_STATES: readonly ModelState[] = ["loading", "ready", "failed", "unloading"];
+export const RPC_PROTOCOLS: readonly RpcProtocol[] = ["grpc", "grpc-web", "connect"];
+/**
+ * The codes whose call counts exist at zero from the start (expectCalls): the
+ * ones the error-ratio alert and dashboards read. Other codes appear at their
+ * first call: every code for every key would multiply the series by 17.
+ */
+export const EXPECTED_CODES: readonly string[] = ["OK", "INTERNAL", "UNAVAILABLE", "DEADLINE_EXCEEDED"];
 
 export interface CallObservation {
   /** Procedure path, e.g. "/prediction.v1.PredictionService/Predict". Keep it to routed procedures: it is a label. */
@@ -91,6 +99,7 @@ export class ServerMetrics {
   private readonly versionState: Gauge<VersionLabels | "state">;
   private readonly loadFailures: Counter<VersionLabels>;
   private readonly shed: Counter<VersionLabels>;
+  private readonly readyVersions: Gauge<"model">;
 
   /** Versions named by the last setModelStates call, keyed by versionKey(). */
   private knownVersions = new Map<string, { model: string; version: string }>();
@@ -200,11 +209,19 @@ export class ServerMetrics {
       registers,
     });
 
+    // Per model rather than per version: a required model with no version at all still has a series to alert on.
+    // With WORKERS=n the smallest count counts: one process without the model cannot answer for it.
+    this.readyVersions = new Gauge({
+      name: "model_ready_versions",
+      help: "Ready versions of each model the server needs (the loan model and every model in the repository).",
+      labelNames: ["model"],
+      registers,
+      aggregator: "min",
+    });
+
     for (const state of MODEL_STATES) this.versions.set({ state }, 0);
 
-    if (opts.collectProcessMetrics ?? true) {
-      collectDefaultMetrics({ register: registry });
-    }
+    if (opts.collectProcessMetrics ?? true) registerProcessMetrics(registry);
   }
 
 
@@ -217,14 +234,45 @@ export class ServerMetrics {
     let byKey = byCode.get(c.code);
     if (!byKey) byCode.set(c.code, (byKey = new Map()));
     let series = byKey.get(c.key);
-    if (!series) {
-      const duration = this.callDuration.labels({ method: c.method, protocol: c.protocol });
-      series = { calls: this.calls.labels(c.method, c.protocol, c.code, c.key), pendingCalls: 0, duration };
-      byKey.set(c.key, series);
-    }
+    if (!series) byKey.set(c.key, (series = this.newCallSeries(c.method, c.protocol, c.code, c.key)));
     series.pendingCalls++;
     const seconds = duration(c.seconds);
     if (seconds !== undefined) series.duration.observe(seconds);
+  }
+
+  private newCallSeries(method: string, protocol: string, code: string, key: string): CallSeries {
+    const calls = this.calls.labels(method, protocol, code, key);
+    // At zero from the start: rate() cannot count a series' first sample, and an absent one reads "no data".
+    calls.inc(0);
+    return { calls, pendingCalls: 0, duration: this.callDuration.labels({ method, protocol }) };
+  }
+
+  /**
+   * Makes the call series of these methods exist at zero for every protocol,
+   * every code in EXPECTED_CODES and every key name: call at start and when
+   * the keys change, never per call. Series of keys that are gone stay (they
+   * hold counts). Bounded: methods x 3 protocols x 4 codes per key name.
+   */
+  expectCalls(methods: readonly string[], keys: readonly string[]): void {
+    for (const method of methods) {
+      let byProtocol = this.callSeries.get(method);
+      if (!byProtocol) this.callSeries.set(method, (byProtocol = new Map()));
+      for (const protocol of RPC_PROTOCOLS) {
+        let byCode = byProtocol.get(protocol);
+        if (!byCode) byProtocol.set(protocol, (byCode = new Map()));
+        for (const code of EXPECTED_CODES) {
+          let byKey = byCode.get(code);
+          if (!byKey) byCode.set(code, (byKey = new Map()));
+          for (const key of keys) if (!byKey.has(key)) byKey.set(key, this.newCallSeries(method, protocol, code, key));
+        }
+      }
+    }
+  }
+
+  /** Ready versions per required model, replacing the last report (a model not named drops out). */
+  setReadyVersions(counts: ReadonlyMap<string, number>): void {
+    this.readyVersions.reset();
+    for (const [model, n] of counts) this.readyVersions.set({ model }, n);
   }
 
   private seriesFor(model: string, version: string): VersionSeries {
@@ -240,6 +288,10 @@ export class ServerMetrics {
         depth: this.queueDepth.labels(model, version),
         depthRows: 0,
       };
+      // At zero from the start, like the call series.
+      series.executions.inc(0);
+      series.requests.inc(0);
+      this.shed.inc({ model, version }, 0);
       this.versionSeries.set(key, series);
     }
     return series;
@@ -280,10 +332,20 @@ export class ServerMetrics {
     }
     for (const [state, n] of counts) this.versions.set({ state }, n);
 
-    // A version that is gone has no queue; drop its depth series rather than freeze the last value.
+    // Every version known exists at zero in the load failure count; a ready
+    // one in the inference series too (a version gets them once, here, not per call).
+    for (const { model, version, state } of current.values()) {
+      this.loadFailures.inc({ model, version }, 0);
+      if (state === "ready") this.seriesFor(model, version);
+    }
+
+    // A version that is gone drops out of every per-version series: the
+    // series stay bounded by the versions on disk, and no gauge freezes at its last value.
     for (const [key, { model, version }] of this.knownVersions) {
       if (!current.has(key)) {
-        this.queueDepth.remove({ model, version });
+        const labels = { model, version };
+        for (const metric of [this.queueDepth, this.executions, this.requests, this.shed, this.loadFailures]) metric.remove(labels);
+        for (const histogram of [this.queueDuration, this.computeDuration, this.batchSize]) histogram.remove(labels);
         this.versionSeries.delete(key);
       }
     }
