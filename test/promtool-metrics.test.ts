@@ -4,9 +4,11 @@
 // after calls of every kind, protocol and outcome. Also checks that the
 // series the alerts in deploy/monitoring read exist before their first event.
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { PredictionService } from "../gen/prediction/v1/prediction_service_pb.js";
 import { VALID } from "./support/applications.js";
@@ -66,7 +68,11 @@ describe("promtool check metrics on a running server's scrape", () => {
       expect(metricValue(samples, "inference_shed_total", labels)).toBe(0);
       expect(metricValue(samples, "inference_queue_duration_seconds_count", labels)).toBe(0);
     }
-    expect(samples.some((s: MetricSample) => s.name === "nodejs_eventloop_lag_p99_seconds")).toBe(true);
+    // Every series name an alert in deploy/monitoring reads, before any call.
+    const rules = parse(readFileSync("deploy/monitoring/prediction-server.rules.yaml", "utf8")) as { groups: Array<{ rules: Array<{ expr: string }> }> };
+    const read = new Set(rules.groups.flatMap((g) => g.rules).flatMap((r) => [...r.expr.matchAll(/([a-z_:][a-z0-9_:]*)\{/g)].map((m) => m[1]!)));
+    expect(read.size).toBeGreaterThanOrEqual(6);
+    for (const name of read) expect(samples.some((s: MetricSample) => s.name === name), name).toBe(true);
   });
 
   it("passes after calls of every kind, on every protocol, ok and failed", async () => {
