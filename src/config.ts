@@ -50,6 +50,8 @@ export interface ServerConfig {
   /** Origins allowed to call from a browser (CORS); empty = same-origin only. */
   corsOrigins: string[];
   logLevel: string;
+  /** "json" (the default): one JSON object per line, for log collectors. "pretty": coloured, human-readable lines for a terminal. */
+  logFormat: LogFormat;
   /** With clientCa (TLS_CLIENT_CA_FILE), clients must present a certificate it signed; its subject is logged with each call. */
   tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer };
 }
@@ -72,6 +74,9 @@ export interface ImageLimits {
 }
 
 export class ConfigError extends Error {}
+
+export const LOG_FORMATS = ["json", "pretty"] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 /** The methods an API key may be scoped to: the protected service's, as named in the contract. */
 export const SCOPABLE_METHODS: readonly string[] = PredictionService.methods.map((m) => m.name);
@@ -125,6 +130,7 @@ export function loadConfig(env: Env = process.env): ServerConfig {
     fastPath: boolSetting(env, "FAST_PATH", true),
     corsOrigins: listSetting(env.CORS_ORIGINS),
     logLevel: env.LOG_LEVEL ?? "info",
+    logFormat: oneOfSetting(env, "LOG_FORMAT", LOG_FORMATS, "json"),
     tls: loadTls(env),
   };
 }
@@ -182,6 +188,14 @@ function boolSetting(env: Env, name: string, fallback: boolean): boolean {
   if (["1", "true", "on", "yes"].includes(raw)) return true;
   if (["0", "false", "off", "no"].includes(raw)) return false;
   throw new ConfigError(`${name} must be on or off (1/0, true/false), got "${env[name]}"`);
+}
+
+function oneOfSetting<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = (env[name] ?? "").trim();
+  if (raw === "") return fallback;
+  const found = allowed.find((a) => a === raw.toLowerCase());
+  if (found === undefined) throw new ConfigError(`${name} must be one of ${allowed.join(", ")}, got "${env[name]}"`);
+  return found;
 }
 
 function intSetting(env: Env, name: string, fallback: number, min: number, max: number): number {

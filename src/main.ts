@@ -17,7 +17,7 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  const logger = createLogger(config.logLevel, { sharedOutput: config.workers > 1 });
+  const logger = createLogger(config.logLevel, { sharedOutput: config.workers > 1, format: config.logFormat });
   const primary = isPrimary();
   if (config.apiKeyGenerated && primary) {
     // Printed once, like a notebook server's token: usable at once, never open.
