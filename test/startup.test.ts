@@ -448,7 +448,8 @@ describe("WORKERS=2: several server processes on one port", () => {
     // the model gauges (both processes load the same models) not doubled.
     for (let i = 0; i < 4; i++) {
       const samples = parseMetrics((await onNewConnection(`http://127.0.0.1:${metricsPort}/metrics`)).text);
-      const predicts = { method: "/prediction.v1.PredictionService/Predict", protocol: "connect", code: "OK" };
+      // API_KEY is the first of API_KEYS: key name env:0 (every key name has its series, at zero until used).
+      const predicts = { method: "/prediction.v1.PredictionService/Predict", protocol: "connect", code: "OK", key: "env:0" };
       expect(metricValue(samples, "rpc_server_calls_total", predicts)).toBe(10);
       expect(metricValue(samples, "rpc_server_call_duration_seconds_count", { method: predicts.method, protocol: "connect" })).toBe(10);
       expect(metricValue(samples, "model_versions", { state: "ready" })).toBe(2);
