@@ -4,13 +4,16 @@
 // after calls of every kind, protocol and outcome. Also checks that the
 // series the alerts in deploy/monitoring read exist before their first event.
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { PredictionService } from "../gen/prediction/v1/prediction_service_pb.js";
+import { formatKeyFile, hashKey } from "../src/policy/key-file.js";
 import { VALID } from "./support/applications.js";
 import { drain, imageMessages, STREAM_CLIENTS } from "./support/image-streams.js";
 import { PROTOCOL_CLIENTS } from "./support/protocol-clients.js";
@@ -116,5 +119,30 @@ describe("promtool check metrics on a running server's scrape", () => {
     const result = await promtoolCheck(bad);
     expect(result.code).not.toBe(0);
     expect(result.output).toContain('non-counter metrics should not have "_total" suffix');
+  });
+});
+
+describe("call series of API keys from API_KEYS_FILE", () => {
+  it("exist at zero for each key in the file, and for a key added later once the file is reloaded", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "metrics-keys-"));
+    const file = join(dir, "keys.json");
+    const entry = (name: string) => ({ name, sha256: hashKey(`${name}-secret`), created: new Date().toISOString() });
+    writeFileSync(file, formatKeyFile([entry("alpha")]));
+    const server = await startTestServer({ API_KEYS: "", API_KEYS_FILE: file });
+    const internal = (key: string) => ({ method: method("PredictBatch"), protocol: "grpc-web", code: "INTERNAL", key });
+    try {
+      let samples = parseMetrics(await scrapeText(server));
+      expect(metricValue(samples, "rpc_server_calls_total", internal("alpha"))).toBe(0);
+      expect(samples.filter((s) => s.name === "rpc_server_calls_total" && s.labels.key === "beta")).toEqual([]);
+
+      writeFileSync(file, formatKeyFile([entry("alpha"), entry("beta")]));
+      server.reloadKeys();
+      samples = parseMetrics(await scrapeText(server));
+      expect(metricValue(samples, "rpc_server_calls_total", internal("beta"))).toBe(0);
+      expect(metricValue(samples, "rpc_server_calls_total", internal("alpha"))).toBe(0);
+    } finally {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
