@@ -4,7 +4,7 @@
 // sharing the port (WORKERS > 1) joins once its models are loaded.
 import cluster from "node:cluster";
 import { setMaxListeners } from "node:events";
-import { createContextValues } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { file_grpc_health_v1_health, Health, HealthCheckResponse_ServingStatus as Serving } from "../gen/grpc/health/v1/health_pb.js";
 import { file_grpc_reflection_v1_reflection } from "../gen/grpc/reflection/v1/reflection_pb.js";
@@ -161,7 +161,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       // Draining is not a fault of the process: liveness stays SERVING.
       health.shutdown([LIVENESS]);
       await listener.close();
-      shutdown.abort();
+      shutdown.abort(new ConnectError("the server is shutting down - retry later", Code.Unavailable));
       await repository.stop();
       await pool.close();
     },
