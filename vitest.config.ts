@@ -10,6 +10,7 @@ const PROTOCOL_SUITES = [
   "test/validation.test.ts",
   "test/malformed.test.ts",
   "test/client-mistakes.test.ts",
+  "test/json-numbers.test.ts",
   "test/errors.test.ts",
   "test/cross-language.test.ts",
   "test/cli-clients.test.ts",

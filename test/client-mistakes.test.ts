@@ -4,16 +4,15 @@
 // with a code of the client's own, never INTERNAL or UNKNOWN, which mean a
 // fault of the server (docs/errors.md). Runs on both paths (vitest.config.ts).
 import { gzipSync } from "node:zlib";
-import type * as http2 from "node:http2";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { PredictImageRequestSchema, PredictRequestSchema } from "../gen/prediction/v1/prediction_service_pb.js";
 import { codeName } from "../src/policy/call-log.js";
 import { VALID } from "./support/applications.js";
 import { postRaw, PREDICT_PATH } from "./support/connect-json.js";
 import { PREDICT_IMAGE_PATH } from "./support/image-streams.js";
-import { grpcFrame, h2cSession, rawGrpc } from "./support/raw-grpc.js";
+import { grpcFrame, rawGrpc, serverWithSession } from "./support/raw-grpc.js";
 import { API_KEY, startTestServer, type TestServer } from "./support/test-server.js";
 
 const AUTH = { "x-api-key": API_KEY };
@@ -26,26 +25,16 @@ const TRUNCATED_GZIP = GZIPPED.subarray(0, Math.floor(GZIPPED.length / 2));
 const GARBAGE_GZIP = Buffer.concat([GZIPPED.subarray(0, 10), Buffer.alloc(24, 0xff)]);
 const LEVEL_ERROR = 50;
 
-let server: TestServer;
-let session: http2.ClientHttp2Session;
-
-beforeAll(async () => {
-  server = await startTestServer();
-  session = h2cSession(server.baseUrl);
-});
-afterAll(async () => {
-  session?.close();
-  await server?.close();
-});
+const live = serverWithSession(() => startTestServer());
 
 /** The newest call line for `method`. */
 function lastCall(method = PREDICT_PATH) {
-  return server.logs.filter((l) => l.msg === "call" && l.method === method).at(-1);
+  return live.server.logs.filter((l) => l.msg === "call" && l.method === method).at(-1);
 }
 
 async function waitForCall(count: number, method: string): Promise<void> {
   const until = Date.now() + 10_000;
-  while (server.logs.filter((l) => l.msg === "call" && l.method === method).length < count && Date.now() < until) {
+  while (live.server.logs.filter((l) => l.msg === "call" && l.method === method).length < count && Date.now() < until) {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -62,15 +51,15 @@ describe("gRPC (h2c)", () => {
   ];
   for (const [name, frames, headers, code] of cases) {
     it(`${name}: ${codeName(code)}`, async () => {
-      const r = await rawGrpc(session, { path: PREDICT_PATH, frames, headers: { ...AUTH, ...headers } });
+      const r = await rawGrpc(live.session, { path: PREDICT_PATH, frames, headers: { ...AUTH, ...headers } });
       expect(r.grpcStatus, r.grpcMessage).toBe(code);
       expect(lastCall()?.code).toBe(codeName(code));
     });
   }
 
   it("a reset mid-upload is logged CANCELLED", async () => {
-    const before = server.logs.filter((l) => l.msg === "call" && l.method === PREDICT_PATH).length;
-    const stream = session.request({ ":method": "POST", ":path": PREDICT_PATH, "content-type": "application/grpc", te: "trailers", ...AUTH });
+    const before = live.server.logs.filter((l) => l.msg === "call" && l.method === PREDICT_PATH).length;
+    const stream = live.session.request({ ":method": "POST", ":path": PREDICT_PATH, "content-type": "application/grpc", te: "trailers", ...AUTH });
     stream.on("error", () => {});
     const frame = grpcFrame(VALID_BINARY);
     stream.write(frame.subarray(0, 8));
@@ -91,7 +80,7 @@ describe("gRPC-Web (HTTP/1.1)", () => {
   ];
   for (const [name, body, headers, code] of cases) {
     it(`${name}: ${codeName(code)}`, async () => {
-      const r = await postRaw(server.baseUrl, PREDICT_PATH, body, { ...AUTH, "content-type": "application/grpc-web+proto", ...headers });
+      const r = await postRaw(live.server.baseUrl, PREDICT_PATH, body, { ...AUTH, "content-type": "application/grpc-web+proto", ...headers });
       expect(grpcWebStatus(r), r.text).toBe(code);
       expect(lastCall()?.code).toBe(codeName(code));
     });
@@ -100,14 +89,14 @@ describe("gRPC-Web (HTTP/1.1)", () => {
 
 describe("Connect (HTTP/1.1)", () => {
   it("a unary body whose gzip is cut short: 400 invalid_argument", async () => {
-    const r = await postRaw(server.baseUrl, PREDICT_PATH, TRUNCATED_GZIP, { ...AUTH, "content-type": "application/proto", "content-encoding": "gzip" });
+    const r = await postRaw(live.server.baseUrl, PREDICT_PATH, TRUNCATED_GZIP, { ...AUTH, "content-type": "application/proto", "content-encoding": "gzip" });
     expect(r.status, r.text).toBe(400);
     expect(r.json?.code).toBe("invalid_argument");
     expect(lastCall()?.code).toBe("INVALID_ARGUMENT");
   });
 
   it("bytes that are not base64 in JSON: 400 invalid_argument naming the field", async () => {
-    const r = await postRaw(server.baseUrl, CLASSIFY_PATH, JSON.stringify({ image: "not*base64!" }), AUTH);
+    const r = await postRaw(live.server.baseUrl, CLASSIFY_PATH, JSON.stringify({ image: "not*base64!" }), AUTH);
     expect(r.status, r.text).toBe(400);
     expect(r.json?.code).toBe("invalid_argument");
     expect(r.json?.message).toContain("image");
@@ -120,7 +109,7 @@ describe("Connect streaming (HTTP/2)", () => {
   it("an envelope with the compressed flag and no connect-content-encoding: invalid_argument", async () => {
     const header = toBinary(PredictImageRequestSchema, create(PredictImageRequestSchema, { kind: { case: "header", value: { id: "a", contentType: "image/png" } } }));
     // The same envelope layout as gRPC's: flag byte, length, message.
-    const r = await rawGrpc(session, { path: PREDICT_IMAGE_PATH, frames: [grpcFrame(header, { compressed: true })], headers: { ...AUTH, "content-type": "application/connect+proto" } });
+    const r = await rawGrpc(live.session, { path: PREDICT_IMAGE_PATH, frames: [grpcFrame(header, { compressed: true })], headers: { ...AUTH, "content-type": "application/connect+proto" } });
     expect(r.body.toString("utf8")).toMatch(/"code":"invalid_argument"/);
     expect(lastCall(PREDICT_IMAGE_PATH)?.code).toBe("INVALID_ARGUMENT");
   });
@@ -128,7 +117,7 @@ describe("Connect streaming (HTTP/2)", () => {
 
 describe("after all of the above", () => {
   it("no line was logged at level error (no client mistake is a server fault)", () => {
-    const errors = server.logs.filter((l) => Number(l.level) >= LEVEL_ERROR);
+    const errors = live.server.logs.filter((l) => Number(l.level) >= LEVEL_ERROR);
     expect(errors.map((l) => `${l.msg} ${l.method} ${l.code ?? ""} ${l.error ?? ""}`)).toEqual([]);
   });
 });

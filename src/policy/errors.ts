@@ -3,6 +3,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
+import type { NonDecimalNumber } from "../codec/json-numbers.js";
 import { clientFaultMessage } from "./client-faults.js";
 import { describeViolations, type FieldViolation } from "./field-violations.js";
 
@@ -14,6 +15,11 @@ export function invalidArgument(violations: readonly FieldViolation[]): ConnectE
   return new ConnectError(describeViolations(violations), Code.InvalidArgument, undefined, [
     { desc: BadRequestSchema, value: detail },
   ]);
+}
+
+/** INVALID_ARGUMENT for a number given as a non-decimal string, e.g. "0x1F" (proto3 JSON allows decimal strings only). */
+export function nonDecimalNumber(found: NonDecimalNumber): ConnectError {
+  return invalidArgument([{ field: found.field, rule: "DECIMAL", description: `must be a JSON number or a decimal string, got ${JSON.stringify(found.value)}` }]);
 }
 
 export const unauthenticated = () => new ConnectError("missing or invalid API key", Code.Unauthenticated);

@@ -17,6 +17,7 @@ import type { ServerHttp2Stream } from "node:http2";
 import { clientCancelled } from "../policy/errors.js";
 import { clientFaultMessage } from "../policy/client-faults.js";
 import type { NodeHandler } from "./node-handler.js";
+import { strictJsonRouter } from "./strict-json-router.js";
 
 export interface RpcHandlerOptions extends ConnectRouterOptions {
   routes(router: ConnectRouter): void;
@@ -42,7 +43,7 @@ export const callStartedKey = createContextKey<CallProgress | undefined>(undefin
 
 export function rpcHandler(options: RpcHandlerOptions): NodeHandler {
   const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli], ...options });
-  options.routes(router);
+  options.routes(strictJsonRouter(router, options.jsonOptions));
   const paths = new Map(router.handlers.map((h) => [h.requestPath, h]));
   return (req, res) => {
     const handler = paths.get((req.url ?? "").split("?", 2)[0]);

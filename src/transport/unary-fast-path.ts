@@ -19,7 +19,8 @@ import type { IncomingHttpHeaders } from "node:http2";
 import { CallCancellation } from "../cancellation.js";
 import { decodeMessage } from "../codec/binary-decoder.js";
 import type { CallPolicy } from "../policy/call-policy.js";
-import { clientCancelled } from "../policy/errors.js";
+import { findNonDecimalNumber } from "../codec/json-numbers.js";
+import { clientCancelled, nonDecimalNumber } from "../policy/errors.js";
 import { COMPRESSED_WITHOUT_ENCODING } from "../policy/client-faults.js";
 import type { CallContext } from "../services/prediction-service.js";
 import type { StreamHandler } from "./listen.js";
@@ -152,8 +153,11 @@ async function serve(opts: FastPathOptions, path: string, route: FastMethod, ex:
 
 function decode(schema: DescMessage, wire: Wire, body: Buffer): Message {
   if (wire === "connect-json") {
+    const text = body.toString("utf8");
+    const nonDecimal = findNonDecimalNumber(schema, text);
+    if (nonDecimal) throw nonDecimalNumber(nonDecimal);
     try {
-      return fromJsonString(schema, body.toString("utf8"), { ignoreUnknownFields: false });
+      return fromJsonString(schema, text, { ignoreUnknownFields: false });
     } catch (e) {
       throw ConnectError.from(e, Code.InvalidArgument);
     }
