@@ -9,6 +9,8 @@ const PROTOCOL_SUITES = [
   "test/protocols.test.ts",
   "test/validation.test.ts",
   "test/malformed.test.ts",
+  "test/client-mistakes.test.ts",
+  "test/json-numbers.test.ts",
   "test/errors.test.ts",
   "test/cross-language.test.ts",
   "test/cli-clients.test.ts",

@@ -4,7 +4,7 @@
 // sharing the port (WORKERS > 1) joins once its models are loaded.
 import cluster from "node:cluster";
 import { setMaxListeners } from "node:events";
-import { createContextValues } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { file_grpc_health_v1_health, Health, HealthCheckResponse_ServingStatus as Serving } from "../gen/grpc/health/v1/health_pb.js";
 import { file_grpc_reflection_v1_reflection } from "../gen/grpc/reflection/v1/reflection_pb.js";
@@ -15,6 +15,7 @@ import { InferencePool } from "./engine/inference-pool.js";
 import { ModelRepository } from "./engine/model-repository.js";
 import { createHealthService } from "./health/health-service.js";
 import { HealthStatus } from "./health/health-status.js";
+import { LIVENESS } from "./health/probe-services.js";
 import { apiKeyInterceptor, callLogInterceptor, validationInterceptor } from "./interceptors.js";
 import { clusterMetricsClient } from "./metrics/cluster-metrics.js";
 import { metricsOnly } from "./metrics/metrics-endpoint.js";
@@ -60,6 +61,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   const health = new HealthStatus([
     ["", Serving.NOT_SERVING],
     [PredictionService.typeName, Serving.NOT_SERVING],
+    [LIVENESS, Serving.SERVING],
   ]);
   const metrics = new ServerMetrics();
   // One of WORKERS=n processes: a scrape that reaches it answers for all of them.
@@ -74,7 +76,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     pollIntervalMs: config.pollIntervalMs,
   });
   repository.onChange(() => {
-    const status = servingStatus(repository, config.loanModel);
+    const status = servingStatus(repository, [config.loanModel, config.imageModel]);
     health.set(PredictionService.typeName, status);
     health.set("", status);
   });
@@ -152,8 +154,10 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
 
   const load = () =>
     repository.start().then(() => {
-      if (!repository.defaultVersion(config.loanModel)) {
-        logger.error({ model: config.loanModel, path: `${config.modelRepository}/${config.loanModel}` }, "the loan model has no ready version: Predict answers UNAVAILABLE and health is NOT_SERVING until one loads");
+      for (const model of [config.loanModel, config.imageModel]) {
+        if (!repository.defaultVersion(model)) {
+          logger.error({ model, path: `${config.modelRepository}/${model}` }, "a model the API needs has no ready version: its calls answer UNAVAILABLE and readiness is NOT_SERVING until one loads");
+        }
       }
     });
   // Alone, the process opens the port first so health can say NOT_SERVING
@@ -175,10 +179,11 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     reloadKeys: () => keys.reload("SIGHUP", true),
     async close() {
       stopWatchingKeys();
-      health.shutdown();
+      // Draining is not a fault of the process: liveness stays SERVING.
+      health.shutdown([LIVENESS]);
       await listener.close();
       await metricsListener.close();
-      shutdown.abort();
+      shutdown.abort(new ConnectError("the server is shutting down - retry later", Code.Unavailable));
       await repository.stop();
       await pool.close();
     },
@@ -186,13 +191,12 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
 }
 
 /**
- * SERVING when the loan model and every other model in the repository has a
- * ready version (strict readiness: a pod that cannot answer some of its API
- * should not take traffic). A broken new version does not count against it
- * while an older one serves.
+ * SERVING when each model the API needs (the loan model and the default image
+ * model) has a ready version. Other models in the repository do not count: a
+ * broken extra model shows as FAILED in ListModels, the metrics and the log,
+ * but must not take every pod that shares the repository out of service.
  */
-function servingStatus(repository: ModelRepository, loanModel: string): Serving {
-  const names = new Set([loanModel, ...repository.list().map((m) => m.name)]);
-  for (const name of names) if (!repository.defaultVersion(name)) return Serving.NOT_SERVING;
+function servingStatus(repository: ModelRepository, needed: readonly string[]): Serving {
+  for (const name of needed) if (!repository.defaultVersion(name)) return Serving.NOT_SERVING;
   return Serving.SERVING;
 }

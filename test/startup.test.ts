@@ -57,6 +57,9 @@ function describeUnloadableModel(title: string, makeRepo: () => TempRepo, expect
         expect(r.error, `Check("${service}")`).toBeUndefined();
         expect(r.message?.status, `Check("${service}")`).toBe(Serving.NOT_SERVING);
       }
+      // Not ready, but alive: a restart would not bring the model back.
+      const live = await healthOverGrpc(grpcClient, "liveness");
+      expect(live.message?.status).toBe(Serving.SERVING);
     });
 
     it("answers Predict over gRPC (grpc-js) with UNAVAILABLE, without filesystem detail", async () => {

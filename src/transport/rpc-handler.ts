@@ -1,8 +1,9 @@
 // Serves a Connect router on Node requests, as connectNodeAdapter() does,
 // with three additions between the router and the socket:
-// - a request body that is not valid protobuf binary is the client's fault,
-//   so it is answered INVALID_ARGUMENT (HTTP 400), not the INTERNAL that
-//   connect-es uses for every binary parse failure;
+// - a request body that is not valid protobuf binary, or whose compression
+//   is undeclared or cut short, is the client's fault, so it is answered
+//   INVALID_ARGUMENT (HTTP 400), not the INTERNAL that connect-es uses for
+//   these (client-faults.ts);
 // - a call refused before any interceptor ran (a body connect-node could not
 //   read, decompress or parse) is reported through onRejected, so that it gets
 //   its log line and metrics like every other call;
@@ -13,8 +14,13 @@ import { type UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { codeFromString } from "@connectrpc/connect/protocol-connect";
 import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import * as http2 from "node:http2";
+import type { ServerHttp2Stream } from "node:http2";
+import { clientCancelled } from "../policy/errors.js";
+import { clientFaultMessage } from "../policy/client-faults.js";
 import { clampDeadlineHeaders } from "./deadline-cap.js";
 import type { NodeHandler } from "./node-handler.js";
+import { strictJsonRouter } from "./strict-json-router.js";
 
 export interface RpcHandlerOptions extends ConnectRouterOptions {
   routes(router: ConnectRouter): void;
@@ -28,31 +34,52 @@ export interface RpcHandlerOptions extends ConnectRouterOptions {
   onRejected?(path: string, req: Parameters<NodeHandler>[0], error: ConnectError): void;
 }
 
-/** Set by the outermost interceptor when a call reaches it; calls that never do are reported to onRejected. */
-export const callStartedKey = createContextKey<{ started: boolean } | undefined>(undefined, { description: "the call reached the interceptors" });
+/** How far a call got, shared between this handler and the interceptors. */
+export interface CallProgress {
+  /** Set by the outermost interceptor when the call reaches it; calls that never do are reported to onRejected. */
+  started: boolean;
+  /** True once the whole response (trailers included) is written; false if the client left before. */
+  readonly written: Promise<boolean>;
+}
 
-const PARSE_BINARY = "parse binary: ";
+export const callStartedKey = createContextKey<CallProgress | undefined>(undefined, { description: "the call reached the interceptors" });
 
 export function rpcHandler(options: RpcHandlerOptions): NodeHandler {
   const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli], ...options });
-  options.routes(router);
+  options.routes(strictJsonRouter(router, options.jsonOptions));
   const paths = new Map(router.handlers.map((h) => [h.requestPath, h]));
   const maxTimeoutMs = options.maxTimeoutMs;
   return (req, res) => {
     const handler = paths.get((req.url ?? "").split("?", 2)[0]);
     if (!handler) return options.fallback(req, res);
     if (maxTimeoutMs !== undefined) clampDeadlineHeaders(req.headers, maxTimeoutMs);
-    const call = { started: false };
+    let written!: (whole: boolean) => void;
+    const call: CallProgress = { started: false, written: new Promise((resolve) => (written = resolve)) };
+    // Decided at 'close', which always comes: a client may reset the stream
+    // after its half-close, even after our trailers were queued.
+    res.once("close", () => written(res.writableFinished && !resetByClient(res)));
     const values = (options.contextValues?.(req) ?? createContextValues()).set(callStartedKey, call);
     const onRejected = options.onRejected;
     handler(universalRequestFromNodeRequest(req, res, undefined, values))
       .then(clientParseErrors)
-      .then((uRes) => (call.started || !onRejected ? uRes : reportRejection(uRes, (error) => onRejected(handler.requestPath, req, error))))
+      .then((uRes) => (call.started || !onRejected ? uRes : reportRejection(uRes, (error) => onRejected(handler.requestPath, req, clientLeft(req, res) ? clientCancelled() : error))))
       .then((uRes) => universalResponseToNodeResponse(uRes, res))
       .catch((reason) => {
+        written(false);
         if (ConnectError.from(reason).code !== Code.Aborted) options.onError?.(reason, handler.requestPath);
       });
   };
+}
+
+/** The client reset the stream or dropped the connection: whatever its request then looked like, it cancelled. */
+function clientLeft(req: Parameters<NodeHandler>[0], res: Parameters<NodeHandler>[1]): boolean {
+  return req.aborted || resetByClient(res);
+}
+
+/** An HTTP/2 stream the client closed with RST_STREAM (any code but NO_ERROR). */
+function resetByClient(res: Parameters<NodeHandler>[1]): boolean {
+  const stream = (res as { stream?: ServerHttp2Stream }).stream;
+  return stream !== undefined && stream.rstCode !== undefined && stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR;
 }
 
 /** Rewrites a binary parse failure to INVALID_ARGUMENT: in a gRPC trailer, a gRPC-Web trailer frame, or a Connect unary error body. */
@@ -70,14 +97,14 @@ const isJson = (h?: Headers) => (h?.get("content-type") ?? "").startsWith("appli
 const isGrpc = (h?: Headers) => /^application\/grpc(\+|;|$)/.test(h?.get("content-type") ?? "");
 const isGrpcWeb = (h?: Headers) => (h?.get("content-type") ?? "").startsWith("application/grpc-web");
 
-/** The status a gRPC or gRPC-Web trailer carries: INTERNAL for a parse failure becomes INVALID_ARGUMENT. */
+/** The status a gRPC or gRPC-Web trailer carries: INTERNAL for a client's mistake becomes INVALID_ARGUMENT. */
 function rewriteParseError(trailer: Headers): void {
-  const message = decodeURIComponent(trailer.get("grpc-message") ?? "");
-  if (trailer.get("grpc-status") === String(Code.Internal) && message.startsWith(PARSE_BINARY)) {
-    trailer.set("grpc-status", String(Code.InvalidArgument));
-    trailer.set("grpc-message", encodeURIComponent(`malformed request message - ${message}`));
-    trailer.delete("grpc-status-details-bin");
-  }
+  if (trailer.get("grpc-status") !== String(Code.Internal)) return;
+  const message = clientFaultMessage(decodeURIComponent(trailer.get("grpc-message") ?? ""));
+  if (message === undefined) return;
+  trailer.set("grpc-status", String(Code.InvalidArgument));
+  trailer.set("grpc-message", encodeURIComponent(message));
+  trailer.delete("grpc-status-details-bin");
 }
 
 /**
@@ -108,9 +135,8 @@ async function rewriteConnectError(res: UniversalServerResponse, body: AsyncIter
   let replaced: Uint8Array | undefined;
   try {
     const err = JSON.parse(bytes.toString("utf8"));
-    if (err?.code === "internal" && typeof err.message === "string" && err.message.startsWith(PARSE_BINARY)) {
-      replaced = Buffer.from(JSON.stringify({ code: "invalid_argument", message: `malformed request body - ${err.message}` }));
-    }
+    const message = err?.code === "internal" && typeof err.message === "string" ? clientFaultMessage(err.message) : undefined;
+    if (message !== undefined) replaced = Buffer.from(JSON.stringify({ code: "invalid_argument", message }));
   } catch {
     // Not an error body we know: pass it through untouched.
   }

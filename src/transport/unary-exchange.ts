@@ -13,6 +13,7 @@ import type { Readable } from "node:stream";
 import { encodeJson } from "../codec/json-encoder.js";
 import { encodeMessage } from "../codec/binary-encoder.js";
 import type { HeaderLookup } from "../policy/call-context.js";
+import { clientCancelled } from "../policy/errors.js";
 import { connectionOf, nodeHeader, type NodeHandler } from "./node-handler.js";
 
 type NodeRequest = Parameters<NodeHandler>[0];
@@ -153,7 +154,9 @@ function readBody(source: Readable, limit: number): Promise<Buffer> {
     };
     const onEnd = () => {
       cleanup();
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      // A reset ends the body too: what came is then a fragment, not a request.
+      if ((source as { aborted?: boolean }).aborted === true) reject(clientCancelled());
+      else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     };
     const onError = (err: Error) => {
       cleanup();
@@ -162,7 +165,7 @@ function readBody(source: Readable, limit: number): Promise<Buffer> {
     // The client went away before sending the whole body.
     const onClose = () => {
       cleanup();
-      reject(new ConnectError("the client cancelled the call", Code.Canceled));
+      reject(clientCancelled());
     };
     const cleanup = () => {
       source.off("data", onData);

@@ -19,6 +19,9 @@ import type { IncomingHttpHeaders } from "node:http2";
 import { CallCancellation } from "../cancellation.js";
 import { decodeMessage } from "../codec/binary-decoder.js";
 import type { CallPolicy } from "../policy/call-policy.js";
+import { findNonDecimalNumber } from "../codec/json-numbers.js";
+import { clientCancelled, nonDecimalNumber } from "../policy/errors.js";
+import { COMPRESSED_WITHOUT_ENCODING } from "../policy/client-faults.js";
 import type { CallContext } from "../services/prediction-service.js";
 import type { StreamHandler } from "./listen.js";
 import type { NodeHandler } from "./node-handler.js";
@@ -111,7 +114,7 @@ async function serve(opts: FastPathOptions, path: string, route: FastMethod, ex:
   const call = policy.begin(path, wire === "grpc" ? "grpc" : "connect", header, ex.connection);
   const abort = new CallCancellation();
   // A client that goes away cancels the call (its queued inference is dropped).
-  const unwatch = ex.watchClose(() => abort.abort(new ConnectError("the client cancelled the call", Code.Canceled)));
+  const unwatch = ex.watchClose(() => abort.abort(clientCancelled()));
   let timer: NodeJS.Timeout | undefined;
   try {
     const timeout = wire === "grpc" ? parseGrpcTimeout(header("grpc-timeout") ?? null, Number.MAX_SAFE_INTEGER) : parseConnectTimeout(header("connect-timeout-ms") ?? null, Number.MAX_SAFE_INTEGER);
@@ -153,8 +156,11 @@ async function serve(opts: FastPathOptions, path: string, route: FastMethod, ex:
 
 function decode(schema: DescMessage, wire: Wire, body: Buffer): Message {
   if (wire === "connect-json") {
+    const text = body.toString("utf8");
+    const nonDecimal = findNonDecimalNumber(schema, text);
+    if (nonDecimal) throw nonDecimalNumber(nonDecimal);
     try {
-      return fromJsonString(schema, body.toString("utf8"), { ignoreUnknownFields: false });
+      return fromJsonString(schema, text, { ignoreUnknownFields: false });
     } catch (e) {
       throw ConnectError.from(e, Code.InvalidArgument);
     }
@@ -176,6 +182,7 @@ function unframe(body: Buffer): Uint8Array {
   const length = body.readUInt32BE(1);
   if (body.length < 5 + length) throw new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
   if (body.length > 5 + length) throw new ConnectError("unary request has more than one message", Code.Unimplemented);
-  if (flags & 0b1) throw new ConnectError("received compressed message without grpc-encoding", Code.Internal);
+  // PROTOCOL-HTTP2.md: without grpc-encoding the flag must be 0. The client broke the protocol: not INTERNAL.
+  if (flags & 0b1) throw new ConnectError(COMPRESSED_WITHOUT_ENCODING, Code.InvalidArgument);
   return body.subarray(5, 5 + length);
 }

@@ -1,6 +1,8 @@
 // gRPC by hand over node:http2 (h2c), to send what no gRPC library would:
 // garbage payloads, truncated frames, lying flags, slow bodies.
 import * as http2 from "node:http2";
+import { afterAll, beforeAll } from "vitest";
+import type { TestServer } from "./test-server.js";
 
 /** A gRPC length-prefixed message: flag byte, 4-byte big-endian length, payload. */
 export function grpcFrame(payload: Uint8Array, options: { compressed?: boolean; declaredLength?: number } = {}): Buffer {
@@ -81,4 +83,29 @@ export function h2cSession(baseUrl: string): http2.ClientHttp2Session {
   const session = http2.connect(baseUrl);
   session.on("error", () => {});
   return session;
+}
+
+/**
+ * A test server for the enclosing suite and one h2c session to it, started
+ * before its tests and closed after them; read them after beforeAll.
+ */
+export function serverWithSession(start: () => Promise<TestServer>): { readonly server: TestServer; readonly session: http2.ClientHttp2Session } {
+  let server: TestServer | undefined;
+  let session: http2.ClientHttp2Session | undefined;
+  beforeAll(async () => {
+    server = await start();
+    session = h2cSession(server.baseUrl);
+  });
+  afterAll(async () => {
+    session?.close();
+    await server?.close();
+  });
+  return {
+    get server() {
+      return server!;
+    },
+    get session() {
+      return session!;
+    },
+  };
 }
