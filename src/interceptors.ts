@@ -5,7 +5,6 @@ import type { Interceptor } from "@connectrpc/connect";
 import type { DescMessage } from "@bufbuild/protobuf";
 import { protocolOf } from "./policy/call-context.js";
 import type { CallPolicy } from "./policy/call-policy.js";
-import { connectionKey } from "./services/stream-admission.js";
 import { callStartedKey } from "./transport/rpc-handler.js";
 
 /** Outermost: request id, one log line (and metrics) per call, and no internal error detail to clients. */
@@ -39,14 +38,6 @@ async function* finishWhenDone<T>(source: AsyncIterable<T>, finish: (reason?: un
     throw finish(e);
   }
   finish();
-}
-
-/** API keys for the protected services; health and reflection stay open. */
-export function apiKeyInterceptor(policy: CallPolicy): Interceptor {
-  return (next) => async (req) => {
-    policy.authorize(req.service.typeName, (n) => req.header.get(n), req.contextValues.get(connectionKey));
-    return next(req);
-  };
 }
 
 /** The contract's field rules, for every request message, before any handler runs. */

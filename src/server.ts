@@ -15,7 +15,7 @@ import { InferencePool } from "./engine/inference-pool.js";
 import { ModelRepository } from "./engine/model-repository.js";
 import { createHealthService } from "./health/health-service.js";
 import { HealthStatus } from "./health/health-status.js";
-import { apiKeyInterceptor, callLogInterceptor, validationInterceptor } from "./interceptors.js";
+import { callLogInterceptor, validationInterceptor } from "./interceptors.js";
 import { clusterMetricsClient } from "./metrics/cluster-metrics.js";
 import { metricsEndpoint, ServerMetrics } from "./metrics/server-metrics.js";
 import { createReflectionServices } from "./reflection/reflection-service.js";
@@ -27,6 +27,7 @@ import { listen } from "./transport/listen.js";
 import { connectionOf, nodeHeader, type NodeHandler } from "./transport/node-handler.js";
 import { rpcHandler } from "./transport/rpc-handler.js";
 import { fastMethod, unaryFastPath } from "./transport/unary-fast-path.js";
+import { admit } from "./policy/admission.js";
 import { protocolOf } from "./policy/call-context.js";
 import { CallPolicy } from "./policy/call-policy.js";
 
@@ -101,7 +102,12 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
         file_grpc_reflection_v1alpha_reflection,
       ])(router);
     },
-    interceptors: [callLogInterceptor(policy), apiKeyInterceptor(policy), validationInterceptor(policy)],
+    // The key is checked once per call, by admit(), before the body is read: no interceptor checks it again.
+    admit(procedure, req) {
+      const header = nodeHeader(req);
+      return admit(policy, procedure, protocolOf(header("content-type") ?? null), header, connectionOf(req));
+    },
+    interceptors: [callLogInterceptor(policy), validationInterceptor(policy)],
     readMaxBytes: config.maxMessageBytes,
     // A misspelled field would otherwise be dropped silently and scored as its default (often 0).
     jsonOptions: { ignoreUnknownFields: false },

@@ -39,11 +39,14 @@ export class CallPolicy {
   private readonly verifier: ApiKeyVerifier;
   private readonly overrides: RuleOverrides;
   private readonly log: CallLog;
+  /** "/<service>/" for each protected service. */
+  private readonly protectedPrefixes: readonly string[];
 
   constructor(private readonly opts: CallPolicyOptions) {
     this.log = new CallLog(opts.logger);
     this.verifier = new ApiKeyVerifier(opts.apiKeys);
     this.overrides = opts.ruleOverrides ?? new Map();
+    this.protectedPrefixes = [...opts.protectedServices].map((s) => `/${s}/`);
   }
 
   begin(method: string, protocol: Protocol, header: HeaderLookup): Call {
@@ -81,14 +84,21 @@ export class CallPolicy {
   };
 
   /**
-   * Throws UNAUTHENTICATED unless the service is open or the call carries a
+   * Throws UNAUTHENTICATED unless the procedure (its full path, e.g.
+   * "/prediction.v1.PredictionService/Predict") is open or the call carries a
    * valid key. `connection` is the client connection the call came on (see
    * ApiKeyVerifier): a key checked there once is checked faster after.
    */
-  authorize(serviceTypeName: string, header: HeaderLookup, connection?: object): void {
-    if (this.opts.protectedServices.has(serviceTypeName) && !this.verifier.verify(extractApiKey(header), connection)) {
+  authorize(procedure: string, header: HeaderLookup, connection?: object): void {
+    if (this.isProtected(procedure) && !this.verifier.verify(extractApiKey(header), connection)) {
       throw unauthenticated();
     }
+  }
+
+  /** Whether the procedure belongs to a protected service (prefix test: no string is made per call). */
+  private isProtected(procedure: string): boolean {
+    for (const prefix of this.protectedPrefixes) if (procedure.startsWith(prefix)) return true;
+    return false;
   }
 
   /** Throws INVALID_ARGUMENT naming every field that breaks the contract's rules. */

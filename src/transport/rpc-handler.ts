@@ -5,13 +5,16 @@
 //   connect-es uses for every binary parse failure;
 // - a call refused before any interceptor ran (a body connect-node could not
 //   read, decompress or parse) is reported through onRejected, so that it gets
-//   its log line and metrics like every other call.
+//   its log line and metrics like every other call;
+// - a call is admitted (its key checked) on its headers before connect-node
+//   reads any of its body, and a refused one is answered here (refusal.ts).
 import { Code, ConnectError, createConnectRouter, createContextKey, createContextValues, type ConnectRouter, type ConnectRouterOptions, type ContextValues } from "@connectrpc/connect";
 import { type UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { codeFromString } from "@connectrpc/connect/protocol-connect";
 import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { NodeHandler } from "./node-handler.js";
+import { refuseRequest } from "./refusal.js";
 
 export interface RpcHandlerOptions extends ConnectRouterOptions {
   routes(router: ConnectRouter): void;
@@ -23,6 +26,8 @@ export interface RpcHandlerOptions extends ConnectRouterOptions {
   contextValues?(req: Parameters<NodeHandler>[0]): ContextValues;
   /** A call answered with an error before any interceptor saw it (see callStartedKey). */
   onRejected?(path: string, req: Parameters<NodeHandler>[0], error: ConnectError): void;
+  /** Runs first for every call to a route (`procedure` is its path without the query): undefined lets it in, an error refuses it. */
+  admit?(procedure: string, req: Parameters<NodeHandler>[0]): ConnectError | undefined;
 }
 
 /** Set by the outermost interceptor when a call reaches it; calls that never do are reported to onRejected. */
@@ -37,6 +42,8 @@ export function rpcHandler(options: RpcHandlerOptions): NodeHandler {
   return (req, res) => {
     const handler = paths.get((req.url ?? "").split("?", 2)[0]);
     if (!handler) return options.fallback(req, res);
+    const refusal = options.admit?.(handler.requestPath, req);
+    if (refusal) return refuseRequest(req, res, refusal);
     const call = { started: false };
     const values = (options.contextValues?.(req) ?? createContextValues()).set(callStartedKey, call);
     const onRejected = options.onRejected;
