@@ -13,6 +13,7 @@ const PROTOCOL_SUITES = [
   "test/cross-language.test.ts",
   "test/cli-clients.test.ts",
   "test/classify-image.test.ts",
+  "test/key-gate.test.ts",
 ];
 
 export default defineConfig({
