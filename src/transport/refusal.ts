@@ -4,6 +4,7 @@
 import type { ConnectError } from "@connectrpc/connect";
 import { codeToHttpStatus, endStreamFlag, endStreamToJson, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { ServerResponse } from "node:http";
 import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import type { NodeHandler } from "./node-handler.js";
 
@@ -41,19 +42,30 @@ export function refusalOf(contentType: string | undefined, error: ConnectError):
 /**
  * Answers a Node request with `error`, then drops its unread body: HTTP/2
  * resets the stream (NO_ERROR, as gRPC servers do after an early answer);
- * HTTP/1.1 closes the connection, which costs less than draining a body we
- * would throw away.
+ * HTTP/1.1 sends the whole answer at once (its length given) but ends the
+ * response, which closes the connection, only once the body has been read to
+ * nowhere or DRAIN_LIMIT_MS have passed.
  */
 export function refuseRequest(req: Parameters<NodeHandler>[0], res: Parameters<NodeHandler>[1], error: ConnectError): void {
   // On HTTP/2 the answer goes on the stream itself: only there can its one HEADERS frame end the stream (gRPC trailers-only).
   if ("stream" in req) return refuseStream(req.stream, req.headers["content-type"], error, res.getHeaders());
   const { status, headers, body } = refusalOf(req.headers["content-type"], error);
-  if (body) headers["content-length"] = String(body.length);
-  headers.connection = "close";
-  res.writeHead(status, headers);
-  if (body) res.end(body);
-  else res.end();
+  res.writeHead(status, { ...headers, "content-length": String(body?.length ?? 0), connection: "close" });
+  if (body) res.write(body);
+  else if (res instanceof ServerResponse) res.flushHeaders();
+  // Drained, then closed: closing on unread bytes resets the connection, and a client still sending may lose the answer.
+  const end = () => {
+    clearTimeout(cut);
+    res.end();
+  };
+  const cut = setTimeout(end, DRAIN_LIMIT_MS).unref();
+  req.once("end", end);
+  req.socket.once("close", () => clearTimeout(cut));
+  req.resume();
 }
+
+/** How long a refused HTTP/1.1 request's body is read to nowhere before its connection is closed anyway. */
+const DRAIN_LIMIT_MS = 5_000;
 
 /**
  * Answers a bare HTTP/2 stream with `error` (with `head`, headers already set
