@@ -14,6 +14,7 @@ const PROTOCOL_SUITES = [
   "test/cli-clients.test.ts",
   "test/classify-image.test.ts",
   "test/key-gate.test.ts",
+  "test/keyless-uploads.test.ts",
 ];
 
 export default defineConfig({

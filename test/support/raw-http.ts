@@ -49,13 +49,21 @@ export function rawRequest(baseUrl: string, version: HttpVersion, req: RawReques
 }
 
 function h2Request(session: http2.ClientHttp2Session, req: RawRequest): Promise<RawResponse> {
+  const stream = session.request({ ":method": req.method ?? "POST", ":path": req.path, ...req.headers }, { endStream: req.method === "GET" });
+  const response = h2Response(stream);
+  if (req.body !== "withheld" && req.method !== "GET") stream.end(req.body);
+  return response;
+}
+
+/** The answer on an HTTP/2 client stream, once the stream has closed; `onAnswer` is told when its headers arrive. */
+export function h2Response(stream: http2.ClientHttp2Stream, onAnswer: () => void = () => {}): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    const stream = session.request({ ":method": req.method ?? "POST", ":path": req.path, ...req.headers }, { endStream: req.method === "GET" });
     let status = 0;
     let headers: http.IncomingHttpHeaders = {};
     let trailers: http.IncomingHttpHeaders = {};
     const chunks: Buffer[] = [];
     stream.on("response", (h) => {
+      onAnswer();
       status = Number(h[":status"]);
       headers = h;
     });
@@ -66,7 +74,6 @@ function h2Request(session: http2.ClientHttp2Session, req: RawRequest): Promise<
       if (status === 0) reject(new Error(`stream closed without an answer (RST_STREAM ${stream.rstCode})`));
       else resolve({ status, headers, trailers, body: Buffer.concat(chunks) });
     });
-    if (req.body !== "withheld" && req.method !== "GET") stream.end(req.body);
   });
 }
 
