@@ -15,6 +15,7 @@ const PROTOCOL_SUITES = [
   "test/classify-image.test.ts",
   "test/key-gate.test.ts",
   "test/keyless-uploads.test.ts",
+  "test/key-whitespace.test.ts",
 ];
 
 export default defineConfig({

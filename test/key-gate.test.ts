@@ -4,14 +4,14 @@
 // its body is garbage or never sent at all, with one log line. Run on both
 // paths (FAST_PATH=1 and 0, see vitest.config.ts).
 import { Code } from "@connectrpc/connect";
-import * as http2 from "node:http2";
 import { gzipSync } from "node:zlib";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { PredictionService } from "../gen/prediction/v1/prediction_service_pb.js";
-import { grpcFrame, h2cSession } from "./support/raw-grpc.js";
-import { rawRequest, rpcStatusOf, type HttpVersion, type RawRequest, type RpcProtocol } from "./support/raw-http.js";
-import { API_KEY, startTestServer, type TestServer } from "./support/test-server.js";
+import { grpcFrame } from "./support/raw-grpc.js";
+import { rpcStatusOf, type HttpVersion, type RawRequest, type RpcProtocol } from "./support/raw-http.js";
+import { rawServerForFile } from "./support/raw-server.js";
+import { API_KEY } from "./support/test-server.js";
 
 /** Not a protobuf message of any type: the first tag has wire type 7, which does not exist. */
 const GARBAGE = Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x9a, 0x33, 0x01]);
@@ -68,21 +68,12 @@ const ROWS = PredictionService.methods.flatMap((m) =>
   variants(m.methodKind !== "unary").map((v) => ({ label: `${m.name} ${v.name}`, path: `/${PredictionService.typeName}/${m.name}`, variant: v })),
 );
 
-let server: TestServer;
-let session: http2.ClientHttp2Session;
-beforeAll(async () => {
-  server = await startTestServer();
-  session = h2cSession(server.baseUrl);
-});
-afterAll(async () => {
-  session?.close();
-  await server?.close();
-});
+const raw = rawServerForFile();
 
 let ids = 0;
 function call(path: string, v: Variant, headers: Record<string, string>, body: RawRequest["body"]) {
   const request: RawRequest = { path: path + (v.query ?? ""), method: v.method, headers: { ...v.headers, ...headers }, body: v.method === "GET" ? new Uint8Array() : body };
-  return rawRequest(server.baseUrl, v.version, request, session);
+  return raw.request(v.version, request);
 }
 
 /** Refused UNAUTHENTICATED in the protocol's own shape, with the request id, and one log line saying so. */
@@ -99,7 +90,7 @@ function expectRefused(v: Variant, res: Awaited<ReturnType<typeof call>>, reques
     if (v.protocol !== "connect-stream") expect(trailersOnly).toBe(true);
   }
   expect(res.headers["x-request-id"]).toBe(requestId);
-  const lines = server.logs.filter((l) => l.requestId === requestId);
+  const lines = raw.server.logs.filter((l) => l.requestId === requestId);
   expect(lines).toHaveLength(1);
   expect(lines[0]).toMatchObject({ msg: "call", method: path, code: "UNAUTHENTICATED" });
 }
@@ -134,7 +125,7 @@ describe.each(ROWS)("$label", ({ path, variant }) => {
 describe("open services", () => {
   it("answer health checks without a key, on HTTP/1.1 and HTTP/2", async () => {
     for (const version of ["1.1", "2"] as const) {
-      const res = await rawRequest(server.baseUrl, version, { path: `/${Health.typeName}/Check`, headers: { "content-type": "application/json" }, body: Buffer.from("{}") }, session);
+      const res = await raw.request(version, { path: `/${Health.typeName}/Check`, headers: { "content-type": "application/json" }, body: Buffer.from("{}") });
       expect(res.status, res.body.toString()).toBe(200);
     }
   });

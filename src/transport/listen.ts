@@ -68,6 +68,12 @@ const H2_STREAM_WINDOW = 1 << 20; // 1 MiB
 const H2_SESSION_WINDOW = 16 << 20; // 16 MiB
 const H2_SETTINGS: http2.Settings = { initialWindowSize: H2_STREAM_WINDOW };
 
+// A field value padded with spaces reaches the handler, which strips the
+// padding as HTTP/1.1's parser does (RFC 9110 5.5), instead of being dropped
+// by nghttp2 (RFC 9113 8.2.1): one rule on both versions. Node >= 24.2 has
+// this option; older Node ignores it and still drops such a field.
+export const H2_FIELDS: http2.ServerOptions & { strictFieldWhitespaceValidation?: boolean } = { strictFieldWhitespaceValidation: false };
+
 const ignore = () => {};
 
 export async function listen(options: ListenOptions): Promise<ListeningServer> {
@@ -123,7 +129,7 @@ export async function listen(options: ListenOptions): Promise<ListeningServer> {
 
   if (options.tls) {
     const secure = http2.createSecureServer(
-      { settings: H2_SETTINGS, ...options.http2Options, ...options.tls, allowHTTP1: true },
+      { settings: H2_SETTINGS, ...H2_FIELDS, ...options.http2Options, ...options.tls, allowHTTP1: true },
       handler,
     );
     // With allowHTTP1 the secure server runs Node's HTTP/1.1 connection code,
@@ -141,7 +147,7 @@ export async function listen(options: ListenOptions): Promise<ListeningServer> {
     closeIdleH1 = () => (secure as unknown as Pick<http.Server, "closeIdleConnections">).closeIdleConnections();
     stopH1 = ignore; // secure.close() below already closes idle HTTP/1.1 connections
   } else {
-    const h2 = http2.createServer({ settings: H2_SETTINGS, ...options.http2Options }, handler);
+    const h2 = http2.createServer({ settings: H2_SETTINGS, ...H2_FIELDS, ...options.http2Options }, handler);
     const h1 = http.createServer(HTTP1_LIMITS, handler);
     h2.on("session", trackSession);
     if (options.streamHandler) takeStreamsFirst(h2, options.streamHandler);
