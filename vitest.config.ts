@@ -16,6 +16,9 @@ const PROTOCOL_SUITES = [
   "test/cli-clients.test.ts",
   "test/classify-image.test.ts",
   "test/managed-keys.test.ts",
+  "test/key-gate.test.ts",
+  "test/keyless-uploads.test.ts",
+  "test/key-whitespace.test.ts",
 ];
 
 export default defineConfig({

@@ -1,16 +1,33 @@
 // The Connect interceptors: thin adapters from Connect's request and response
 // shapes to the plain CallPolicy, so every call on every protocol, unary or
 // streamed, runs the same policy code (the unary fast path calls it too).
-import { createContextKey, type Interceptor } from "@connectrpc/connect";
+import { ConnectError, createContextKey, type Interceptor } from "@connectrpc/connect";
 import type { DescMessage } from "@bufbuild/protobuf";
 import { protocolOf } from "./policy/call-context.js";
 import { endedBySignal } from "./policy/errors.js";
-import type { Call, CallPolicy } from "./policy/call-policy.js";
+import { admit } from "./policy/admission.js";
+import type { CallPolicy } from "./policy/call-policy.js";
 import { connectionKey } from "./services/stream-admission.js";
-import { callStartedKey } from "./transport/rpc-handler.js";
+import { connectionOf, nodeHeader } from "./transport/node-handler.js";
+import { callStartedKey, type RpcHandlerOptions } from "./transport/rpc-handler.js";
 
-/** The call in progress, for the interceptors inside the one that began it. */
-const callKey = createContextKey<Call | undefined>(undefined, { description: "call in progress" });
+/** The name of the key a call was admitted with (undefined for an open service). */
+const keyNameKey = createContextKey<string | undefined>(undefined, { description: "the call's API key name" });
+
+/**
+ * For rpcHandler's `admit`: the one key check (policy/admission.ts), on the
+ * headers before connect-node reads the body; the key's name is passed on to
+ * the call's log line.
+ */
+export function connectAdmission(policy: CallPolicy): NonNullable<RpcHandlerOptions["admit"]> {
+  return (procedure, req, values) => {
+    const header = nodeHeader(req);
+    const admitted = admit(policy, procedure, protocolOf(header("content-type") ?? null), header, connectionOf(req));
+    if (admitted instanceof ConnectError) return admitted;
+    if (admitted !== undefined) values.set(keyNameKey, admitted);
+    return undefined;
+  };
+}
 
 /** Outermost: request id, one log line (and metrics) per call, and no internal error detail to clients. */
 export function callLogInterceptor(policy: CallPolicy): Interceptor {
@@ -20,7 +37,8 @@ export function callLogInterceptor(policy: CallPolicy): Interceptor {
     if (progress) progress.started = true;
     const header = (n: string) => req.header.get(n);
     const call = policy.begin(`/${req.service.typeName}/${req.method.name}`, protocolOf(req.header.get("content-type")), header, req.contextValues.get(connectionKey));
-    req.contextValues.set(callKey, call);
+    const keyName = req.contextValues.get(keyNameKey);
+    if (keyName !== undefined) call.identify(keyName);
     // Once the client has left, the call is CANCELLED whatever the handler did next.
     const outcome = (e?: unknown) => (req.signal.aborted ? endedBySignal(req.signal.reason) : e);
     let res;
@@ -60,14 +78,6 @@ async function* finishWhenDone<T>(source: AsyncIterable<T>, end: { completed(): 
     if (!settled) end.stopped();
   }
   end.completed();
-}
-
-/** API keys (their scopes and rates) for the protected services; health and reflection stay open. */
-export function apiKeyInterceptor(policy: CallPolicy): Interceptor {
-  return (next) => async (req) => {
-    policy.authorize(`/${req.service.typeName}/${req.method.name}`, (n) => req.header.get(n), req.contextValues.get(connectionKey), req.contextValues.get(callKey));
-    return next(req);
-  };
 }
 
 /** The contract's field rules, for every request message, before any handler runs. */

@@ -16,7 +16,7 @@ import { ModelRepository } from "./engine/model-repository.js";
 import { createHealthService } from "./health/health-service.js";
 import { HealthStatus } from "./health/health-status.js";
 import { LIVENESS } from "./health/probe-services.js";
-import { apiKeyInterceptor, callLogInterceptor, validationInterceptor } from "./interceptors.js";
+import { callLogInterceptor, connectAdmission, validationInterceptor } from "./interceptors.js";
 import { clusterMetricsClient } from "./metrics/cluster-metrics.js";
 import { metricsOnly } from "./metrics/metrics-endpoint.js";
 import { ServerMetrics } from "./metrics/server-metrics.js";
@@ -121,7 +121,9 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
         file_grpc_reflection_v1alpha_reflection,
       ])(router);
     },
-    interceptors: [callLogInterceptor(policy), apiKeyInterceptor(policy), validationInterceptor(policy)],
+    // The key is checked once per call, by admit(), before the body is read: no interceptor checks it again.
+    admit: connectAdmission(policy),
+    interceptors: [callLogInterceptor(policy), validationInterceptor(policy)],
     readMaxBytes: config.maxMessageBytes,
     maxTimeoutMs: config.maxDeadlineMs,
     // A misspelled field would otherwise be dropped silently and scored as its default (often 0).

@@ -17,6 +17,7 @@ import { ConfigError, loadConfig } from "../src/config.js";
 import { formatKeyFile, hashKey } from "../src/policy/key-file.js";
 import { VALID } from "./support/applications.js";
 import { HEALTH_CHECK_PATH, looksLikeStackTrace, postRaw, predictJson, PREDICT_PATH, VALID_JSON } from "./support/connect-json.js";
+import { freePort } from "./support/free-port.js";
 import { metricValue, parseMetrics } from "./support/scrape-metrics.js";
 import { grpcJsClient } from "./support/grpc-js-client.js";
 import { emptyRepository, GARBAGE_MODEL, repositoryWithModel, type TempRepo } from "./support/model-repos.js";
@@ -141,17 +142,6 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
     delete env[k];
   }
   return { ...env, ...extra };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 interface Child {

@@ -100,20 +100,23 @@ export class CallPolicy {
    * RESOURCE_EXHAUSTED (with RetryInfo) when the key is over its rate.
    * `path` is the procedure, e.g. "/prediction.v1.PredictionService/Predict";
    * `connection` the client connection the call came on (see
-   * ApiKeyVerifier); `call`, if given, is told the key's name even when the
-   * key is refused a method or a token.
+   * ApiKeyVerifier).
    */
-  authorize(path: string, header: HeaderLookup, connection?: object, call?: Call): string | undefined {
+  authorize(path: string, header: HeaderLookup, connection?: object): string | undefined {
     if (!this.isProtected(path)) return undefined;
     const key = this.opts.apiKeys.verify(extractApiKey(header), connection);
     if (key === undefined) throw unauthenticated();
-    call?.identify(key.name);
     if (key.paths !== undefined && !key.paths.has(path)) throw permissionDenied(key.name, path.slice(path.lastIndexOf("/") + 1));
     if (key.bucket !== undefined) {
       const waitMs = key.bucket.take();
       if (waitMs > 0) throw rateLimited(key.name, key.bucket.rate, waitMs);
     }
     return key.name;
+  }
+
+  /** The name of the call's key if it is a valid one, e.g. to log a call refused a method or a token. */
+  keyNameOf(header: HeaderLookup, connection?: object): string | undefined {
+    return this.opts.apiKeys.verify(extractApiKey(header), connection)?.name;
   }
 
   private isProtected(path: string): boolean {

@@ -7,6 +7,8 @@
 // - a call refused before any interceptor ran (a body connect-node could not
 //   read, decompress or parse) is reported through onRejected, so that it gets
 //   its log line and metrics like every other call;
+// - a call is admitted (its key checked) on its headers before connect-node
+//   reads any of its body, and a refused one is answered here (refusal.ts);
 // - a deadline over `maxTimeoutMs` is clamped to it rather than refused
 //   (deadline-cap.ts).
 import { Code, ConnectError, createConnectRouter, createContextKey, createContextValues, type ConnectRouter, type ConnectRouterOptions, type ContextValues } from "@connectrpc/connect";
@@ -20,6 +22,7 @@ import { clientCancelled } from "../policy/errors.js";
 import { clientFaultMessage } from "../policy/client-faults.js";
 import { clampDeadlineHeaders } from "./deadline-cap.js";
 import type { NodeHandler } from "./node-handler.js";
+import { refuseRequest } from "./refusal.js";
 import { strictJsonRouter } from "./strict-json-router.js";
 
 export interface RpcHandlerOptions extends ConnectRouterOptions {
@@ -32,6 +35,12 @@ export interface RpcHandlerOptions extends ConnectRouterOptions {
   contextValues?(req: Parameters<NodeHandler>[0]): ContextValues;
   /** A call answered with an error before any interceptor saw it (see callStartedKey). */
   onRejected?(path: string, req: Parameters<NodeHandler>[0], error: ConnectError): void;
+  /**
+   * Runs first for every call to a route (`procedure` is its path without the
+   * query): undefined lets it in (it may add to the call's `values`), an
+   * error refuses it.
+   */
+  admit?(procedure: string, req: Parameters<NodeHandler>[0], values: ContextValues): ConnectError | undefined;
 }
 
 /** How far a call got, shared between this handler and the interceptors. */
@@ -52,13 +61,16 @@ export function rpcHandler(options: RpcHandlerOptions): NodeHandler {
   return (req, res) => {
     const handler = paths.get((req.url ?? "").split("?", 2)[0]);
     if (!handler) return options.fallback(req, res);
+    const values = options.contextValues?.(req) ?? createContextValues();
+    const refusal = options.admit?.(handler.requestPath, req, values);
+    if (refusal) return refuseRequest(req, res, refusal);
     if (maxTimeoutMs !== undefined) clampDeadlineHeaders(req.headers, maxTimeoutMs);
     let written!: (whole: boolean) => void;
     const call: CallProgress = { started: false, written: new Promise((resolve) => (written = resolve)) };
     // Decided at 'close', which always comes: a client may reset the stream
     // after its half-close, even after our trailers were queued.
     res.once("close", () => written(res.writableFinished && !resetByClient(res)));
-    const values = (options.contextValues?.(req) ?? createContextValues()).set(callStartedKey, call);
+    values.set(callStartedKey, call);
     const onRejected = options.onRejected;
     handler(universalRequestFromNodeRequest(req, res, undefined, values))
       .then(clientParseErrors)

@@ -15,6 +15,7 @@ import { encodeMessage } from "../codec/binary-encoder.js";
 import type { HeaderLookup } from "../policy/call-context.js";
 import { clientCancelled } from "../policy/errors.js";
 import { connectionOf, nodeHeader, type NodeHandler } from "./node-handler.js";
+import { refuseRequest, refuseStream } from "./refusal.js";
 
 type NodeRequest = Parameters<NodeHandler>[0];
 type NodeResponse = Parameters<NodeHandler>[1];
@@ -35,6 +36,8 @@ export interface Exchange {
   writable(): boolean;
   sendMessage(schema: DescMessage, message: Message, requestId: string, elapsedMs: number): void;
   sendError(error: ConnectError): void;
+  /** Answers with `error` before the body is read, and drops the body (see refusal.ts). */
+  refuse(error: ConnectError): void;
 }
 
 // Headers whose value is new on every call. HPACK would add each value to
@@ -83,6 +86,7 @@ export function streamExchange(stream: ServerHttp2Stream, headers: IncomingHttpH
       setTrailerStatus(new Headers(), error).forEach((v, k) => (head[k] = v));
       stream.respond({ ...head, ":status": 200, "content-type": "application/grpc+proto", [sensitiveHeaders]: PER_CALL_HEADERS }, { endStream: true });
     },
+    refuse: (error) => refuseStream(stream, headers["content-type"], error),
   };
 }
 
@@ -121,6 +125,7 @@ export function nodeExchange(req: NodeRequest, res: NodeResponse, wire: Exclude<
       res.writeHead(codeToHttpStatus(error.code), { ...head, "content-type": "application/json", "content-length": String(body.length) });
       res.end(body);
     },
+    refuse: (error) => refuseRequest(req, res, error),
   };
 }
 

@@ -6,8 +6,9 @@
 // async-iterable pipelines, an AbortController and several allocations per
 // call, which dominated the CPU profile (see README, Design); for an 84 KB
 // image it cost ~1.9 ms of CPU per call more than this path. Here a request is
-// read, decoded with protobuf-es and answered directly, running the very same
-// CallPolicy (request id, key, field rules, log, metrics, error mapping) and
+// admitted on its key (before its body is read), read, decoded with
+// protobuf-es and answered directly, running the very same CallPolicy
+// (request id, key, field rules, log, metrics, error mapping) and
 // the very same handler functions as the Connect path. Everything else falls
 // through to connect-node untouched: streaming, compression, gRPC-Web, other
 // methods and anything unusual.
@@ -18,6 +19,7 @@ import { parseTimeout as parseGrpcTimeout } from "@connectrpc/connect/protocol-g
 import type { IncomingHttpHeaders } from "node:http2";
 import { CallCancellation } from "../cancellation.js";
 import { decodeMessage } from "../codec/binary-decoder.js";
+import { admit } from "../policy/admission.js";
 import type { CallPolicy } from "../policy/call-policy.js";
 import { findNonDecimalNumber } from "../codec/json-numbers.js";
 import { clientCancelled, nonDecimalNumber } from "../policy/errors.js";
@@ -111,7 +113,11 @@ function connectWireOf(req: NodeRequest): Exclude<Wire, "grpc"> | undefined {
 async function serve(opts: FastPathOptions, path: string, route: FastMethod, ex: Exchange): Promise<void> {
   const { policy } = opts;
   const { wire, header } = ex;
-  const call = policy.begin(path, wire === "grpc" ? "grpc" : "connect", header, ex.connection);
+  const protocol = wire === "grpc" ? "grpc" : "connect";
+  const admitted = admit(policy, path, protocol, header, ex.connection);
+  if (admitted instanceof ConnectError) return ex.refuse(admitted);
+  const call = policy.begin(path, protocol, header, ex.connection);
+  if (admitted !== undefined) call.identify(admitted);
   const abort = new CallCancellation();
   // A client that goes away cancels the call (its queued inference is dropped).
   const unwatch = ex.watchClose(() => abort.abort(clientCancelled()));
@@ -135,7 +141,6 @@ async function serve(opts: FastPathOptions, path: string, route: FastMethod, ex:
     const bodyRead = ex.readBody((route.maxMessageBytes ?? opts.maxMessageBytes) + (wire === "grpc" ? 5 : 0));
     const body = expired ? await Promise.race([bodyRead, expired]) : await bodyRead;
     const message = decode(route.method.input, wire, body);
-    policy.authorize(path, header, ex.connection, call);
     policy.validate(route.method.input, message);
     const ctx: CallContext = {
       signal: abort.signal,
