@@ -11,6 +11,7 @@ import { type UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { codeFromString } from "@connectrpc/connect/protocol-connect";
 import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import type { NodeHandler } from "./node-handler.js";
 
 export interface RpcHandlerOptions extends ConnectRouterOptions {
@@ -46,6 +47,8 @@ export function rpcHandler(options: RpcHandlerOptions): NodeHandler {
       .then((uRes) => universalResponseToNodeResponse(uRes, res))
       .catch((reason) => {
         if (ConnectError.from(reason).code !== Code.Aborted) options.onError?.(reason, handler.requestPath);
+        // An answer that failed half-way must not leave the client waiting for the rest.
+        if (!res.writableEnded) res.destroy();
       });
   };
 }
@@ -57,7 +60,7 @@ async function clientParseErrors(res: UniversalServerResponse): Promise<Universa
     const trailer = res.trailer;
     return { ...res, body: afterBody(res.body, () => rewriteParseError(trailer)) };
   }
-  if (res.body && isGrpcWeb(res.header)) return { ...res, body: withGrpcWebTrailer(res.body, rewriteParseError) };
+  if (res.body && isGrpcWeb(res.header)) return { ...res, body: withGrpcWebTrailer(res.body, res.header, rewriteParseError) };
   return res;
 }
 
@@ -75,22 +78,35 @@ function rewriteParseError(trailer: Headers): void {
   }
 }
 
+const COMPRESSED_FLAG = 0b1;
+
+/** A compressed frame's payload, inflated with the response's grpc-encoding. */
+function inflate(data: Uint8Array, encoding: string | null): Uint8Array {
+  if (encoding === "gzip") return gunzipSync(data);
+  if (encoding === "br") return brotliDecompressSync(data);
+  return data;
+}
+
 /**
  * Passes a gRPC-Web body through, handing its trailer frame (connect-node
- * writes each frame as one chunk) to `visit`, which may change it.
+ * writes each frame as one chunk) to `visit`, which may change it. A trailer
+ * connect-node compressed (it compresses any frame over 1 KiB, a long
+ * grpc-message included) is read inflated and sent on uncompressed, which
+ * gRPC-Web allows for any frame.
  */
-async function* withGrpcWebTrailer(body: AsyncIterable<Uint8Array>, visit: (trailer: Headers) => void): AsyncIterable<Uint8Array> {
+async function* withGrpcWebTrailer(body: AsyncIterable<Uint8Array>, header: Headers | undefined, visit: (trailer: Headers) => void): AsyncIterable<Uint8Array> {
   for await (const chunk of body) {
     const isTrailer = chunk.length >= 5 && (chunk[0]! & trailerFlag) === trailerFlag && Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).readUInt32BE(1) === chunk.length - 5;
     if (!isTrailer) {
       yield chunk;
       continue;
     }
-    const trailer = trailerParse(chunk.subarray(5));
+    const compressed = (chunk[0]! & COMPRESSED_FLAG) !== 0;
+    const trailer = trailerParse(compressed ? inflate(chunk.subarray(5), header?.get("grpc-encoding") ?? null) : chunk.subarray(5));
     visit(trailer);
     const data = trailerSerialize(trailer);
     const frame = Buffer.alloc(5 + data.length);
-    frame[0] = chunk[0]!;
+    frame[0] = chunk[0]! & ~COMPRESSED_FLAG;
     frame.writeUInt32BE(data.length, 1);
     frame.set(data, 5);
     yield frame;
@@ -137,7 +153,7 @@ async function reportRejection(res: UniversalServerResponse, report: (error: Con
     const trailer = res.trailer;
     return { ...res, body: afterBody(res.body, () => fromGrpc(trailer)) };
   }
-  if (res.body && isGrpcWeb(res.header)) return { ...res, body: withGrpcWebTrailer(res.body, fromGrpc) };
+  if (res.body && isGrpcWeb(res.header)) return { ...res, body: withGrpcWebTrailer(res.body, res.header, fromGrpc) };
   if (res.status !== 200 && res.body && isJson(res.header)) {
     const bytes = await readAll(res.body);
     let body: { code?: unknown; message?: unknown } = {};
