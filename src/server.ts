@@ -145,6 +145,9 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   // only once loaded, so no call is routed to a process that cannot answer.
   const modelsLoaded = options.listenAfterLoad ? await load() : undefined;
   const listener = await listen({ port: config.port, host: config.host, handler: withCors(handler, config.corsOrigins), streamHandler: unary?.stream, tls: config.tls });
+  metrics.gaugeFrom("rpc_server_calls_in_flight", "Calls begun and not yet finished (answered, failed or cancelled).", () => policy.inFlight);
+  metrics.gaugeFrom("http_connections_open", "Client connections open now, any protocol.", () => listener.open().connections);
+  metrics.gaugeFrom("http2_sessions_open", "HTTP/2 sessions open now.", () => listener.open().http2Sessions);
   logger.info({ port: listener.port, host: config.host, tls: Boolean(config.tls), inferenceWorkers: config.inferenceWorkers, fastPath: config.fastPath }, "listening (gRPC, gRPC-Web, Connect)");
   const loaded = options.listenAfterLoad ? Promise.resolve(modelsLoaded) : load();
   return {

@@ -39,6 +39,8 @@ export class CallPolicy {
   private readonly verifier: ApiKeyVerifier;
   private readonly overrides: RuleOverrides;
   private readonly log: CallLog;
+  private begun = 0;
+  private finished = 0;
 
   constructor(private readonly opts: CallPolicyOptions) {
     this.log = new CallLog(opts.logger);
@@ -52,12 +54,15 @@ export class CallPolicy {
     const { logger } = this.opts;
     const report = this.report;
     let finished = false;
+    this.begun++;
+    const count = () => this.finished++;
     return {
       requestId,
       elapsedMs: () => performance.now() - start,
       finish(reason?: unknown) {
         if (finished) return undefined;
         finished = true;
+        count();
         const durationMs = performance.now() - start;
         if (reason === undefined) {
           report({ requestId, method, protocol, code: 0, durationMs });
@@ -71,6 +76,11 @@ export class CallPolicy {
         return error;
       },
     };
+  }
+
+  /** Calls begun and not yet finished: every call must end, whatever the client did. */
+  get inFlight(): number {
+    return this.begun - this.finished;
   }
 
   /** One finished call: its log line, then the sink (metrics). */
