@@ -107,7 +107,7 @@ function report(out: Outcomes, f: RunFacts): number {
   const problems: string[] = [];
   console.log(`\ncalls (each streamed image counted as one): ${out.total()} in ${f.seconds.toFixed(0)} s (${(out.total() / f.seconds).toFixed(0)}/s), OK ${out.total((c) => c === "OK")}`);
   console.log("by client and code:");
-  for (const [client, codes] of [...out.byClient].sort()) console.log(`  ${client.padEnd(44)} ${[...codes].map(([c, n]) => `${c} ${n}`).join(", ")}`);
+  for (const [client, codes] of [...out.byClient].sort()) console.log(`  ${client.padEnd(48)} ${[...codes].map(([c, n]) => `${c} ${n}`).join(", ")}`);
 
   // After a revocation, the revoked key's calls must be refused; nothing else may fail.
   const failures = new Map<string, number>();
