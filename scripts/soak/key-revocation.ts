@@ -1,24 +1,52 @@
-// The soak's key revocation: a second key carries part of the load, is
-// revoked mid-run, and must be refused (UNAUTHENTICATED) within 5 s while the
-// other key keeps working. Revoking without a restart needs the named,
-// hashed API_KEYS_FILE and `npm run keys` from the `keys` branch; until this
-// branch has them, the step reports that it did not run.
-import { readFileSync } from "node:fs";
+// The soak's keys: a main key, and a second one that carries part of the
+// load and is revoked mid-run. Revoking with no restart needs `npm run keys`
+// (a hashed API_KEYS_FILE the server watches); a checkout without it gets two
+// plain keys in API_KEYS and no revocation, and the soak says so.
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { REPO_ROOT } from "../../test/support/server-process.js";
 
 export const REVOCABLE_KEY_NAME = "soak-revocable";
 
-export type Revocation =
-  | { supported: true; revoke(): Promise<void> }
-  | { supported: false; reason: string };
+export interface SoakKeys {
+  /** The server's key settings. */
+  env: Record<string, string>;
+  main: string;
+  revocable: string;
+  /** Revokes the revocable key while the server runs; undefined where this checkout cannot. */
+  revoke?: () => Promise<void>;
+  /** Why there is no revoke(). */
+  notRunReason?: string;
+  remove(): void;
+}
 
-/** How this checkout revokes a key while the server runs, if it can. */
-export function keyRevocation(): Revocation {
+/** `npm run keys -- ARGS`; its stdout (a new key is alone on the last line). */
+async function keysCommand(args: string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)("npm", ["run", "--silent", "keys", "--", ...args], { cwd: REPO_ROOT });
+  return stdout;
+}
+
+/** The soak's two keys, and how to revoke one where this checkout can. */
+export async function soakKeys(): Promise<SoakKeys> {
   const scripts = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")).scripts ?? {};
   if (!("keys" in scripts)) {
-    return { supported: false, reason: "this checkout has no `npm run keys` and reads API_KEYS_FILE only at start: wire scripts/soak/key-revocation.ts once `keys` is merged" };
+    const main = "soak-main-key";
+    const revocable = "soak-revocable-key";
+    return { env: { API_KEYS: `${main},${revocable}` }, main, revocable, notRunReason: "this checkout has no `npm run keys` (API_KEYS_FILE is read only at start)", remove() {} };
   }
-  // `keys` is merged but this step is not wired to it yet: say so rather than pretend.
-  return { supported: false, reason: "`npm run keys` exists but scripts/soak/key-revocation.ts is not wired to it yet (add the key to API_KEYS_FILE at start, run `npm run keys -- revoke soak-revocable` here)" };
+  const dir = mkdtempSync(join(tmpdir(), "soak-keys-"));
+  const file = join(dir, "api-keys.json");
+  const add = async (name: string) => (await keysCommand(["add", name, "--file", file])).trim().split("\n").at(-1)!.trim();
+  const main = await add("soak-main");
+  const revocable = await add(REVOCABLE_KEY_NAME);
+  return {
+    env: { API_KEYS_FILE: file },
+    main,
+    revocable,
+    revoke: async () => void (await keysCommand(["revoke", REVOCABLE_KEY_NAME, "--file", file])),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }

@@ -15,9 +15,16 @@ export class Outcomes {
   readonly byClient = new Map<string, Map<string, number>>();
   /** The model version each OK Predict was answered by, in order of change. */
   readonly versions: Array<{ version: string; atMs: number }> = [];
+  /** Per label (e.g. " [revocable key]"): the last OK answer and the first UNAUTHENTICATED one, in ms from the start. */
+  readonly lastOkMs = new Map<string, number>();
+  readonly firstRefusedMs = new Map<string, number>();
 
-  count(client: string, code: Code | 0): void {
+  count(client: string, code: Code | 0, label = "", atMs?: number): void {
     const name = codeName(code);
+    if (label && atMs !== undefined) {
+      if (code === 0) this.lastOkMs.set(label, atMs);
+      else if (code === Code.Unauthenticated && !this.firstRefusedMs.has(label)) this.firstRefusedMs.set(label, atMs);
+    }
     let m = this.byClient.get(client);
     if (!m) this.byClient.set(client, (m = new Map()));
     m.set(name, (m.get(name) ?? 0) + 1);
@@ -53,11 +60,12 @@ async function unaryWorker(client: ProtocolClient, worker: number, o: LoadOption
   for (let i = 0; !o.stopped(); i++) {
     if (i % 2 === 0) {
       const r = await client.predict(BATCH[i % BATCH.length]!, { headers });
-      out.count(client.name + label, r.ok ? 0 : r.code);
-      if (r.ok) out.sawVersion(r.message.modelVersion, Date.now() - o.startedAt);
+      const at = Date.now() - o.startedAt;
+      out.count(client.name + label, r.ok ? 0 : r.code, label, at);
+      if (r.ok) out.sawVersion(r.message.modelVersion, at);
     } else {
       const r = await client.predictBatch({ inputs: BATCH }, { headers });
-      out.count(client.name + label, r.ok ? 0 : r.code);
+      out.count(client.name + label, r.ok ? 0 : r.code, label, Date.now() - o.startedAt);
     }
   }
 }
@@ -82,8 +90,9 @@ async function streamWorker(worker: number, o: LoadOptions, out: Outcomes): Prom
       for (let i = 0; i < count; i++) stream.send(...imageMessages(`w${worker}-${n}-${i}`, o.images[(n + i) % o.images.length]!, { sizeBytes: true }));
       stream.end();
       const { answers, end } = await drain(stream);
-      for (const a of answers) out.count(opener.name + label, a.result.case === "error" ? a.result.value.code : 0);
-      if (end.code !== 0) out.count(`${opener.name}${label} (stream end)`, end.code);
+      const at = Date.now() - o.startedAt;
+      for (const a of answers) out.count(opener.name + label, a.result.case === "error" ? a.result.value.code : 0, label, at);
+      if (end.code !== 0) out.count(`${opener.name}${label} (stream end)`, end.code, label, at);
     }
   } finally {
     opener.close();

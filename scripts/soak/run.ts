@@ -9,7 +9,7 @@ import { rssMiB } from "../../bench/lib/sampler.js";
 import { HEALTH_CHECK_PATH, postRaw } from "../../test/support/connect-json.js";
 import { freePort, killChildren, run, withTimeout } from "../../test/support/server-process.js";
 import { renderShape, SHAPE_LABELS } from "../../test/support/shape-images.js";
-import { keyRevocation, REVOCABLE_KEY_NAME } from "./key-revocation.js";
+import { REVOCABLE_KEY_NAME, soakKeys } from "./key-revocation.js";
 import { Outcomes, runLoad } from "./load.js";
 import { soakRepository } from "./model-swap.js";
 
@@ -28,21 +28,23 @@ readOptions(process.argv.slice(2), usage, (o) => {
   else usage(`unknown option ${o.flag}`);
 });
 
-const MAIN_KEY = "soak-main-key";
-const REVOCABLE_KEY = "soak-revocable-key";
+const REVOCABLE = " [revocable key]";
+/** A revoked key must be refused within this long. */
+const REVOKED_WITHIN_MS = 5_000;
 const sleepUntil = (at: number) => new Promise((r) => setTimeout(r, Math.max(0, at - Date.now())));
 const mib = (v: number | undefined) => (v === undefined ? "?" : `${v.toFixed(1)} MiB`);
 
 async function main(): Promise<number> {
   const durationMs = options.minutes * 60_000;
   const repo = soakRepository();
+  const keys = await soakKeys();
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
   const child = run(process.execPath, ["--import", "tsx", "src/main.ts"], {
     PORT: String(port),
     HOST: "127.0.0.1",
     WORKERS: "1",
-    API_KEYS: `${MAIN_KEY},${REVOCABLE_KEY}`,
+    ...keys.env,
     MODEL_REPOSITORY: repo.dir,
     MODEL_POLL_INTERVAL_MS: "500",
     LOG_LEVEL: "warn",
@@ -56,7 +58,7 @@ async function main(): Promise<number> {
     let revokedAt: number | undefined;
     const out = new Outcomes();
     // One worker in five uses the key that gets revoked, spread over the clients.
-    const keyFor = (w: number) => (w % 5 === 4 ? { key: REVOCABLE_KEY, label: " [revocable key]" } : { key: MAIN_KEY, label: "" });
+    const keyFor = (w: number) => (w % 5 === 4 ? { key: keys.revocable, label: REVOCABLE } : { key: keys.main, label: "" });
     const load = runLoad({ baseUrl, keyFor, unaryWorkers: options.unary, streamWorkers: options.streams, images, startedAt, stopped: () => stopped }, out);
     console.log(`soak: ${options.minutes} min, ${options.unary} unary calls in flight on every protocol client + ${options.streams} PredictImage streams, server pid ${pid}`);
 
@@ -71,13 +73,12 @@ async function main(): Promise<number> {
     console.log(`  ${((swapAt - startedAt) / 1000).toFixed(0)} s  hot swap: loan-approval/2 deployed`);
 
     await sleepUntil(startedAt + (2 * durationMs) / 3);
-    const revocation = keyRevocation();
-    if (revocation.supported) {
-      await revocation.revoke();
+    if (keys.revoke) {
+      await keys.revoke();
       revokedAt = Date.now() - startedAt;
-      console.log(`  ${(revokedAt / 1000).toFixed(0)} s  key ${REVOCABLE_KEY_NAME} revoked`);
+      console.log(`  ${(revokedAt / 1000).toFixed(0)} s  key ${REVOCABLE_KEY_NAME} revoked (npm run keys -- revoke)`);
     } else {
-      console.log(`  ${((Date.now() - startedAt) / 1000).toFixed(0)} s  key revocation NOT RUN: ${revocation.reason}`);
+      console.log(`  ${((Date.now() - startedAt) / 1000).toFixed(0)} s  key revocation NOT RUN: ${keys.notRunReason}`);
     }
 
     await sleepUntil(startedAt + durationMs);
@@ -90,6 +91,7 @@ async function main(): Promise<number> {
     child.proc.kill("SIGTERM");
     await withTimeout(child.exited, 20_000, "server exit").catch(() => killChildren());
     repo.remove();
+    keys.remove();
   }
 }
 
@@ -100,6 +102,22 @@ interface RunFacts {
   swapAtMs: number;
   revokedAtMs?: number;
   seconds: number;
+}
+
+/** The revoked key's last OK and first refusal; a problem if it still worked after REVOKED_WITHIN_MS or was never refused. */
+function revocationReport(out: Outcomes, revokedAtMs: number | undefined): string[] {
+  if (revokedAtMs === undefined) {
+    console.log("key revocation: not run (see above)");
+    return [];
+  }
+  const s = (ms: number | undefined) => (ms === undefined ? "never" : `${((ms - revokedAtMs) / 1000).toFixed(1)} s after`);
+  const lastOk = out.lastOkMs.get(REVOCABLE);
+  const refused = out.firstRefusedMs.get(REVOCABLE);
+  console.log(`key revocation: revoked at ${(revokedAtMs / 1000).toFixed(1)} s; first refused ${s(refused)}; last answered OK ${s(lastOk)}`);
+  const problems: string[] = [];
+  if (refused === undefined || refused < revokedAtMs) problems.push("the revoked key was never refused");
+  if (lastOk !== undefined && lastOk - revokedAtMs > REVOKED_WITHIN_MS) problems.push(`the revoked key still worked after ${REVOKED_WITHIN_MS / 1000} s`);
+  return problems;
 }
 
 /** Prints the summary; returns the exit code. */
@@ -113,7 +131,7 @@ function report(out: Outcomes, f: RunFacts): number {
   const failures = new Map<string, number>();
   for (const [client, codes] of out.byClient) {
     for (const [code, n] of codes) {
-      if (code === "OK" || (f.revokedAtMs !== undefined && client.includes("[revocable key]") && code === "UNAUTHENTICATED")) continue;
+      if (code === "OK" || (f.revokedAtMs !== undefined && client.includes(REVOCABLE) && code === "UNAUTHENTICATED")) continue;
       failures.set(code, (failures.get(code) ?? 0) + n);
     }
   }
@@ -124,7 +142,7 @@ function report(out: Outcomes, f: RunFacts): number {
   console.log(`hot swap: versions served ${out.versions.map((v) => `${v.version || "?"} from ${(v.atMs / 1000).toFixed(1)} s`).join(", ")}; ` +
     (swapped ? `version 2 served ${((swapped.atMs - f.swapAtMs) / 1000).toFixed(1)} s after it was deployed` : "version 2 NEVER served"));
   if (!swapped) problems.push("the new version never served");
-  console.log(`key revocation: ${f.revokedAtMs === undefined ? "not run (see above)" : `revoked at ${(f.revokedAtMs / 1000).toFixed(0)} s`}`);
+  problems.push(...revocationReport(out, f.revokedAtMs));
 
   const growth = f.warmRss !== undefined && f.endRss !== undefined ? ` (${f.endRss >= f.warmRss ? "+" : ""}${(f.endRss - f.warmRss).toFixed(1)} MiB)` : "";
   console.log(`RSS: after warm-up ${mib(f.warmRss)}, at the end ${mib(f.endRss)}${growth}`);
