@@ -46,6 +46,10 @@ export function rpcHandler(options: RpcHandlerOptions): NodeHandler {
       .then((uRes) => (call.started || !onRejected ? uRes : reportRejection(uRes, (error) => onRejected(handler.requestPath, req, error))))
       .then((uRes) => universalResponseToNodeResponse(uRes, res))
       .catch((reason) => {
+        if (reason instanceof URIError && answerUnencodable(req, res)) {
+          if (!call.started) onRejected?.(handler.requestPath, req, new ConnectError(UNENCODABLE, Code.InvalidArgument));
+          return;
+        }
         if (ConnectError.from(reason).code !== Code.Aborted) options.onError?.(reason, handler.requestPath);
         // An answer that failed half-way must not leave the client waiting for the rest.
         if (!res.writableEnded) res.destroy();
@@ -78,6 +82,42 @@ function rewriteParseError(trailer: Headers): void {
   }
 }
 
+/** What the client is told when its error's message could not be sent (see answerUnencodable). */
+const UNENCODABLE = "the request is invalid, and the error message quoting it is not well-formed UTF-16";
+const unencodableStatus = () => new Headers({ "grpc-status": String(Code.InvalidArgument), "grpc-message": encodeURIComponent(UNENCODABLE) });
+
+/**
+ * connect-es percent-encodes grpc-message, which throws (URIError) on text
+ * that is not well-formed UTF-16, and the call then fails with no answer.
+ * Only text quoted from the request can be that (V8's JSON.parse error may
+ * cut an emoji in two), so when nothing has gone out yet, the answer is a
+ * whole gRPC or gRPC-Web one with INVALID_ARGUMENT and a plain message.
+ * False if the call is neither, or its answer has begun.
+ */
+function answerUnencodable(req: Parameters<NodeHandler>[0], res: Parameters<NodeHandler>[1]): boolean {
+  const contentType = req.headers["content-type"] ?? "";
+  const header = new Headers({ "content-type": contentType });
+  if (res.headersSent || !(isGrpcWeb(header) || isGrpc(header))) return false;
+  res.writeHead(200, { "content-type": contentType });
+  if (isGrpcWeb(header)) {
+    res.end(trailerFrame(unencodableStatus(), trailerFlag));
+  } else {
+    res.addTrailers(Object.fromEntries(unencodableStatus()));
+    res.end();
+  }
+  return true;
+}
+
+/** A gRPC-Web trailer frame holding `trailer`. */
+function trailerFrame(trailer: Headers, flags: number): Uint8Array {
+  const data = trailerSerialize(trailer);
+  const frame = Buffer.alloc(5 + data.length);
+  frame[0] = flags;
+  frame.writeUInt32BE(data.length, 1);
+  frame.set(data, 5);
+  return frame;
+}
+
 const COMPRESSED_FLAG = 0b1;
 
 /** A compressed frame's payload, inflated with the response's grpc-encoding. */
@@ -104,12 +144,7 @@ async function* withGrpcWebTrailer(body: AsyncIterable<Uint8Array>, header: Head
     const compressed = (chunk[0]! & COMPRESSED_FLAG) !== 0;
     const trailer = trailerParse(compressed ? inflate(chunk.subarray(5), header?.get("grpc-encoding") ?? null) : chunk.subarray(5));
     visit(trailer);
-    const data = trailerSerialize(trailer);
-    const frame = Buffer.alloc(5 + data.length);
-    frame[0] = chunk[0]! & ~COMPRESSED_FLAG;
-    frame.writeUInt32BE(data.length, 1);
-    frame.set(data, 5);
-    yield frame;
+    yield trailerFrame(trailer, chunk[0]! & ~COMPRESSED_FLAG);
   }
 }
 
