@@ -22,7 +22,9 @@ interface Sent {
 it(`answers all ${IN_FLIGHT} calls in flight at SIGTERM, on every protocol, and exits 0`, { timeout: 120_000 }, async () => {
   const port = await freePort();
   // tsx runs the sources under test; node itself gets the signal.
-  const child = run(process.execPath, ["--import", "tsx", "src/main.ts"], { PORT: String(port), HOST: "127.0.0.1", WORKERS: "1", API_KEYS: API_KEY, LOG_LEVEL: "warn" });
+  // METRICS_PORT: a port of its own where /metrics has one, so parallel tests never share it.
+  const env = { PORT: String(port), METRICS_PORT: "0", HOST: "127.0.0.1", WORKERS: "1", API_KEYS: API_KEY, LOG_LEVEL: "warn" };
+  const child = run(process.execPath, ["--import", "tsx", "src/main.ts"], env);
   const baseUrl = `http://127.0.0.1:${port}`;
   await child.waitUntilServing(baseUrl, 60_000);
 

@@ -42,6 +42,8 @@ async function main(): Promise<number> {
   const baseUrl = `http://127.0.0.1:${port}`;
   const child = run(process.execPath, ["--import", "tsx", "src/main.ts"], {
     PORT: String(port),
+    // Where /metrics has a port of its own, any free one: never a fixed port another server may hold.
+    METRICS_PORT: "0",
     HOST: "127.0.0.1",
     WORKERS: "1",
     ...keys.env,
