@@ -46,6 +46,8 @@ export class CallPolicy {
   private readonly log: CallLog;
   /** "/<service>/" of each protected service. */
   private readonly protectedPrefixes: readonly string[];
+  private begun = 0;
+  private finished = 0;
 
   constructor(private readonly opts: CallPolicyOptions) {
     this.log = new CallLog(opts.logger);
@@ -62,6 +64,8 @@ export class CallPolicy {
     const report = this.report;
     let finished = false;
     let key: string | undefined;
+    this.begun++;
+    const count = () => this.finished++;
     return {
       requestId,
       elapsedMs: () => performance.now() - start,
@@ -71,6 +75,7 @@ export class CallPolicy {
       finish(reason?: unknown) {
         if (finished) return undefined;
         finished = true;
+        count();
         const durationMs = performance.now() - start;
         if (reason === undefined) {
           report({ requestId, method, protocol, key, code: 0, durationMs, clientSubject });
@@ -84,6 +89,11 @@ export class CallPolicy {
         return error;
       },
     };
+  }
+
+  /** Calls begun and not yet finished: every call must end, whatever the client did. */
+  get inFlight(): number {
+    return this.begun - this.finished;
   }
 
   /** One finished call: its log line, then the sink (metrics). */

@@ -54,6 +54,8 @@ export interface ListeningServer {
   port: number;
   /** Stop accepting, let in-flight requests finish (up to `closeGraceMs`), then resolve. */
   close(): Promise<void>;
+  /** Client connections open now (any protocol), and how many of them are HTTP/2 sessions. */
+  open(): { connections: number; http2Sessions: number };
 }
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
@@ -184,6 +186,7 @@ export async function listen(options: ListenOptions): Promise<ListeningServer> {
   let closed: Promise<void> | undefined;
   return {
     port: (server.address() as net.AddressInfo).port,
+    open: () => ({ connections: sockets.size, http2Sessions: sessions.size }),
     close() {
       closed ??= new Promise<void>((resolve) => {
         closing = true;

@@ -21,6 +21,7 @@ import type { ServerHttp2Stream } from "node:http2";
 import { clientCancelled } from "../policy/errors.js";
 import { clientFaultMessage } from "../policy/client-faults.js";
 import { clampDeadlineHeaders } from "./deadline-cap.js";
+import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import type { NodeHandler } from "./node-handler.js";
 import { refuseRequest } from "./refusal.js";
 import { strictJsonRouter } from "./strict-json-router.js";
@@ -77,8 +78,14 @@ export function rpcHandler(options: RpcHandlerOptions): NodeHandler {
       .then((uRes) => (call.started || !onRejected ? uRes : reportRejection(uRes, (error) => onRejected(handler.requestPath, req, clientLeft(req, res) ? clientCancelled() : error))))
       .then((uRes) => universalResponseToNodeResponse(uRes, res))
       .catch((reason) => {
+        if (reason instanceof URIError && answerUnencodable(req, res)) {
+          if (!call.started) onRejected?.(handler.requestPath, req, new ConnectError(UNENCODABLE, Code.InvalidArgument));
+          return;
+        }
         written(false);
         if (ConnectError.from(reason).code !== Code.Aborted) options.onError?.(reason, handler.requestPath);
+        // An answer that failed half-way must not leave the client waiting for the rest.
+        if (!res.writableEnded) res.destroy();
       });
   };
 }
@@ -101,7 +108,7 @@ async function clientParseErrors(res: UniversalServerResponse): Promise<Universa
     const trailer = res.trailer;
     return { ...res, body: afterBody(res.body, () => rewriteParseError(trailer)) };
   }
-  if (res.body && isGrpcWeb(res.header)) return { ...res, body: withGrpcWebTrailer(res.body, rewriteParseError) };
+  if (res.body && isGrpcWeb(res.header)) return { ...res, body: withGrpcWebTrailer(res.body, res.header, rewriteParseError) };
   return res;
 }
 
@@ -119,25 +126,69 @@ function rewriteParseError(trailer: Headers): void {
   trailer.delete("grpc-status-details-bin");
 }
 
+/** What the client is told when its error's message could not be sent (see answerUnencodable). */
+const UNENCODABLE = "the request is invalid, and the error message quoting it is not well-formed UTF-16";
+const unencodableStatus = () => new Headers({ "grpc-status": String(Code.InvalidArgument), "grpc-message": encodeURIComponent(UNENCODABLE) });
+
+/**
+ * connect-es percent-encodes grpc-message, which throws (URIError) on text
+ * that is not well-formed UTF-16, and the call then fails with no answer.
+ * Only text quoted from the request can be that (V8's JSON.parse error may
+ * cut an emoji in two), so when nothing has gone out yet, the answer is a
+ * whole gRPC or gRPC-Web one with INVALID_ARGUMENT and a plain message.
+ * False if the call is neither, or its answer has begun.
+ */
+function answerUnencodable(req: Parameters<NodeHandler>[0], res: Parameters<NodeHandler>[1]): boolean {
+  const contentType = req.headers["content-type"] ?? "";
+  const header = new Headers({ "content-type": contentType });
+  if (res.headersSent || !(isGrpcWeb(header) || isGrpc(header))) return false;
+  res.writeHead(200, { "content-type": contentType });
+  if (isGrpcWeb(header)) {
+    res.end(trailerFrame(unencodableStatus(), trailerFlag));
+  } else {
+    res.addTrailers(Object.fromEntries(unencodableStatus()));
+    res.end();
+  }
+  return true;
+}
+
+/** A gRPC-Web trailer frame holding `trailer`. */
+function trailerFrame(trailer: Headers, flags: number): Uint8Array {
+  const data = trailerSerialize(trailer);
+  const frame = Buffer.alloc(5 + data.length);
+  frame[0] = flags;
+  frame.writeUInt32BE(data.length, 1);
+  frame.set(data, 5);
+  return frame;
+}
+
+const COMPRESSED_FLAG = 0b1;
+
+/** A compressed frame's payload, inflated with the response's grpc-encoding. */
+function inflate(data: Uint8Array, encoding: string | null): Uint8Array {
+  if (encoding === "gzip") return gunzipSync(data);
+  if (encoding === "br") return brotliDecompressSync(data);
+  return data;
+}
+
 /**
  * Passes a gRPC-Web body through, handing its trailer frame (connect-node
- * writes each frame as one chunk) to `visit`, which may change it.
+ * writes each frame as one chunk) to `visit`, which may change it. A trailer
+ * connect-node compressed (it compresses any frame over 1 KiB, a long
+ * grpc-message included) is read inflated and sent on uncompressed, which
+ * gRPC-Web allows for any frame.
  */
-async function* withGrpcWebTrailer(body: AsyncIterable<Uint8Array>, visit: (trailer: Headers) => void): AsyncIterable<Uint8Array> {
+async function* withGrpcWebTrailer(body: AsyncIterable<Uint8Array>, header: Headers | undefined, visit: (trailer: Headers) => void): AsyncIterable<Uint8Array> {
   for await (const chunk of body) {
     const isTrailer = chunk.length >= 5 && (chunk[0]! & trailerFlag) === trailerFlag && Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).readUInt32BE(1) === chunk.length - 5;
     if (!isTrailer) {
       yield chunk;
       continue;
     }
-    const trailer = trailerParse(chunk.subarray(5));
+    const compressed = (chunk[0]! & COMPRESSED_FLAG) !== 0;
+    const trailer = trailerParse(compressed ? inflate(chunk.subarray(5), header?.get("grpc-encoding") ?? null) : chunk.subarray(5));
     visit(trailer);
-    const data = trailerSerialize(trailer);
-    const frame = Buffer.alloc(5 + data.length);
-    frame[0] = chunk[0]!;
-    frame.writeUInt32BE(data.length, 1);
-    frame.set(data, 5);
-    yield frame;
+    yield trailerFrame(trailer, chunk[0]! & ~COMPRESSED_FLAG);
   }
 }
 
@@ -180,7 +231,7 @@ async function reportRejection(res: UniversalServerResponse, report: (error: Con
     const trailer = res.trailer;
     return { ...res, body: afterBody(res.body, () => fromGrpc(trailer)) };
   }
-  if (res.body && isGrpcWeb(res.header)) return { ...res, body: withGrpcWebTrailer(res.body, fromGrpc) };
+  if (res.body && isGrpcWeb(res.header)) return { ...res, body: withGrpcWebTrailer(res.body, res.header, fromGrpc) };
   if (res.status !== 200 && res.body && isJson(res.header)) {
     const bytes = await readAll(res.body);
     let body: { code?: unknown; message?: unknown } = {};
