@@ -27,6 +27,7 @@ import { listen } from "./transport/listen.js";
 import { connectionOf, nodeHeader, type NodeHandler } from "./transport/node-handler.js";
 import { rpcHandler } from "./transport/rpc-handler.js";
 import { fastMethod, unaryFastPath } from "./transport/unary-fast-path.js";
+import { staticSite } from "./web/static-site.js";
 import { protocolOf } from "./policy/call-context.js";
 import { CallPolicy } from "./policy/call-policy.js";
 
@@ -43,6 +44,8 @@ export interface RunningServer {
 export interface StartOptions {
   /** Load the models before taking connections (one of several processes on a shared port). */
   listenAfterLoad?: boolean;
+  /** The built web page and API reference (default: dist/web next to the code). */
+  webRoot?: string;
 }
 
 export async function startServer(config: ServerConfig, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
@@ -130,8 +133,10 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     : undefined;
   const serveMetrics = metricsEndpoint(metrics);
   const calls = unary?.handler ?? rpc;
+  // The page, /docs and /openapi.json: open, GET/HEAD, and only their own paths (never an RPC's).
+  const site = staticSite(options.webRoot);
   const handler: NodeHandler = (req, res) => {
-    if (!serveMetrics(req, res)) calls(req, res);
+    if (!serveMetrics(req, res) && !site(req, res)) calls(req, res);
   };
 
   const load = () =>
