@@ -11,7 +11,8 @@ import { Decision, LoanPurpose, PredictionService, PredictRequestSchema } from "
 import { ARTIFACTS, newPage, openBrowserFixture, screenshot, type BrowserFixture } from "./support/browser.js";
 import { grpcJsClient } from "./support/grpc-js-client.js";
 import { sample } from "./support/shape-samples.js";
-import { API_KEY } from "./support/test-server.js";
+import { GARBAGE_MODEL, repositoryWithModel } from "./support/model-repos.js";
+import { API_KEY, startTestServer } from "./support/test-server.js";
 
 let fx: BrowserFixture;
 
@@ -21,9 +22,9 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => fx?.close());
 
-async function openPage(key?: string): Promise<{ page: Page; problems: string[] }> {
+async function openPage(key?: string, baseUrl = fx.server.baseUrl): Promise<{ page: Page; problems: string[] }> {
   const opened = await newPage(fx.browser);
-  await opened.page.goto(fx.server.baseUrl + "/");
+  await opened.page.goto(baseUrl + "/");
   if (key !== undefined) {
     await opened.page.fill("#api-key", key);
     await opened.page.press("#api-key", "Enter");
@@ -155,7 +156,9 @@ describe("the web page", () => {
     await page.click("#loan-form button[type=submit]");
     expect(await page.textContent("#key-status")).toContain("An API key is needed");
     expect(await page.textContent("#loan-status")).toContain("Enter your API key above first");
-    expect(await page.getAttribute("#api-key", "aria-invalid")).not.toBeNull();
+    expect(await page.getAttribute("#api-key", "aria-invalid")).toBe("true");
+    // Focus goes to the key box.
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("api-key");
     expect(await page.isHidden("#loan-result")).toBe(true);
     await screenshot(page, "no-key");
 
@@ -195,5 +198,27 @@ describe("the web page", () => {
       await screenshot(page, "keyboard-failed");
       throw new Error(`${e}; status: ${await page.textContent("#loan-status")}`);
     });
+  });
+
+  it("says when the model is not ready, and shows its failed version", async () => {
+    // A loan model that cannot load: its only version is FAILED and Predict answers UNAVAILABLE.
+    const repo = repositoryWithModel(GARBAGE_MODEL);
+    const server = await startTestServer({ MODEL_REPOSITORY: repo.dir }, { webRoot: fx.webRoot });
+    try {
+      const { page, problems } = await openPage(API_KEY, server.baseUrl);
+      await page.locator("#models-table").waitFor();
+      const row = await page.locator("#models-body tr", { hasText: "loan-approval" }).textContent();
+      expect(row).toContain("none ready");
+      expect(row).toContain("failed");
+      await page.selectOption("#loan_purpose", { label: "Home" });
+      await page.click("#loan-form button[type=submit]");
+      await expect.poll(() => page.textContent("#loan-status")).toContain("The model is not ready yet");
+      expect(await page.isHidden("#loan-result")).toBe(true);
+      await screenshot(page, "model-not-ready");
+      expect(problems).toEqual([]);
+    } finally {
+      await server.close();
+      repo.remove();
+    }
   });
 });

@@ -15,6 +15,8 @@ export const ARTIFACTS = "test-artifacts";
 
 export interface BrowserFixture {
   server: TestServer;
+  /** The built page, for another server to serve. */
+  webRoot: string;
   browser: Browser;
   close(): Promise<void>;
 }
@@ -28,6 +30,7 @@ export async function openBrowserFixture(env: Record<string, string> = {}): Prom
   mkdirSync(ARTIFACTS, { recursive: true });
   return {
     server,
+    webRoot,
     browser,
     async close() {
       await browser.close();

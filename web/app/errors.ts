@@ -22,16 +22,18 @@ export function explain(reason: unknown): ShownError {
   return { message: sentence(err, fields.size), fields, keyProblem: err.code === Code.Unauthenticated };
 }
 
+// What browsers' fetch says when no answer came at all (Chromium, Firefox, Safari).
+const UNREACHABLE = /failed to fetch|networkerror|load failed/i;
+
 function sentence(err: ConnectError, fieldCount: number): string {
+  if (UNREACHABLE.test(err.rawMessage)) return "The server cannot be reached. Check that it is running, then try again.";
   switch (err.code) {
     case Code.InvalidArgument:
       return fieldCount > 0 ? `Please correct the marked ${fieldCount === 1 ? "field" : `${fieldCount} fields`}.` : `The server could not use this input: ${err.rawMessage}`;
     case Code.Unauthenticated:
       return "The server refused the API key. Check it and save it again.";
     case Code.Unavailable:
-      return /fetch|network|failed/i.test(err.rawMessage) && !/model/i.test(err.rawMessage)
-        ? "The server cannot be reached. Check that it is running, then try again."
-        : `The model is not ready yet (${err.rawMessage}). Try again in a moment.`;
+      return `The model is not ready yet: ${err.rawMessage}.`;
     case Code.NotFound:
       return `Not found: ${err.rawMessage}`;
     case Code.ResourceExhausted:

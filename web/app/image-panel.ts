@@ -81,6 +81,6 @@ function renderLabels(r: ClassifyImageResponse, via: string): HTMLElement {
         h("li", { class: i === 0 ? "top" : "" }, h("span", { class: "label-name", "data-testid": i === 0 ? "top-label" : undefined }, l.label), bar(l.score, i === 0 ? "ok" : "plain"), h("span", { class: "label-score" }, `${(l.score * 100).toFixed(1)}%`)),
       ),
     ),
-    h("p", { class: "meta" }, `Model ${c.modelName} ${c.modelVersion} · via ${via}`),
+    h("p", { class: "meta" }, `${c.modelName} v${c.modelVersion} · via ${via}`),
   );
 }

@@ -99,7 +99,7 @@ function renderDecision(r: PredictResponse, via: string): HTMLElement {
       h("span", { class: "decision-prob" }, h("strong", {}, pct(r.approvalProbability)), " approval probability"),
     ),
     bar(r.approvalProbability, approved ? "ok" : "no"),
-    h("p", { class: "meta" }, `Model ${r.modelName} ${r.modelVersion} · ${pct(r.probability)} confident · via ${via}`),
+    h("p", { class: "meta" }, `${r.modelName} v${r.modelVersion} · ${pct(r.probability)} confident · via ${via}`),
     r.factors.length > 0 && h("h3", {}, "Reasons"),
     r.factors.length > 0 &&
       h(

@@ -18,7 +18,8 @@ const keyStatus = byId("key-status");
 keyInput.value = apiKey;
 
 function showKeyState(problem?: "missing" | "refused"): void {
-  keyInput.toggleAttribute("aria-invalid", Boolean(problem));
+  if (problem) keyInput.setAttribute("aria-invalid", "true");
+  else keyInput.removeAttribute("aria-invalid");
   if (problem === "missing") setStatus(keyStatus, "error", "An API key is needed: enter it here and press Save.");
   else if (problem === "refused") setStatus(keyStatus, "error", "The server refused this key. Check it and save it again.");
   else if (apiKey) setStatus(keyStatus, "ok", "Key saved for this tab.");
@@ -28,6 +29,7 @@ function showKeyState(problem?: "missing" | "refused"): void {
 const requireKey = () => {
   if (apiKey) return true;
   showKeyState("missing");
+  keyInput.focus();
   return false;
 };
 const onError = (e: ShownError) => {
