@@ -146,6 +146,15 @@ describe("the web page", () => {
     const rows = await page.locator("#models-body tr").allTextContents();
     expect(rows.some((r) => r.includes("loan-approval") && r.includes("ready"))).toBe(true);
     expect(rows.some((r) => r.includes("shapes") && r.includes("ready"))).toBe(true);
+    // The page in use, for the README (docs/page.png is a copy of this one).
+    await fillLoan(page, { age: "42", income: "120000", creditScore: "780", years: "12", amount: "20000", purpose: "Home" });
+    await page.click("#loan-form button[type=submit]");
+    const file = join(ARTIFACTS, "star.png");
+    writeFileSync(file, (await sample("star", 1)).bytes);
+    await page.setInputFiles("#image-file", file);
+    await page.locator("[data-testid=top-label]").waitFor();
+    await page.locator("[data-testid=decision]").waitFor();
+    await page.mouse.click(5, 5);
     await screenshot(page, "page");
     expect(problems).toEqual([]);
   });
