@@ -126,6 +126,24 @@ describe("the web page", () => {
     expect(problems).toEqual([]);
   });
 
+  it("classifies a dropped JPEG over gRPC-Web", async () => {
+    const { page, problems } = await openPage(API_KEY);
+    await page.check("input[name=transport][value=grpc-web]");
+    const image = await sample("ring", 2, "jpeg");
+    // What a drop from the desktop delivers: a DragEvent whose DataTransfer holds the file.
+    await page.evaluate(async ([b64, type]) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const data = new DataTransfer();
+      data.items.add(new File([bytes], "ring.jpg", { type }));
+      document.getElementById("image-drop")!.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }));
+    }, [image.bytes.toString("base64"), image.contentType]);
+    const top = page.locator("[data-testid=top-label]");
+    await top.waitFor();
+    expect(await top.textContent()).toBe("ring");
+    expect(await page.textContent("#image-result .meta")).toContain("via gRPC-Web");
+    expect(problems).toEqual([]);
+  });
+
   it("classifies a drawing from the canvas", async () => {
     const { page, problems } = await openPage(API_KEY);
     const box = (await page.locator("#sketch").boundingBox())!;

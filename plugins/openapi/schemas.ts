@@ -32,7 +32,8 @@ export class SchemaSet {
       const schema = this.fieldSchema(field, rulesOf(field, this.rulesExt));
       const oneof = field.oneof ? `At most one of ${field.oneof.fields.map((f) => "`" + f.jsonName + "`").join(", ")} is set.` : undefined;
       const description = [describe(field), oneof, schema.description].filter(Boolean).join("\n\n");
-      properties[field.jsonName] = { ...schema, ...optional("description", description) };
+      const example = field.fieldKind === "scalar" && field.scalar === ScalarType.STRING ? exampleFrom(describe(field)) : undefined;
+      properties[field.jsonName] = { ...schema, ...optional("description", description), ...(example !== undefined ? { examples: [example] } : {}) };
     }
     return { type: "object", ...optional("description", describe(message)), properties, additionalProperties: false };
   }
@@ -107,6 +108,17 @@ function wellKnown(message: DescMessage): JsonSchema | undefined {
     default:
       return undefined;
   }
+}
+
+/**
+ * A string field's example, from its comment: "" when the comment says what
+ * empty means (the value a caller can send as is), else its first
+ * `e.g. "..."`. "Try it out" starts from these instead of "string".
+ */
+function exampleFrom(comment: string | undefined): string | undefined {
+  if (!comment) return undefined;
+  if (/\bEmpty:/.test(comment)) return "";
+  return comment.match(/e\.g\.\s*"([^"]*)"/)?.[1];
 }
 
 function optional(key: string, value: string | undefined): JsonSchema {
