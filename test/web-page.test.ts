@@ -144,6 +144,18 @@ describe("the web page", () => {
     expect(problems).toEqual([]);
   });
 
+  it("says why a file that is not a usable image was refused", async () => {
+    const { page, problems } = await openPage(API_KEY);
+    const file = join(ARTIFACTS, "not-an-image.png");
+    writeFileSync(file, "hello, I am text");
+    await page.setInputFiles("#image-file", file);
+    await expect.poll(() => page.textContent("#image-status")).toContain("The server could not use this input: the bytes are not a readable PNG image");
+    expect(await page.isHidden("#image-result")).toBe(true);
+    await expect.poll(() => page.isHidden("#image-preview")).toBe(true);
+    await screenshot(page, "image-refused");
+    expect(problems).toEqual([]);
+  });
+
   it("classifies a drawing from the canvas", async () => {
     const { page, problems } = await openPage(API_KEY);
     const box = (await page.locator("#sketch").boundingBox())!;

@@ -22,6 +22,8 @@ export function setUpImagePanel(deps: ImagePanelDeps): void {
   const status = byId("image-status");
   const result = byId("image-result");
   let previewUrl: string | undefined;
+  // A file the browser cannot show either gets no broken-image box; the status line says why.
+  preview.addEventListener("error", () => (preview.hidden = true));
 
   async function classify(blob: Blob, name: string): Promise<void> {
     if (previewUrl) URL.revokeObjectURL(previewUrl);
@@ -29,6 +31,7 @@ export function setUpImagePanel(deps: ImagePanelDeps): void {
     preview.src = previewUrl;
     preview.alt = `The image sent: ${name}`;
     preview.hidden = false;
+    byId("image-empty").hidden = true;
     if (!deps.requireKey()) return setStatus(status, "error", "Enter your API key above first.");
     setStatus(status, "busy", `Classifying ${name}…`);
     result.setAttribute("aria-busy", "true");
@@ -38,10 +41,11 @@ export function setUpImagePanel(deps: ImagePanelDeps): void {
       setStatus(status, "ok", "");
       result.replaceChildren(renderLabels(response, deps.transportLabel()));
       result.hidden = false;
-      byId("image-empty").hidden = true;
     } catch (reason) {
       const shown = explain(reason);
-      setStatus(status, "error", shown.message);
+      // The panel has no inputs to mark: a field's error is said in the status line.
+      const fields = [...shown.fields].map(([field, text]) => `${field} ${text}`);
+      setStatus(status, "error", fields.length > 0 ? `The server refused the request: ${fields.join("; ")}.` : shown.message);
       result.hidden = true;
       deps.onError(shown);
     } finally {
