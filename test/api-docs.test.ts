@@ -2,7 +2,7 @@
 // generated /openapi.json from this server (no CDN), takes the API key under
 // "Authorize", and its "Try it out" calls Predict for real.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newPage, openBrowserFixture, screenshot, type BrowserFixture } from "./support/browser.js";
+import { eventually, newPage, openBrowserFixture, screenshot, type BrowserFixture } from "./support/browser.js";
 import { API_KEY } from "./support/test-server.js";
 
 let fx: BrowserFixture;
@@ -43,8 +43,8 @@ describe("the API reference at /docs", () => {
     const answer = await response.json();
     expect(["DECISION_APPROVED", "DECISION_DENIED"]).toContain(answer.decision);
     // Swagger UI shows the answer.
-    await expect.poll(() => operation.locator(".live-responses-table tbody .response-col_status").first().textContent()).toContain("200");
-    await expect.poll(() => operation.locator(".live-responses-table tbody .response-col_description").first().textContent()).toContain(answer.decision);
+    await eventually(() => operation.locator(".live-responses-table tbody .response-col_status").first().textContent()).toContain("200");
+    await eventually(() => operation.locator(".live-responses-table tbody .response-col_description").first().textContent()).toContain(answer.decision);
     await screenshot(page, "docs-try-it");
     expect(external).toEqual([]);
     expect(problems).toEqual([]);
@@ -73,7 +73,7 @@ describe("the API reference at /docs", () => {
     expect(error.code).toBe("invalid_argument");
     expect(error.details[0].type).toBe("google.rpc.BadRequest");
     expect(error.details[0].debug.fieldViolations[0]).toMatchObject({ field: "age", reason: "GTE" });
-    await expect.poll(() => operation.locator(".live-responses-table tbody .response-col_description").first().textContent()).toContain("google.rpc.BadRequest");
+    await eventually(() => operation.locator(".live-responses-table tbody .response-col_description").first().textContent()).toContain("google.rpc.BadRequest");
     await screenshot(page, "docs-invalid");
     expect(problems).toEqual([]);
   });

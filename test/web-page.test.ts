@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Decision, LoanPurpose, PredictionService, PredictRequestSchema } from "../gen/prediction/v1/prediction_service_pb.js";
-import { ARTIFACTS, newPage, openBrowserFixture, screenshot, type BrowserFixture } from "./support/browser.js";
+import { ARTIFACTS, eventually, newPage, openBrowserFixture, screenshot, type BrowserFixture } from "./support/browser.js";
 import { grpcJsClient } from "./support/grpc-js-client.js";
 import { sample } from "./support/shape-samples.js";
 import { GARBAGE_MODEL, repositoryWithModel } from "./support/model-repos.js";
@@ -44,7 +44,7 @@ async function fillLoan(page: Page, v: { age: string; income: string; creditScor
 describe("the web page", () => {
   it("decides a loan as a gRPC client is answered, over Connect and over gRPC-Web", async () => {
     const { page, problems } = await openPage(API_KEY);
-    await expect.poll(() => page.textContent("#key-status")).toContain("Key saved");
+    await eventually(() => page.textContent("#key-status")).toContain("Key saved");
     const applications = [
       { age: "42", income: "120000", creditScore: "780", years: "12", amount: "20000", purpose: "Home", enumValue: LoanPurpose.HOME },
       { age: "23", income: "18000", creditScore: "520", years: "0.5", amount: "60000", purpose: "Personal", enumValue: LoanPurpose.PERSONAL },
@@ -71,7 +71,7 @@ describe("the web page", () => {
           await page.check(`input[name=transport][value=${transport}]`);
           await fillLoan(page, app);
           await page.click("#loan-form button[type=submit]");
-          await expect.poll(() => page.textContent("#loan-result .meta")).toContain(transport === "connect" ? "via Connect" : "via gRPC-Web");
+          await eventually(() => page.textContent("#loan-result .meta")).toContain(transport === "connect" ? "via Connect" : "via gRPC-Web");
           expect(await page.textContent("[data-testid=decision]")).toBe(want);
           expect(await page.textContent(".decision-prob")).toContain(wantProbability);
           // The reasons behind it, as the server gave them.
@@ -149,9 +149,9 @@ describe("the web page", () => {
     const file = join(ARTIFACTS, "not-an-image.png");
     writeFileSync(file, "hello, I am text");
     await page.setInputFiles("#image-file", file);
-    await expect.poll(() => page.textContent("#image-status")).toContain("The server could not use this input: the bytes are not a readable PNG image");
+    await eventually(() => page.textContent("#image-status")).toContain("The server could not use this input: the bytes are not a readable PNG image");
     expect(await page.isHidden("#image-result")).toBe(true);
-    await expect.poll(() => page.isHidden("#image-preview")).toBe(true);
+    await eventually(() => page.isHidden("#image-preview")).toBe(true);
     await screenshot(page, "image-refused");
     expect(problems).toEqual([]);
   });
@@ -191,7 +191,7 @@ describe("the web page", () => {
 
   it("says clearly that a key is needed, and when the key is wrong", async () => {
     const { page, problems } = await openPage();
-    await expect.poll(() => page.textContent("#models-status")).toContain("Enter your API key");
+    await eventually(() => page.textContent("#models-status")).toContain("Enter your API key");
     await page.click("#loan-form button[type=submit]");
     expect(await page.textContent("#key-status")).toContain("An API key is needed");
     expect(await page.textContent("#loan-status")).toContain("Enter your API key above first");
@@ -203,9 +203,9 @@ describe("the web page", () => {
 
     await page.fill("#api-key", "not-a-key");
     await page.press("#api-key", "Enter");
-    await expect.poll(() => page.textContent("#key-status")).toContain("The server refused this key");
+    await eventually(() => page.textContent("#key-status")).toContain("The server refused this key");
     await page.click("#loan-form button[type=submit]");
-    await expect.poll(() => page.textContent("#loan-status")).toContain("refused the API key");
+    await eventually(() => page.textContent("#loan-status")).toContain("refused the API key");
     await screenshot(page, "wrong-key");
     expect(problems).toEqual([]);
   });
@@ -251,7 +251,7 @@ describe("the web page", () => {
       expect(row).toContain("failed");
       await page.selectOption("#loan_purpose", { label: "Home" });
       await page.click("#loan-form button[type=submit]");
-      await expect.poll(() => page.textContent("#loan-status")).toContain("The model is not ready yet");
+      await eventually(() => page.textContent("#loan-status")).toContain("The model is not ready yet");
       expect(await page.isHidden("#loan-result")).toBe(true);
       await screenshot(page, "model-not-ready");
       expect(problems).toEqual([]);

@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
+import { expect } from "vitest";
 import { buildWeb } from "../../scripts/build-web.mjs";
 import { startTestServer, type TestServer } from "./test-server.js";
 
@@ -60,4 +61,9 @@ export async function newPage(browser: Browser): Promise<{ page: Page; problems:
 
 export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/** expect.poll with room for a loaded machine (its default gives up after 1 s). */
+export function eventually<T>(read: () => T | Promise<T>) {
+  return expect.poll(read, { timeout: 10_000 });
 }
