@@ -38,7 +38,8 @@ export function openApiDocument(files: readonly DescFile[], allFiles: readonly D
   // The file declaring a secured service is the API proper: it comes first and names the document.
   const withServices = files.filter((f) => f.services.length > 0);
   const main = withServices.find((f) => f.services.some((s) => secured.has(s.typeName))) ?? withServices[0];
-  for (const file of [main, ...withServices.filter((f) => f !== main)]) {
+  const ordered = main ? [main, ...withServices.filter((f) => f !== main)] : [];
+  for (const file of ordered) {
     for (const service of file.services) {
       const unary = service.methods.filter((m) => m.methodKind === "unary");
       if (unary.length === 0) continue;
