@@ -37,9 +37,10 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && find linux -mindepth 1 -maxdepth 1 ! -name "$ort_arch" -exec rm -rf {} + \
  && test -f "linux/$ort_arch/onnxruntime_binding.node"
 
-COPY scripts/build.mjs ./scripts/
+COPY scripts/build.mjs scripts/build-web.mjs ./scripts/
 COPY gen ./gen
 COPY src ./src
+COPY web ./web
 RUN node scripts/build.mjs
 
 # ---- runtime ----------------------------------------------------------------

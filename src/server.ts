@@ -30,6 +30,7 @@ import { listen } from "./transport/listen.js";
 import { connectionOf, nodeHeader, type NodeHandler } from "./transport/node-handler.js";
 import { rpcHandler } from "./transport/rpc-handler.js";
 import { fastMethod, unaryFastPath } from "./transport/unary-fast-path.js";
+import { staticSite } from "./web/static-site.js";
 import { protocolOf } from "./policy/call-context.js";
 import { CallPolicy } from "./policy/call-policy.js";
 import { KeyStore } from "./policy/key-store.js";
@@ -55,6 +56,8 @@ export interface RunningServer {
 export interface StartOptions {
   /** Load the models before taking connections (one of several processes on a shared port). */
   listenAfterLoad?: boolean;
+  /** The built web page and API reference (default: dist/web next to the code). */
+  webRoot?: string;
 }
 
 export async function startServer(config: ServerConfig, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
@@ -109,6 +112,12 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   // A whole image travels in one ClassifyImage message (base64 in JSON: 4/3 larger).
   const classifyMaxBytes = Math.max(config.maxMessageBytes, Math.ceil(config.images.maxBytes * 1.4) + 64 * 1024);
   const services = [PredictionService.typeName, Health.typeName, "grpc.reflection.v1.ServerReflection"];
+  // The page, /docs and /openapi.json: open, GET/HEAD, and only paths no RPC has (so RPC calls never look here).
+  const site = staticSite(options.webRoot);
+  const notFound = fallbackHandler(services);
+  const siteThenFallback: NodeHandler = (req, res) => {
+    if (!site(req, res)) notFound(req, res);
+  };
   const rpc = rpcHandler({
     routes(router) {
       router.service(PredictionService, predictions);
@@ -136,7 +145,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     },
     contextValues: (req) => createContextValues().set(connectionKey, connectionOf(req)),
     shutdownSignal: shutdown.signal,
-    fallback: fallbackHandler(services),
+    fallback: siteThenFallback,
   });
   // The unary PredictionService calls skip connect-node's per-call machinery; same policy, same handlers.
   const unary = config.fastPath
