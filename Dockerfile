@@ -37,9 +37,10 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && find linux -mindepth 1 -maxdepth 1 ! -name "$ort_arch" -exec rm -rf {} + \
  && test -f "linux/$ort_arch/onnxruntime_binding.node"
 
-COPY scripts/build.mjs ./scripts/
+COPY scripts/build.mjs scripts/build-web.mjs ./scripts/
 COPY gen ./gen
 COPY src ./src
+COPY web ./web
 RUN node scripts/build.mjs
 
 # ---- runtime ----------------------------------------------------------------
@@ -49,6 +50,7 @@ WORKDIR /app
 # under ~/.cache and logs a warning on a read-only root filesystem.
 ENV NODE_ENV=production \
     PORT=8080 \
+    METRICS_PORT=9464 \
     ORT_DISABLE_TELEMETRY=1
 
 # Files stay owned by root and read-only to the server's user: it writes
@@ -62,11 +64,13 @@ COPY models ./models
 # Kubernetes' runAsNonRoot can verify it.
 USER 1000:1000
 
-EXPOSE 8080
+# The API (gRPC, gRPC-Web, Connect), then GET /metrics on its own listener.
+EXPOSE 8080 9464
 STOPSIGNAL SIGTERM
 
 # For `docker run` / Compose only (Kubernetes uses its own gRPC probes): the
-# standard health Check, asked over Connect JSON on HTTP/1.1 on the same port.
+# standard health Check for "" (ready: the API's models are loaded, as
+# Compose's service_healthy expects), over Connect JSON on HTTP/1.1.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/grpc.health.v1.Health/Check', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }).then((r) => r.json()).then((b) => process.exit(b.status === 'SERVING' ? 0 : 1), () => process.exit(1))"]
 

@@ -9,11 +9,16 @@ const PROTOCOL_SUITES = [
   "test/protocols.test.ts",
   "test/validation.test.ts",
   "test/malformed.test.ts",
+  "test/client-mistakes.test.ts",
+  "test/json-numbers.test.ts",
   "test/errors.test.ts",
   "test/cross-language.test.ts",
   "test/cli-clients.test.ts",
   "test/classify-image.test.ts",
   "test/managed-keys.test.ts",
+  "test/key-gate.test.ts",
+  "test/keyless-uploads.test.ts",
+  "test/key-whitespace.test.ts",
 ];
 
 export default defineConfig({

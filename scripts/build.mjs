@@ -5,6 +5,7 @@
 import { build } from "esbuild";
 import { cpSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { buildWeb } from "./build-web.mjs";
 
 function sources(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -27,3 +28,5 @@ await build({
 });
 // The inference worker and the session helpers it shares are already plain JavaScript.
 for (const file of ["inference-worker.mjs", "ort-session.mjs"]) cpSync(`src/engine/${file}`, `dist/src/engine/${file}`);
+// The web page and API reference the server serves at / and /docs.
+await buildWeb("dist/web");

@@ -1,56 +1,83 @@
 // The Connect interceptors: thin adapters from Connect's request and response
 // shapes to the plain CallPolicy, so every call on every protocol, unary or
 // streamed, runs the same policy code (the unary fast path calls it too).
-import { createContextKey, type Interceptor } from "@connectrpc/connect";
+import { ConnectError, createContextKey, type Interceptor } from "@connectrpc/connect";
 import type { DescMessage } from "@bufbuild/protobuf";
 import { protocolOf } from "./policy/call-context.js";
-import type { Call, CallPolicy } from "./policy/call-policy.js";
+import { endedBySignal } from "./policy/errors.js";
+import { admit } from "./policy/admission.js";
+import type { CallPolicy } from "./policy/call-policy.js";
 import { connectionKey } from "./services/stream-admission.js";
-import { callStartedKey } from "./transport/rpc-handler.js";
+import { connectionOf, nodeHeader } from "./transport/node-handler.js";
+import { callStartedKey, type RpcHandlerOptions } from "./transport/rpc-handler.js";
 
-/** The call in progress, for the interceptors inside the one that began it. */
-const callKey = createContextKey<Call | undefined>(undefined, { description: "call in progress" });
+/** The name of the key a call was admitted with (undefined for an open service). */
+const keyNameKey = createContextKey<string | undefined>(undefined, { description: "the call's API key name" });
+
+/**
+ * For rpcHandler's `admit`: the one key check (policy/admission.ts), on the
+ * headers before connect-node reads the body; the key's name is passed on to
+ * the call's log line.
+ */
+export function connectAdmission(policy: CallPolicy): NonNullable<RpcHandlerOptions["admit"]> {
+  return (procedure, req, values) => {
+    const header = nodeHeader(req);
+    const admitted = admit(policy, procedure, protocolOf(header("content-type") ?? null), header, connectionOf(req));
+    if (admitted instanceof ConnectError) return admitted;
+    if (admitted !== undefined) values.set(keyNameKey, admitted);
+    return undefined;
+  };
+}
 
 /** Outermost: request id, one log line (and metrics) per call, and no internal error detail to clients. */
 export function callLogInterceptor(policy: CallPolicy): Interceptor {
   return (next) => async (req) => {
     // Calls that never get here are logged by the RPC handler (onRejected).
-    const started = req.contextValues.get(callStartedKey);
-    if (started) started.started = true;
+    const progress = req.contextValues.get(callStartedKey);
+    if (progress) progress.started = true;
     const header = (n: string) => req.header.get(n);
     const call = policy.begin(`/${req.service.typeName}/${req.method.name}`, protocolOf(req.header.get("content-type")), header, req.contextValues.get(connectionKey));
-    req.contextValues.set(callKey, call);
+    const keyName = req.contextValues.get(keyNameKey);
+    if (keyName !== undefined) call.identify(keyName);
+    // Once the client has left, the call is CANCELLED whatever the handler did next.
+    const outcome = (e?: unknown) => (req.signal.aborted ? endedBySignal(req.signal.reason) : e);
     let res;
     try {
       res = await next(req);
     } catch (e) {
-      throw call.finish(e);
+      throw call.finish(outcome(e));
     }
     res.header.set("x-request-id", call.requestId);
     if (!res.stream) {
       res.header.set("x-response-time-ms", call.elapsedMs().toFixed(2));
-      call.finish();
+      call.finish(outcome());
       return res;
     }
-    return { ...res, message: finishWhenDone(res.message, (e) => call.finish(e)) };
+    const cancelled = () => call.finish(endedBySignal(req.signal.reason));
+    // A stream the handler ended is OK only once its trailers are out: a client
+    // may still reset it before, having half-closed its side.
+    const completed = () => (progress ? void progress.written.then((whole) => (whole ? call.finish() : cancelled())) : call.finish(outcome()));
+    return { ...res, message: finishWhenDone(res.message, { completed, failed: (e) => call.finish(outcome(e)), stopped: cancelled }) };
   };
 }
 
-async function* finishWhenDone<T>(source: AsyncIterable<T>, finish: (reason?: unknown) => unknown): AsyncIterable<T> {
+/**
+ * The response stream, finishing the call when the handler ends it, when it
+ * fails, or when the server adapter stops reading it (only ever because the
+ * client is gone).
+ */
+async function* finishWhenDone<T>(source: AsyncIterable<T>, end: { completed(): void; failed(reason: unknown): unknown; stopped(): void }): AsyncIterable<T> {
+  let settled = false;
   try {
     yield* source;
+    settled = true;
   } catch (e) {
-    throw finish(e);
+    settled = true;
+    throw end.failed(e);
+  } finally {
+    if (!settled) end.stopped();
   }
-  finish();
-}
-
-/** API keys (their scopes and rates) for the protected services; health and reflection stay open. */
-export function apiKeyInterceptor(policy: CallPolicy): Interceptor {
-  return (next) => async (req) => {
-    policy.authorize(`/${req.service.typeName}/${req.method.name}`, (n) => req.header.get(n), req.contextValues.get(connectionKey), req.contextValues.get(callKey));
-    return next(req);
-  };
+  end.completed();
 }
 
 /** The contract's field rules, for every request message, before any handler runs. */

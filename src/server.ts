@@ -4,7 +4,7 @@
 // sharing the port (WORKERS > 1) joins once its models are loaded.
 import cluster from "node:cluster";
 import { setMaxListeners } from "node:events";
-import { createContextValues } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { file_grpc_health_v1_health, Health, HealthCheckResponse_ServingStatus as Serving } from "../gen/grpc/health/v1/health_pb.js";
 import { file_grpc_reflection_v1_reflection } from "../gen/grpc/reflection/v1/reflection_pb.js";
@@ -15,7 +15,8 @@ import { InferencePool } from "./engine/inference-pool.js";
 import { ModelRepository } from "./engine/model-repository.js";
 import { createHealthService } from "./health/health-service.js";
 import { HealthStatus } from "./health/health-status.js";
-import { apiKeyInterceptor, callLogInterceptor, validationInterceptor } from "./interceptors.js";
+import { LIVENESS } from "./health/probe-services.js";
+import { callLogInterceptor, connectAdmission, validationInterceptor } from "./interceptors.js";
 import { clusterMetricsClient } from "./metrics/cluster-metrics.js";
 import { metricsOnly } from "./metrics/metrics-endpoint.js";
 import { ServerMetrics } from "./metrics/server-metrics.js";
@@ -29,6 +30,7 @@ import { listen } from "./transport/listen.js";
 import { connectionOf, nodeHeader, type NodeHandler } from "./transport/node-handler.js";
 import { rpcHandler } from "./transport/rpc-handler.js";
 import { fastMethod, unaryFastPath } from "./transport/unary-fast-path.js";
+import { staticSite } from "./web/static-site.js";
 import { protocolOf } from "./policy/call-context.js";
 import { CallPolicy } from "./policy/call-policy.js";
 import { KeyStore } from "./policy/key-store.js";
@@ -54,12 +56,15 @@ export interface RunningServer {
 export interface StartOptions {
   /** Load the models before taking connections (one of several processes on a shared port). */
   listenAfterLoad?: boolean;
+  /** The built web page and API reference (default: dist/web next to the code). */
+  webRoot?: string;
 }
 
 export async function startServer(config: ServerConfig, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
   const health = new HealthStatus([
     ["", Serving.NOT_SERVING],
     [PredictionService.typeName, Serving.NOT_SERVING],
+    [LIVENESS, Serving.SERVING],
   ]);
   const metrics = new ServerMetrics();
   // One of WORKERS=n processes: a scrape that reaches it answers for all of them.
@@ -73,10 +78,11 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     observer: metrics,
     pollIntervalMs: config.pollIntervalMs,
   });
-  // Before the first scan the loan model is known to be needed and has no ready version.
-  metrics.setReadyVersions(new Map([[config.loanModel, 0]]));
+  // The models the API needs (only these gate readiness); before the first scan none has a ready version.
+  const needed = [config.loanModel, config.imageModel];
+  metrics.setReadyVersions(new Map(needed.map((name) => [name, 0])));
   repository.onChange(() => {
-    const ready = readyVersions(repository, config.loanModel);
+    const ready = readyVersions(repository, needed);
     metrics.setReadyVersions(ready);
     const status = [...ready.values()].every((n) => n > 0) ? Serving.SERVING : Serving.NOT_SERVING;
     health.set(PredictionService.typeName, status);
@@ -117,6 +123,12 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   // A whole image travels in one ClassifyImage message (base64 in JSON: 4/3 larger).
   const classifyMaxBytes = Math.max(config.maxMessageBytes, Math.ceil(config.images.maxBytes * 1.4) + 64 * 1024);
   const services = [PredictionService.typeName, Health.typeName, "grpc.reflection.v1.ServerReflection"];
+  // The page, /docs and /openapi.json: open, GET/HEAD, and only paths no RPC has (so RPC calls never look here).
+  const site = staticSite(options.webRoot);
+  const notFound = fallbackHandler(services);
+  const siteThenFallback: NodeHandler = (req, res) => {
+    if (!site(req, res)) notFound(req, res);
+  };
   const rpc = rpcHandler({
     routes(router) {
       router.service(PredictionService, predictions);
@@ -129,7 +141,9 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
         file_grpc_reflection_v1alpha_reflection,
       ])(router);
     },
-    interceptors: [callLogInterceptor(policy), apiKeyInterceptor(policy), validationInterceptor(policy)],
+    // The key is checked once per call, by admit(), before the body is read: no interceptor checks it again.
+    admit: connectAdmission(policy),
+    interceptors: [callLogInterceptor(policy), validationInterceptor(policy)],
     readMaxBytes: config.maxMessageBytes,
     maxTimeoutMs: config.maxDeadlineMs,
     // A misspelled field would otherwise be dropped silently and scored as its default (often 0).
@@ -142,7 +156,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     },
     contextValues: (req) => createContextValues().set(connectionKey, connectionOf(req)),
     shutdownSignal: shutdown.signal,
-    fallback: fallbackHandler(services),
+    fallback: siteThenFallback,
   });
   // The unary PredictionService calls skip connect-node's per-call machinery; same policy, same handlers.
   const unary = config.fastPath
@@ -162,8 +176,10 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
 
   const load = () =>
     repository.start().then(() => {
-      if (!repository.defaultVersion(config.loanModel)) {
-        logger.error({ model: config.loanModel, path: `${config.modelRepository}/${config.loanModel}` }, "the loan model has no ready version: Predict answers UNAVAILABLE and health is NOT_SERVING until one loads");
+      for (const model of [config.loanModel, config.imageModel]) {
+        if (!repository.defaultVersion(model)) {
+          logger.error({ model, path: `${config.modelRepository}/${model}` }, "a model the API needs has no ready version: its calls answer UNAVAILABLE and readiness is NOT_SERVING until one loads");
+        }
       }
     });
   // Alone, the process opens the port first so health can say NOT_SERVING
@@ -171,6 +187,9 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   // only once loaded, so no call is routed to a process that cannot answer.
   const modelsLoaded = options.listenAfterLoad ? await load() : undefined;
   const listener = await listen({ port: config.port, host: config.host, handler: withCors(handler, config.corsOrigins), streamHandler: unary?.stream, tls: config.tls, limits: config.limits });
+  metrics.gaugeFrom("rpc_server_calls_in_flight", "Calls begun and not yet finished (answered, failed or cancelled).", () => policy.inFlight);
+  metrics.gaugeFrom("http_connections_open", "Client connections open now, any protocol.", () => listener.open().connections);
+  metrics.gaugeFrom("http2_sessions_open", "HTTP/2 sessions open now.", () => listener.open().http2Sessions);
   // With WORKERS=n every process listens here too (node:cluster shares the port); any one answers for all (cluster-metrics.ts).
   const metricsListener = await listen({ port: config.metricsPort, host: config.host, handler: metricsOnly(metrics), limits: config.limits });
   logger.info({ port: listener.port, metricsPort: metricsListener.port, host: config.host, tls: Boolean(config.tls), clientCertificates: Boolean(config.tls?.clientCa), inferenceWorkers: config.inferenceWorkers, fastPath: config.fastPath }, "listening (gRPC, gRPC-Web, Connect)");
@@ -185,10 +204,11 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     reloadKeys: () => reloadKeys("SIGHUP", true),
     async close() {
       stopWatchingKeys();
-      health.shutdown();
+      // Draining is not a fault of the process: liveness stays SERVING.
+      health.shutdown([LIVENESS]);
       await listener.close();
       await metricsListener.close();
-      shutdown.abort();
+      shutdown.abort(new ConnectError("the server is shutting down - retry later", Code.Unavailable));
       await repository.stop();
       await pool.close();
     },
@@ -196,15 +216,16 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
 }
 
 /**
- * Ready versions of each model the server needs: the loan model and every
- * other model in the repository. Health is SERVING when each has one (strict
- * readiness: a pod that cannot answer some of its API should not take
- * traffic). A broken new version does not count against it while an older one serves.
+ * Ready versions of each model the API needs (the loan model and the default
+ * image model): health is SERVING when each has one. Other models in the
+ * repository do not count: a broken extra model shows as FAILED in
+ * ListModels, the metrics and the log, but must not take every pod that
+ * shares the repository out of service. A broken new version does not count
+ * against a model while an older one serves.
  */
-function readyVersions(repository: ModelRepository, loanModel: string): Map<string, number> {
-  const names = new Set([loanModel, ...repository.list().map((m) => m.name)]);
+function readyVersions(repository: ModelRepository, needed: readonly string[]): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const name of names) {
+  for (const name of needed) {
     const versions = repository.get(name)?.versions.values() ?? [];
     counts.set(name, [...versions].filter((r) => r.state === "ready" && r.served).length);
   }

@@ -162,4 +162,13 @@ describe("extractApiKey", () => {
     expect(extractApiKey(header({ authorization: "Basic abc" }))).toBeUndefined();
     expect(extractApiKey(header({}))).toBeUndefined();
   });
+
+  it("drops only the spaces and tabs around a value (RFC 9110 OWS), nothing else", () => {
+    expect(extractApiKey(header({ "x-api-key": "\t k1 \t" }))).toBe("k1");
+    expect(extractApiKey(header({ authorization: " Bearer\tk2\t " }))).toBe("k2");
+    expect(extractApiKey(header({ "x-api-key": "k 1" }))).toBe("k 1");
+    // No-break space (0xA0 in a Latin-1 header) is part of the value: JavaScript's trim() would drop it.
+    expect(extractApiKey(header({ "x-api-key": "\u00a0k1\u00a0" }))).toBe("\u00a0k1\u00a0");
+    expect(extractApiKey(header({ "x-api-key": "k1\n" }))).toBe("k1\n");
+  });
 });

@@ -85,9 +85,12 @@ describe("plain JSON POST", () => {
     expect(err.details[0].type).toBe("google.rpc.BadRequest");
   });
 
-  it("answers GET / with a pointer, not an error page", async () => {
+  it("answers GET / with the web page, which points at the API reference", async () => {
+    // dist/web, built by npm ci / npm run build; without it, GET / gives a JSON index (static-site.test.ts).
     const res = await fetch(server.baseUrl + "/");
     expect(res.status).toBe(200);
-    expect((await res.json()).services).toContain("prediction.v1.PredictionService");
+    expect(res.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    expect(await res.text()).toContain('href="/docs"');
+    expect((await fetch(server.baseUrl + "/openapi.json")).status).toBe(200);
   });
 });

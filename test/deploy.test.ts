@@ -18,6 +18,7 @@ import {
 } from "../gen/grpc/health/v1/health_pb.js";
 import { PredictionService } from "../gen/prediction/v1/prediction_service_pb.js";
 import { loadConfig } from "../src/config.js";
+import { LIVENESS } from "../src/health/probe-services.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
 
 const K8S_DIR = "deploy/k8s";
@@ -70,6 +71,15 @@ const headlessService = services.find((s) => s.spec.clusterIP === "None");
 
 function envValue(name: string): Manifest | undefined {
   return (container.env as Manifest[] | undefined)?.find((e) => e.name === name);
+}
+
+/** METRICS_PORT's default: the /metrics listener, off the API port. */
+const DEFAULT_METRICS_PORT = 9464;
+
+/** The /metrics port in this pod: METRICS_PORT from the pod's env, else the image's, else the default. */
+function metricsPort(): number {
+  const configured = envValue("METRICS_PORT")?.value ?? dockerEnv(finalStage(), "METRICS_PORT");
+  return configured === undefined ? DEFAULT_METRICS_PORT : Number(configured);
 }
 
 /** The port the server will listen on in this pod: PORT from the pod's env, else the image's, else the default. */
@@ -145,7 +155,21 @@ describe("deploy/k8s manifests", () => {
     expect(grpcPort).toMatchObject({ containerPort: port, protocol: "TCP" });
   });
 
-  it("probes are native gRPC health checks on that port, readiness on the PredictionService", () => {
+  it("the container port named metrics is the /metrics port, apart from the API port", () => {
+    const ports = container.ports as Manifest[];
+    expect(ports.find((p) => p.name === "metrics")).toMatchObject({ containerPort: metricsPort(), protocol: "TCP" });
+    expect(metricsPort()).toBe(DEFAULT_METRICS_PORT);
+    expect(metricsPort()).not.toBe(serverPort());
+    // Pod and image agree on it.
+    expect(envValue("METRICS_PORT")?.value).toBe(dockerEnv(finalStage(), "METRICS_PORT"));
+    // The API Services do not route to it.
+    for (const svc of services) {
+      for (const p of svc.spec.ports as Manifest[]) expect([p.port, p.targetPort], svc.metadata.name).not.toContain(metricsPort());
+      expect((svc.spec.ports as Manifest[]).map((p) => p.targetPort)).not.toContain("metrics");
+    }
+  });
+
+  it("probes are native gRPC health checks on that port: liveness and startup on \"liveness\", readiness on the PredictionService", () => {
     const port = serverPort();
     expect(Health.typeName).toBe("grpc.health.v1.Health");
     expect(PredictionService.typeName).toBe("prediction.v1.PredictionService");
@@ -158,9 +182,9 @@ describe("deploy/k8s manifests", () => {
       for (const other of ["httpGet", "tcpSocket", "exec"]) expect(p![other], `${probe}.${other}`).toBeUndefined();
     }
     expect(container.readinessProbe.grpc.service).toBe(PredictionService.typeName);
-    // Liveness and startup ask about the whole server ("").
-    expect(container.livenessProbe.grpc.service ?? "").toBe("");
-    expect(container.startupProbe.grpc.service ?? "").toBe("");
+    // Liveness and startup ask whether the process works, never about models.
+    expect(container.livenessProbe.grpc.service).toBe(LIVENESS);
+    expect(container.startupProbe.grpc.service).toBe(LIVENESS);
   });
 
   it("gives the server time to drain on SIGTERM", () => {
@@ -263,10 +287,10 @@ describe("deploy/k8s manifests", () => {
     expect(readFileSync("deploy/README.md", "utf8")).toMatch(new RegExp(`kubectl .*create secret generic ${ref.name} `));
   });
 
-  it("annotates the pods for Prometheus on the server's port", () => {
+  it("annotates the pods for Prometheus on the metrics port", () => {
     const a = deployment.spec.template.metadata.annotations as Record<string, string>;
     expect(a["prometheus.io/scrape"]).toBe("true");
-    expect(Number(a["prometheus.io/port"])).toBe(serverPort());
+    expect(Number(a["prometheus.io/port"])).toBe(metricsPort());
     expect(a["prometheus.io/path"]).toBe("/metrics");
   });
 
@@ -304,13 +328,13 @@ describe("the probes against the real server", () => {
     }).finally(() => client.close());
   }
 
-  it("answers SERVING for the readiness probe's service and for the liveness/startup probes' \"\"", async () => {
+  it("answers SERVING for the readiness probe's service and for the liveness/startup probes' \"liveness\"", async () => {
     const services = new Set<string>([
       container.readinessProbe.grpc.service ?? "",
       container.livenessProbe.grpc.service ?? "",
       container.startupProbe.grpc.service ?? "",
     ]);
-    expect([...services].sort()).toEqual(["", "prediction.v1.PredictionService"]);
+    expect([...services].sort()).toEqual([LIVENESS, "prediction.v1.PredictionService"]);
     for (const service of services) {
       expect(await check(service), `Health/Check "${service}"`).toBe(ServingStatus.SERVING);
     }
@@ -497,10 +521,10 @@ describe("Dockerfile", () => {
     expect(name).toMatch(/^[1-9][0-9]*$/);
   });
 
-  it("exposes and configures the server's port", () => {
+  it("exposes and configures the server's port and the metrics port", () => {
     const port = loadConfig({}).port;
     const exposed = finalStage().filter((i) => i.keyword === "EXPOSE").flatMap((i) => i.args.split(/\s+/));
-    expect(exposed.map((p) => Number(p.split("/")[0]))).toEqual([port]);
+    expect(exposed.map((p) => Number(p.split("/")[0]))).toEqual([port, metricsPort()]);
     expect(loadConfig({ PORT: dockerEnv(finalStage(), "PORT") }).port).toBe(port);
     expect(dockerEnv(finalStage(), "NODE_ENV")).toBe("production");
     expect(finalStage().find((i) => i.keyword === "STOPSIGNAL")?.args ?? "SIGTERM").toBe("SIGTERM");

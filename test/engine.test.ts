@@ -13,12 +13,21 @@ import { API_KEY, startTestServer, type TestServer } from "./support/test-server
 
 const headers = { "x-api-key": API_KEY };
 const SHIPPED = "models/loan-approval";
+const LEVEL_ERROR = 50;
 
-/** A repository holding a copy of the shipped loan model as version 1. */
+/** A repository holding a copy of the shipped loan model as version 1, and the default image model (readiness needs both). */
 function tempRepository(): string {
   const root = mkdtempSync(join(tmpdir(), "engine-repo-"));
   cpSync(SHIPPED, join(root, "loan-approval"), { recursive: true });
+  cpSync("models/shapes", join(root, "shapes"), { recursive: true });
   return root;
+}
+
+/** A model the API does not use, whose only version cannot load. */
+function addBrokenModel(root: string, name: string): void {
+  cpSync(join(SHIPPED, "config.json"), join(root, name, "config.json"));
+  cpSync(join(SHIPPED, "1"), join(root, name, "1"), { recursive: true });
+  writeFileSync(join(root, name, "1", "model.onnx"), "definitely not onnx");
 }
 
 /** Adds a version the way an operator should: write elsewhere, then rename into place. */
@@ -143,12 +152,53 @@ describe("hot reload", () => {
       const loan = (await c.listModels({}, { headers })).models.find((m) => m.name === "loan-approval")!;
       return loan.versions.find((v) => v.version === "7" && v.state === ModelVersionState.FAILED);
     });
-    expect(v7.error).toContain(join("7", "model.onnx"));
+    // The reason without the server's paths; the log line has the whole error.
+    expect(v7.error).toContain("model.onnx");
+    expect(v7.error).not.toContain(root);
+    expect(v7.error).not.toContain(join("7", "model.onnx"));
+    const logged = server.logs.find((l) => l.level === LEVEL_ERROR && l.version === "7" && l.msg === "model version failed to load");
+    expect(String(logged?.error)).toContain(join(root, "loan-approval", "7", "model.onnx"));
     expect((await c.predict(VALID, { headers })).modelVersion).toBe(before);
     expect((await health().check({ service: "" })).status).toBe(Serving.SERVING);
     const metrics = await (await fetch(`${server.metricsBaseUrl}/metrics`)).text();
     expect(metrics).toMatch(/model_load_failures_total\{model="loan-approval",version="7"\} 1/);
     expect(metrics).toMatch(/model_version_state\{model="loan-approval",version="7",state="failed"\} 1/);
+  });
+});
+
+describe("a broken model the API does not use", () => {
+  let server: TestServer;
+  let root: string;
+  beforeAll(async () => {
+    root = tempRepository();
+    addBrokenModel(root, "broken-extra");
+    server = await startTestServer({ MODEL_REPOSITORY: root, MODEL_POLL_INTERVAL_MS: "0" });
+  });
+  afterAll(async () => {
+    await server?.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it("leaves readiness and liveness SERVING, and shows FAILED in ListModels, metrics and the log, without paths to clients", async () => {
+    const health = createClient(Health, createGrpcTransport({ baseUrl: server.baseUrl }));
+    for (const service of ["", PredictionService.typeName, "liveness"]) {
+      expect((await health.check({ service })).status, `Check("${service}")`).toBe(Serving.SERVING);
+    }
+    const c = createClient(PredictionService, createGrpcTransport({ baseUrl: server.baseUrl }));
+    const broken = (await c.listModels({}, { headers })).models.find((m) => m.name === "broken-extra")!;
+    expect(broken.versions.map((v) => v.state)).toEqual([ModelVersionState.FAILED]);
+    const meta = await c.getModelMetadata({ name: "broken-extra" }, { headers });
+    for (const error of [broken.versions[0]!.error, meta.model!.versions[0]!.error]) {
+      expect(error).not.toBe("");
+      expect(error).not.toContain(root);
+      expect(error).not.toMatch(/[\\/]/);
+    }
+    const metrics = await (await fetch(`${server.metricsBaseUrl}/metrics`)).text();
+    expect(metrics).toMatch(/model_version_state\{model="broken-extra",version="1",state="failed"\} 1/);
+    expect(metrics).toMatch(/model_load_failures_total\{model="broken-extra",version="1"\} 1/);
+    const logged = server.logs.find((l) => l.level === LEVEL_ERROR && l.model === "broken-extra");
+    expect(String(logged?.path)).toBe(join(root, "broken-extra", "1", "model.onnx"));
+    expect((await c.predict(VALID, { headers })).modelVersion).toBe("1");
   });
 });
 

@@ -1,6 +1,6 @@
 // Inference runs on worker threads: while long inferences are in flight, the
 // event loop still answers a health Check within milliseconds.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
@@ -10,6 +10,7 @@ import { Health, HealthCheckResponse_ServingStatus as Serving } from "../gen/grp
 import { PredictionService } from "../gen/prediction/v1/prediction_service_pb.js";
 import { writeSlowModel } from "../scripts/make-slow-model.js";
 import { applications } from "./support/applications.js";
+import { SHIPPED_IMAGE_MODEL } from "./support/model-repos.js";
 import { API_KEY, startTestServer, type TestServer } from "./support/test-server.js";
 
 const ROWS = 1000;
@@ -20,6 +21,8 @@ beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), "slow-repo-"));
   const dir = join(root, "loan-approval");
   mkdirSync(dir, { recursive: true });
+  // Readiness needs the default image model too.
+  cpSync(SHIPPED_IMAGE_MODEL, join(root, "shapes"), { recursive: true });
   // The loan model's interface, but a 32-layer 512-wide MatMul chain behind it.
   const config = JSON.parse(readFileSync("models/loan-approval/config.json", "utf8"));
   config.batching = { max_batch_size: ROWS, max_queue_delay_us: 0, max_queue_rows: 8 * ROWS };

@@ -94,6 +94,16 @@ describe("HealthStatus", () => {
     expect(status.get("")).toBe(ServingStatus.NOT_SERVING);
     expect(status.get(PREDICTION)).toBe(ServingStatus.NOT_SERVING);
   });
+
+  it("shutdown(keep) leaves the kept services as they are (liveness while draining)", () => {
+    const status = new HealthStatus([
+      ["", ServingStatus.SERVING],
+      ["liveness", ServingStatus.SERVING],
+    ]);
+    status.shutdown(["liveness"]);
+    expect(status.get("")).toBe(ServingStatus.NOT_SERVING);
+    expect(status.get("liveness")).toBe(ServingStatus.SERVING);
+  });
 });
 
 describe("Health.Check", () => {

@@ -1,13 +1,11 @@
 // Starting up: with no model, a corrupt model and the shipped one (in
 // process), and `npm start` as an operator runs it (child process): the
 // generated API key, graceful SIGTERM, configuration errors, key files.
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as http from "node:http";
-import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from "vitest";
@@ -17,12 +15,13 @@ import { ConfigError, loadConfig } from "../src/config.js";
 import { formatKeyFile, hashKey } from "../src/policy/key-file.js";
 import { VALID } from "./support/applications.js";
 import { HEALTH_CHECK_PATH, looksLikeStackTrace, postRaw, predictJson, PREDICT_PATH, VALID_JSON } from "./support/connect-json.js";
+import { freePort } from "./support/free-port.js";
 import { metricValue, parseMetrics } from "./support/scrape-metrics.js";
 import { grpcJsClient } from "./support/grpc-js-client.js";
 import { emptyRepository, GARBAGE_MODEL, repositoryWithModel, type TempRepo } from "./support/model-repos.js";
 import { API_KEY, startTestServer, type TestServer } from "./support/test-server.js";
+import { killChildren, REPO_ROOT, run, withTimeout, type Child } from "./support/server-process.js";
 
-const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 const PREDICTION = PredictionService.typeName;
 const LEVEL_ERROR = 50;
 
@@ -57,6 +56,9 @@ function describeUnloadableModel(title: string, makeRepo: () => TempRepo, expect
         expect(r.error, `Check("${service}")`).toBeUndefined();
         expect(r.message?.status, `Check("${service}")`).toBe(Serving.NOT_SERVING);
       }
+      // Not ready, but alive: a restart would not bring the model back.
+      const live = await healthOverGrpc(grpcClient, "liveness");
+      expect(live.message?.status).toBe(Serving.SERVING);
     });
 
     it("answers Predict over gRPC (grpc-js) with UNAVAILABLE, without filesystem detail", async () => {
@@ -131,81 +133,7 @@ describe("the shipped model", () => {
 // The real entry point, as a child process.
 // ---------------------------------------------------------------------------
 
-/** An env without any of the server's settings from the developer's shell. */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const k of ["PORT", "METRICS_PORT", "HOST", "API_KEYS", "API_KEYS_FILE", "MODEL_REPOSITORY", "MAX_BATCH_INPUTS", "MAX_MESSAGE_BYTES", "CORS_ORIGINS", "LOG_LEVEL", "TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CLIENT_CA_FILE"]) {
-    delete env[k];
-  }
-  return { ...env, ...extra };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-interface Child {
-  proc: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  /** Exit code and signal, once the process has exited and its output is read. */
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Polls Health Check over Connect JSON until it says SERVING. */
-  waitUntilServing(baseUrl: string, timeoutMs: number): Promise<void>;
-}
-
-const children: ChildProcess[] = [];
-
-function run(command: string, args: string[], env: Record<string, string>): Child {
-  // Own process group, so that cleanup can stop everything it started even if a test fails midway.
-  const proc = spawn(command, args, { cwd: REPO_ROOT, env: cleanEnv(env), stdio: ["ignore", "pipe", "pipe"], detached: true });
-  children.push(proc);
-  let out = "";
-  let err = "";
-  // Always drain both pipes: pino writes synchronously and would block on a full pipe.
-  proc.stdout!.on("data", (d) => (out += d));
-  proc.stderr!.on("data", (d) => (err += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.once("close", (code, signal) => resolve({ code, signal })),
-  );
-  return {
-    proc,
-    stdout: () => out,
-    stderr: () => err,
-    exited,
-    async waitUntilServing(baseUrl, timeoutMs) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        if (proc.exitCode !== null || proc.signalCode !== null) {
-          throw new Error(`process exited (${proc.exitCode ?? proc.signalCode}) before serving; stdout:\n${out}\nstderr:\n${err}`);
-        }
-        const status = await postRaw(baseUrl, HEALTH_CHECK_PATH, "{}").then((r) => r.json?.status, () => undefined);
-        if (status === "SERVING") return;
-        if (Date.now() > deadline) throw new Error(`not SERVING within ${timeoutMs} ms (last: ${status}); stdout:\n${out}\nstderr:\n${err}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    },
-  };
-}
-
-afterEach(() => {
-  for (const proc of children.splice(0)) {
-    if (proc.exitCode === null && proc.signalCode === null && proc.pid) {
-      try {
-        process.kill(-proc.pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-  }
-});
+afterEach(killChildren);
 
 /**
  * The child's stdout log lines so far, parsed. Read while the server writes:
@@ -234,13 +162,6 @@ function onNewConnection(url: string, init: { method?: string; headers?: Record<
   });
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms))),
-  ]).finally(() => clearTimeout(timer));
-}
 
 // `npm start` runs `node dist/src/main.js`, the build that `npm ci` makes
 // (the prepare script). Node is run directly rather than through npm: npm

@@ -11,6 +11,7 @@ import type { Logger } from "pino";
 import type { Clock } from "./clock.js";
 import type { EngineObserver } from "./engine-observer.js";
 import type { InferencePool } from "./inference-pool.js";
+import { withoutPaths } from "./load-reason.js";
 import { readModelConfig, type ModelConfig } from "./model-config.js";
 import { ServedVersion } from "./served-version.js";
 
@@ -19,7 +20,7 @@ export type VersionState = "loading" | "ready" | "failed" | "unloading";
 export interface VersionRecord {
   version: string;
   state: VersionState;
-  /** Why the last load failed (operators and metadata; never a stack). */
+  /** Why the last load failed, for clients: no stack, no file paths (the log has the whole error). */
   error?: string;
   updatedAt: Date;
   /** What the files looked like when loaded; a change triggers a reload. */
@@ -197,12 +198,13 @@ export class ModelRepository {
   private fail(entry: ModelEntry, version: string, fp: string, modelPath: string, error: string, previous = entry.versions.get(version)): void {
     this.opts.observer?.countLoadFailure(entry.name, version);
     this.opts.logger.error({ model: entry.name, version, path: modelPath, error }, "model version failed to load");
+    const reason = withoutPaths(error);
     if (previous?.served && previous.state === "ready") {
       // The old session of a version changed in place keeps serving; record the failure.
-      entry.versions.set(version, { ...previous, fingerprint: fp, error });
+      entry.versions.set(version, { ...previous, fingerprint: fp, error: reason });
       return;
     }
-    entry.versions.set(version, { version, state: "failed", error, updatedAt: new Date(), fingerprint: fp, metrics: {} });
+    entry.versions.set(version, { version, state: "failed", error: reason, updatedAt: new Date(), fingerprint: fp, metrics: {} });
   }
 
   private removeVersion(entry: ModelEntry, record: VersionRecord): void {

@@ -35,11 +35,11 @@ export class HealthStatus {
     this.update(service, status);
   }
 
-  /** Marks every known service NOT_SERVING, for good, so load balancers stop routing here. */
-  shutdown(): void {
+  /** Marks every known service but `keep` NOT_SERVING, for good, so load balancers stop routing here. */
+  shutdown(keep: readonly string[] = []): void {
     this.shuttingDown = true;
     for (const service of [...this.statuses.keys()]) {
-      this.update(service, ServingStatus.NOT_SERVING);
+      if (!keep.includes(service)) this.update(service, ServingStatus.NOT_SERVING);
     }
   }
 

@@ -213,7 +213,7 @@ export class ServerMetrics {
     // With WORKERS=n the smallest count counts: one process without the model cannot answer for it.
     this.readyVersions = new Gauge({
       name: "model_ready_versions",
-      help: "Ready versions of each model the server needs (the loan model and every model in the repository).",
+      help: "Ready versions of each model the API needs (LOAN_MODEL and IMAGE_MODEL); health is NOT_SERVING while one has none.",
       labelNames: ["model"],
       registers,
       aggregator: "min",

@@ -2,13 +2,17 @@
 import type { HeaderLookup } from "./call-context.js";
 import type { ApiKeyRecord, KeySet } from "./key-set.js";
 
-/** The key from `x-api-key`, or from `authorization: Bearer <key>`. */
+/**
+ * The key from `x-api-key`, or from `authorization: Bearer <key>`, without
+ * the spaces and tabs around it: RFC 9110 (5.5) makes them no part of a field
+ * value, so a padded key is the same key on every protocol.
+ */
 export function extractApiKey(header: HeaderLookup): string | undefined {
   const direct = header("x-api-key");
-  if (direct) return direct.trim();
+  if (direct) return withoutOws(direct);
   const auth = header("authorization");
-  const m = auth ? /^Bearer\s+(.+)$/i.exec(auth.trim()) : null;
-  return m ? m[1].trim() : undefined;
+  const m = auth ? /^Bearer\s+(.+)$/i.exec(withoutOws(auth)) : null;
+  return m ? withoutOws(m[1]) : undefined;
 }
 
 /** What a connection's last accepted key was, and under which key set. */
@@ -17,6 +21,17 @@ interface Accepted {
   key: string;
   record: ApiKeyRecord;
 }
+
+/** Without leading and trailing SP and HTAB (RFC 9110's OWS; other characters are the key's); no copy when there are none. */
+function withoutOws(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && isOws(value.charCodeAt(start))) start++;
+  while (end > start && isOws(value.charCodeAt(end - 1))) end--;
+  return start === 0 && end === value.length ? value : value.slice(start, end);
+}
+
+const isOws = (c: number) => c === 0x20 || c === 0x09;
 
 /**
  * Checks keys against the current key set (see KeySet.find). A key that

@@ -46,6 +46,8 @@ export class CallPolicy {
   private readonly log: CallLog;
   /** "/<service>/" of each protected service. */
   private readonly protectedPrefixes: readonly string[];
+  private begun = 0;
+  private finished = 0;
 
   constructor(private readonly opts: CallPolicyOptions) {
     this.log = new CallLog(opts.logger);
@@ -62,6 +64,8 @@ export class CallPolicy {
     const report = this.report;
     let finished = false;
     let key: string | undefined;
+    this.begun++;
+    const count = () => this.finished++;
     return {
       requestId,
       elapsedMs: () => performance.now() - start,
@@ -71,6 +75,7 @@ export class CallPolicy {
       finish(reason?: unknown) {
         if (finished) return undefined;
         finished = true;
+        count();
         const durationMs = performance.now() - start;
         if (reason === undefined) {
           report({ requestId, method, protocol, key, code: 0, durationMs, clientSubject });
@@ -84,6 +89,11 @@ export class CallPolicy {
         return error;
       },
     };
+  }
+
+  /** Calls begun and not yet finished: every call must end, whatever the client did. */
+  get inFlight(): number {
+    return this.begun - this.finished;
   }
 
   /** One finished call: its log line, then the sink (metrics). */
@@ -100,20 +110,23 @@ export class CallPolicy {
    * RESOURCE_EXHAUSTED (with RetryInfo) when the key is over its rate.
    * `path` is the procedure, e.g. "/prediction.v1.PredictionService/Predict";
    * `connection` the client connection the call came on (see
-   * ApiKeyVerifier); `call`, if given, is told the key's name even when the
-   * key is refused a method or a token.
+   * ApiKeyVerifier).
    */
-  authorize(path: string, header: HeaderLookup, connection?: object, call?: Call): string | undefined {
+  authorize(path: string, header: HeaderLookup, connection?: object): string | undefined {
     if (!this.isProtected(path)) return undefined;
     const key = this.opts.apiKeys.verify(extractApiKey(header), connection);
     if (key === undefined) throw unauthenticated();
-    call?.identify(key.name);
     if (key.paths !== undefined && !key.paths.has(path)) throw permissionDenied(key.name, path.slice(path.lastIndexOf("/") + 1));
     if (key.bucket !== undefined) {
       const waitMs = key.bucket.take();
       if (waitMs > 0) throw rateLimited(key.name, key.bucket.rate, waitMs);
     }
     return key.name;
+  }
+
+  /** The name of the call's key if it is a valid one, e.g. to log a call refused a method or a token. */
+  keyNameOf(header: HeaderLookup, connection?: object): string | undefined {
+    return this.opts.apiKeys.verify(extractApiKey(header), connection)?.name;
   }
 
   private isProtected(path: string): boolean {

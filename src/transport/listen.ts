@@ -54,9 +54,17 @@ export interface ListeningServer {
   port: number;
   /** Stop accepting, let in-flight requests finish (up to `closeGraceMs`), then resolve. */
   close(): Promise<void>;
+  /** Client connections open now (any protocol), and how many of them are HTTP/2 sessions. */
+  open(): { connections: number; http2Sessions: number };
 }
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+
+// A field value padded with spaces reaches the handler, which strips the
+// padding as HTTP/1.1's parser does (RFC 9110 5.5), instead of being dropped
+// by nghttp2 (RFC 9113 8.2.1): one rule on both versions. Node >= 24.2 has
+// this option; older Node ignores it and still drops such a field.
+export const H2_FIELDS: http2.ServerOptions & { strictFieldWhitespaceValidation?: boolean } = { strictFieldWhitespaceValidation: false };
 
 const ignore = () => {};
 
@@ -65,7 +73,7 @@ export async function listen(options: ListenOptions): Promise<ListeningServer> {
   const onError = options.onError ?? ((err: Error) => console.error("listen:", err));
   const limits = options.limits ?? DEFAULT_LIMITS;
   const h1Options = h1ServerOptions(limits);
-  const h2Options = { ...h2ServerOptions(limits), ...options.http2Options };
+  const h2Options = { ...h2ServerOptions(limits), ...H2_FIELDS, ...options.http2Options };
   const idle = new IdleSessions(limits.idleTimeoutMs);
 
   // Everything close() must drain or, after the grace period, destroy.
@@ -178,6 +186,7 @@ export async function listen(options: ListenOptions): Promise<ListeningServer> {
   let closed: Promise<void> | undefined;
   return {
     port: (server.address() as net.AddressInfo).port,
+    open: () => ({ connections: sockets.size, http2Sessions: sessions.size }),
     close() {
       closed ??= new Promise<void>((resolve) => {
         closing = true;

@@ -1,11 +1,14 @@
 // Serves a Connect router on Node requests, as connectNodeAdapter() does,
 // with three additions between the router and the socket:
-// - a request body that is not valid protobuf binary is the client's fault,
-//   so it is answered INVALID_ARGUMENT (HTTP 400), not the INTERNAL that
-//   connect-es uses for every binary parse failure;
+// - a request body that is not valid protobuf binary, or whose compression
+//   is undeclared or cut short, is the client's fault, so it is answered
+//   INVALID_ARGUMENT (HTTP 400), not the INTERNAL that connect-es uses for
+//   these (client-faults.ts);
 // - a call refused before any interceptor ran (a body connect-node could not
 //   read, decompress or parse) is reported through onRejected, so that it gets
 //   its log line and metrics like every other call;
+// - a call is admitted (its key checked) on its headers before connect-node
+//   reads any of its body, and a refused one is answered here (refusal.ts);
 // - a deadline over `maxTimeoutMs` is clamped to it rather than refused
 //   (deadline-cap.ts).
 import { Code, ConnectError, createConnectRouter, createContextKey, createContextValues, type ConnectRouter, type ConnectRouterOptions, type ContextValues } from "@connectrpc/connect";
@@ -13,8 +16,15 @@ import { type UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { codeFromString } from "@connectrpc/connect/protocol-connect";
 import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import * as http2 from "node:http2";
+import type { ServerHttp2Stream } from "node:http2";
+import { clientCancelled } from "../policy/errors.js";
+import { clientFaultMessage } from "../policy/client-faults.js";
 import { clampDeadlineHeaders } from "./deadline-cap.js";
+import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import type { NodeHandler } from "./node-handler.js";
+import { refuseRequest } from "./refusal.js";
+import { strictJsonRouter } from "./strict-json-router.js";
 
 export interface RpcHandlerOptions extends ConnectRouterOptions {
   routes(router: ConnectRouter): void;
@@ -26,33 +36,69 @@ export interface RpcHandlerOptions extends ConnectRouterOptions {
   contextValues?(req: Parameters<NodeHandler>[0]): ContextValues;
   /** A call answered with an error before any interceptor saw it (see callStartedKey). */
   onRejected?(path: string, req: Parameters<NodeHandler>[0], error: ConnectError): void;
+  /**
+   * Runs first for every call to a route (`procedure` is its path without the
+   * query): undefined lets it in (it may add to the call's `values`), an
+   * error refuses it.
+   */
+  admit?(procedure: string, req: Parameters<NodeHandler>[0], values: ContextValues): ConnectError | undefined;
 }
 
-/** Set by the outermost interceptor when a call reaches it; calls that never do are reported to onRejected. */
-export const callStartedKey = createContextKey<{ started: boolean } | undefined>(undefined, { description: "the call reached the interceptors" });
+/** How far a call got, shared between this handler and the interceptors. */
+export interface CallProgress {
+  /** Set by the outermost interceptor when the call reaches it; calls that never do are reported to onRejected. */
+  started: boolean;
+  /** True once the whole response (trailers included) is written; false if the client left before. */
+  readonly written: Promise<boolean>;
+}
 
-const PARSE_BINARY = "parse binary: ";
+export const callStartedKey = createContextKey<CallProgress | undefined>(undefined, { description: "the call reached the interceptors" });
 
 export function rpcHandler(options: RpcHandlerOptions): NodeHandler {
   const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli], ...options });
-  options.routes(router);
+  options.routes(strictJsonRouter(router, options.jsonOptions));
   const paths = new Map(router.handlers.map((h) => [h.requestPath, h]));
   const maxTimeoutMs = options.maxTimeoutMs;
   return (req, res) => {
     const handler = paths.get((req.url ?? "").split("?", 2)[0]);
     if (!handler) return options.fallback(req, res);
+    const values = options.contextValues?.(req) ?? createContextValues();
+    const refusal = options.admit?.(handler.requestPath, req, values);
+    if (refusal) return refuseRequest(req, res, refusal);
     if (maxTimeoutMs !== undefined) clampDeadlineHeaders(req.headers, maxTimeoutMs);
-    const call = { started: false };
-    const values = (options.contextValues?.(req) ?? createContextValues()).set(callStartedKey, call);
+    let written!: (whole: boolean) => void;
+    const call: CallProgress = { started: false, written: new Promise((resolve) => (written = resolve)) };
+    // Decided at 'close', which always comes: a client may reset the stream
+    // after its half-close, even after our trailers were queued.
+    res.once("close", () => written(res.writableFinished && !resetByClient(res)));
+    values.set(callStartedKey, call);
     const onRejected = options.onRejected;
     handler(universalRequestFromNodeRequest(req, res, undefined, values))
       .then(clientParseErrors)
-      .then((uRes) => (call.started || !onRejected ? uRes : reportRejection(uRes, (error) => onRejected(handler.requestPath, req, error))))
+      .then((uRes) => (call.started || !onRejected ? uRes : reportRejection(uRes, (error) => onRejected(handler.requestPath, req, clientLeft(req, res) ? clientCancelled() : error))))
       .then((uRes) => universalResponseToNodeResponse(uRes, res))
       .catch((reason) => {
+        if (reason instanceof URIError && answerUnencodable(req, res)) {
+          if (!call.started) onRejected?.(handler.requestPath, req, new ConnectError(UNENCODABLE, Code.InvalidArgument));
+          return;
+        }
+        written(false);
         if (ConnectError.from(reason).code !== Code.Aborted) options.onError?.(reason, handler.requestPath);
+        // An answer that failed half-way must not leave the client waiting for the rest.
+        if (!res.writableEnded) res.destroy();
       });
   };
+}
+
+/** The client reset the stream or dropped the connection: whatever its request then looked like, it cancelled. */
+function clientLeft(req: Parameters<NodeHandler>[0], res: Parameters<NodeHandler>[1]): boolean {
+  return req.aborted || resetByClient(res);
+}
+
+/** An HTTP/2 stream the client closed with RST_STREAM (any code but NO_ERROR). */
+function resetByClient(res: Parameters<NodeHandler>[1]): boolean {
+  const stream = (res as { stream?: ServerHttp2Stream }).stream;
+  return stream !== undefined && stream.rstCode !== undefined && stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR;
 }
 
 /** Rewrites a binary parse failure to INVALID_ARGUMENT: in a gRPC trailer, a gRPC-Web trailer frame, or a Connect unary error body. */
@@ -62,7 +108,7 @@ async function clientParseErrors(res: UniversalServerResponse): Promise<Universa
     const trailer = res.trailer;
     return { ...res, body: afterBody(res.body, () => rewriteParseError(trailer)) };
   }
-  if (res.body && isGrpcWeb(res.header)) return { ...res, body: withGrpcWebTrailer(res.body, rewriteParseError) };
+  if (res.body && isGrpcWeb(res.header)) return { ...res, body: withGrpcWebTrailer(res.body, res.header, rewriteParseError) };
   return res;
 }
 
@@ -70,35 +116,79 @@ const isJson = (h?: Headers) => (h?.get("content-type") ?? "").startsWith("appli
 const isGrpc = (h?: Headers) => /^application\/grpc(\+|;|$)/.test(h?.get("content-type") ?? "");
 const isGrpcWeb = (h?: Headers) => (h?.get("content-type") ?? "").startsWith("application/grpc-web");
 
-/** The status a gRPC or gRPC-Web trailer carries: INTERNAL for a parse failure becomes INVALID_ARGUMENT. */
+/** The status a gRPC or gRPC-Web trailer carries: INTERNAL for a client's mistake becomes INVALID_ARGUMENT. */
 function rewriteParseError(trailer: Headers): void {
-  const message = decodeURIComponent(trailer.get("grpc-message") ?? "");
-  if (trailer.get("grpc-status") === String(Code.Internal) && message.startsWith(PARSE_BINARY)) {
-    trailer.set("grpc-status", String(Code.InvalidArgument));
-    trailer.set("grpc-message", encodeURIComponent(`malformed request message - ${message}`));
-    trailer.delete("grpc-status-details-bin");
+  if (trailer.get("grpc-status") !== String(Code.Internal)) return;
+  const message = clientFaultMessage(decodeURIComponent(trailer.get("grpc-message") ?? ""));
+  if (message === undefined) return;
+  trailer.set("grpc-status", String(Code.InvalidArgument));
+  trailer.set("grpc-message", encodeURIComponent(message));
+  trailer.delete("grpc-status-details-bin");
+}
+
+/** What the client is told when its error's message could not be sent (see answerUnencodable). */
+const UNENCODABLE = "the request is invalid, and the error message quoting it is not well-formed UTF-16";
+const unencodableStatus = () => new Headers({ "grpc-status": String(Code.InvalidArgument), "grpc-message": encodeURIComponent(UNENCODABLE) });
+
+/**
+ * connect-es percent-encodes grpc-message, which throws (URIError) on text
+ * that is not well-formed UTF-16, and the call then fails with no answer.
+ * Only text quoted from the request can be that (V8's JSON.parse error may
+ * cut an emoji in two), so when nothing has gone out yet, the answer is a
+ * whole gRPC or gRPC-Web one with INVALID_ARGUMENT and a plain message.
+ * False if the call is neither, or its answer has begun.
+ */
+function answerUnencodable(req: Parameters<NodeHandler>[0], res: Parameters<NodeHandler>[1]): boolean {
+  const contentType = req.headers["content-type"] ?? "";
+  const header = new Headers({ "content-type": contentType });
+  if (res.headersSent || !(isGrpcWeb(header) || isGrpc(header))) return false;
+  res.writeHead(200, { "content-type": contentType });
+  if (isGrpcWeb(header)) {
+    res.end(trailerFrame(unencodableStatus(), trailerFlag));
+  } else {
+    res.addTrailers(Object.fromEntries(unencodableStatus()));
+    res.end();
   }
+  return true;
+}
+
+/** A gRPC-Web trailer frame holding `trailer`. */
+function trailerFrame(trailer: Headers, flags: number): Uint8Array {
+  const data = trailerSerialize(trailer);
+  const frame = Buffer.alloc(5 + data.length);
+  frame[0] = flags;
+  frame.writeUInt32BE(data.length, 1);
+  frame.set(data, 5);
+  return frame;
+}
+
+const COMPRESSED_FLAG = 0b1;
+
+/** A compressed frame's payload, inflated with the response's grpc-encoding. */
+function inflate(data: Uint8Array, encoding: string | null): Uint8Array {
+  if (encoding === "gzip") return gunzipSync(data);
+  if (encoding === "br") return brotliDecompressSync(data);
+  return data;
 }
 
 /**
  * Passes a gRPC-Web body through, handing its trailer frame (connect-node
- * writes each frame as one chunk) to `visit`, which may change it.
+ * writes each frame as one chunk) to `visit`, which may change it. A trailer
+ * connect-node compressed (it compresses any frame over 1 KiB, a long
+ * grpc-message included) is read inflated and sent on uncompressed, which
+ * gRPC-Web allows for any frame.
  */
-async function* withGrpcWebTrailer(body: AsyncIterable<Uint8Array>, visit: (trailer: Headers) => void): AsyncIterable<Uint8Array> {
+async function* withGrpcWebTrailer(body: AsyncIterable<Uint8Array>, header: Headers | undefined, visit: (trailer: Headers) => void): AsyncIterable<Uint8Array> {
   for await (const chunk of body) {
     const isTrailer = chunk.length >= 5 && (chunk[0]! & trailerFlag) === trailerFlag && Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).readUInt32BE(1) === chunk.length - 5;
     if (!isTrailer) {
       yield chunk;
       continue;
     }
-    const trailer = trailerParse(chunk.subarray(5));
+    const compressed = (chunk[0]! & COMPRESSED_FLAG) !== 0;
+    const trailer = trailerParse(compressed ? inflate(chunk.subarray(5), header?.get("grpc-encoding") ?? null) : chunk.subarray(5));
     visit(trailer);
-    const data = trailerSerialize(trailer);
-    const frame = Buffer.alloc(5 + data.length);
-    frame[0] = chunk[0]!;
-    frame.writeUInt32BE(data.length, 1);
-    frame.set(data, 5);
-    yield frame;
+    yield trailerFrame(trailer, chunk[0]! & ~COMPRESSED_FLAG);
   }
 }
 
@@ -108,9 +198,8 @@ async function rewriteConnectError(res: UniversalServerResponse, body: AsyncIter
   let replaced: Uint8Array | undefined;
   try {
     const err = JSON.parse(bytes.toString("utf8"));
-    if (err?.code === "internal" && typeof err.message === "string" && err.message.startsWith(PARSE_BINARY)) {
-      replaced = Buffer.from(JSON.stringify({ code: "invalid_argument", message: `malformed request body - ${err.message}` }));
-    }
+    const message = err?.code === "internal" && typeof err.message === "string" ? clientFaultMessage(err.message) : undefined;
+    if (message !== undefined) replaced = Buffer.from(JSON.stringify({ code: "invalid_argument", message }));
   } catch {
     // Not an error body we know: pass it through untouched.
   }
@@ -142,7 +231,7 @@ async function reportRejection(res: UniversalServerResponse, report: (error: Con
     const trailer = res.trailer;
     return { ...res, body: afterBody(res.body, () => fromGrpc(trailer)) };
   }
-  if (res.body && isGrpcWeb(res.header)) return { ...res, body: withGrpcWebTrailer(res.body, fromGrpc) };
+  if (res.body && isGrpcWeb(res.header)) return { ...res, body: withGrpcWebTrailer(res.body, res.header, fromGrpc) };
   if (res.status !== 200 && res.body && isJson(res.header)) {
     const bytes = await readAll(res.body);
     let body: { code?: unknown; message?: unknown } = {};

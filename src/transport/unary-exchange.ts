@@ -13,7 +13,9 @@ import type { Readable } from "node:stream";
 import { encodeJson } from "../codec/json-encoder.js";
 import { encodeMessage } from "../codec/binary-encoder.js";
 import type { HeaderLookup } from "../policy/call-context.js";
+import { clientCancelled } from "../policy/errors.js";
 import { connectionOf, nodeHeader, type NodeHandler } from "./node-handler.js";
+import { refuseRequest, refuseStream } from "./refusal.js";
 
 type NodeRequest = Parameters<NodeHandler>[0];
 type NodeResponse = Parameters<NodeHandler>[1];
@@ -34,6 +36,8 @@ export interface Exchange {
   writable(): boolean;
   sendMessage(schema: DescMessage, message: Message, requestId: string, elapsedMs: number): void;
   sendError(error: ConnectError): void;
+  /** Answers with `error` before the body is read, and drops the body (see refusal.ts). */
+  refuse(error: ConnectError): void;
 }
 
 // Headers whose value is new on every call. HPACK would add each value to
@@ -82,6 +86,7 @@ export function streamExchange(stream: ServerHttp2Stream, headers: IncomingHttpH
       setTrailerStatus(new Headers(), error).forEach((v, k) => (head[k] = v));
       stream.respond({ ...head, ":status": 200, "content-type": "application/grpc+proto", [sensitiveHeaders]: PER_CALL_HEADERS }, { endStream: true });
     },
+    refuse: (error) => refuseStream(stream, headers["content-type"], error),
   };
 }
 
@@ -120,6 +125,7 @@ export function nodeExchange(req: NodeRequest, res: NodeResponse, wire: Exclude<
       res.writeHead(codeToHttpStatus(error.code), { ...head, "content-type": "application/json", "content-length": String(body.length) });
       res.end(body);
     },
+    refuse: (error) => refuseRequest(req, res, error),
   };
 }
 
@@ -153,7 +159,9 @@ function readBody(source: Readable, limit: number): Promise<Buffer> {
     };
     const onEnd = () => {
       cleanup();
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      // A reset ends the body too: what came is then a fragment, not a request.
+      if ((source as { aborted?: boolean }).aborted === true) reject(clientCancelled());
+      else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     };
     const onError = (err: Error) => {
       cleanup();
@@ -162,7 +170,7 @@ function readBody(source: Readable, limit: number): Promise<Buffer> {
     // The client went away before sending the whole body.
     const onClose = () => {
       cleanup();
-      reject(new ConnectError("the client cancelled the call", Code.Canceled));
+      reject(clientCancelled());
     };
     const cleanup = () => {
       source.off("data", onData);

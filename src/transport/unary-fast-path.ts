@@ -6,8 +6,9 @@
 // async-iterable pipelines, an AbortController and several allocations per
 // call, which dominated the CPU profile (see README, Design); for an 84 KB
 // image it cost ~1.9 ms of CPU per call more than this path. Here a request is
-// read, decoded with protobuf-es and answered directly, running the very same
-// CallPolicy (request id, key, field rules, log, metrics, error mapping) and
+// admitted on its key (before its body is read), read, decoded with
+// protobuf-es and answered directly, running the very same CallPolicy
+// (request id, key, field rules, log, metrics, error mapping) and
 // the very same handler functions as the Connect path. Everything else falls
 // through to connect-node untouched: streaming, compression, gRPC-Web, other
 // methods and anything unusual.
@@ -18,7 +19,11 @@ import { parseTimeout as parseGrpcTimeout } from "@connectrpc/connect/protocol-g
 import type { IncomingHttpHeaders } from "node:http2";
 import { CallCancellation } from "../cancellation.js";
 import { decodeMessage } from "../codec/binary-decoder.js";
+import { admit } from "../policy/admission.js";
 import type { CallPolicy } from "../policy/call-policy.js";
+import { findNonDecimalNumber } from "../codec/json-numbers.js";
+import { clientCancelled, nonDecimalNumber } from "../policy/errors.js";
+import { COMPRESSED_WITHOUT_ENCODING } from "../policy/client-faults.js";
 import type { CallContext } from "../services/prediction-service.js";
 import type { StreamHandler } from "./listen.js";
 import type { NodeHandler } from "./node-handler.js";
@@ -108,10 +113,14 @@ function connectWireOf(req: NodeRequest): Exclude<Wire, "grpc"> | undefined {
 async function serve(opts: FastPathOptions, path: string, route: FastMethod, ex: Exchange): Promise<void> {
   const { policy } = opts;
   const { wire, header } = ex;
-  const call = policy.begin(path, wire === "grpc" ? "grpc" : "connect", header, ex.connection);
+  const protocol = wire === "grpc" ? "grpc" : "connect";
+  const admitted = admit(policy, path, protocol, header, ex.connection);
+  if (admitted instanceof ConnectError) return ex.refuse(admitted);
+  const call = policy.begin(path, protocol, header, ex.connection);
+  if (admitted !== undefined) call.identify(admitted);
   const abort = new CallCancellation();
   // A client that goes away cancels the call (its queued inference is dropped).
-  const unwatch = ex.watchClose(() => abort.abort(new ConnectError("the client cancelled the call", Code.Canceled)));
+  const unwatch = ex.watchClose(() => abort.abort(clientCancelled()));
   let timer: NodeJS.Timeout | undefined;
   try {
     const timeout = wire === "grpc" ? parseGrpcTimeout(header("grpc-timeout") ?? null, Number.MAX_SAFE_INTEGER) : parseConnectTimeout(header("connect-timeout-ms") ?? null, Number.MAX_SAFE_INTEGER);
@@ -132,7 +141,6 @@ async function serve(opts: FastPathOptions, path: string, route: FastMethod, ex:
     const bodyRead = ex.readBody((route.maxMessageBytes ?? opts.maxMessageBytes) + (wire === "grpc" ? 5 : 0));
     const body = expired ? await Promise.race([bodyRead, expired]) : await bodyRead;
     const message = decode(route.method.input, wire, body);
-    policy.authorize(path, header, ex.connection, call);
     policy.validate(route.method.input, message);
     const ctx: CallContext = {
       signal: abort.signal,
@@ -153,8 +161,11 @@ async function serve(opts: FastPathOptions, path: string, route: FastMethod, ex:
 
 function decode(schema: DescMessage, wire: Wire, body: Buffer): Message {
   if (wire === "connect-json") {
+    const text = body.toString("utf8");
+    const nonDecimal = findNonDecimalNumber(schema, text);
+    if (nonDecimal) throw nonDecimalNumber(nonDecimal);
     try {
-      return fromJsonString(schema, body.toString("utf8"), { ignoreUnknownFields: false });
+      return fromJsonString(schema, text, { ignoreUnknownFields: false });
     } catch (e) {
       throw ConnectError.from(e, Code.InvalidArgument);
     }
@@ -176,6 +187,7 @@ function unframe(body: Buffer): Uint8Array {
   const length = body.readUInt32BE(1);
   if (body.length < 5 + length) throw new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
   if (body.length > 5 + length) throw new ConnectError("unary request has more than one message", Code.Unimplemented);
-  if (flags & 0b1) throw new ConnectError("received compressed message without grpc-encoding", Code.Internal);
+  // PROTOCOL-HTTP2.md: without grpc-encoding the flag must be 0. The client broke the protocol: not INTERNAL.
+  if (flags & 0b1) throw new ConnectError(COMPRESSED_WITHOUT_ENCODING, Code.InvalidArgument);
   return body.subarray(5, 5 + length);
 }

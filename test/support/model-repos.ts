@@ -1,6 +1,6 @@
 // Model repositories built at test time, in temp directories: empty, with a
 // corrupt model, or with a small ONNX graph written here with onnx-proto.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -33,9 +33,13 @@ export function emptyRepository(): TempRepo {
   return tempRepo("pred-empty-repo-");
 }
 
-/** The shipped config.json, and `model` as `loan-approval/1/model.onnx`. */
+/** The shipped default image model, which readiness needs besides the loan model. */
+export const SHIPPED_IMAGE_MODEL = fileURLToPath(new URL("../../models/shapes", import.meta.url));
+
+/** The shipped config.json, and `model` as `loan-approval/1/model.onnx`; the shipped image model beside it. */
 export function repositoryWithModel(model: Uint8Array, prefix = "pred-repo-", opts: { execution?: "worker" | "event_loop" } = {}): TempRepo {
   const repo = tempRepo(prefix);
+  cpSync(SHIPPED_IMAGE_MODEL, join(repo.dir, "shapes"), { recursive: true });
   mkdirSync(join(repo.dir, "loan-approval", "1"), { recursive: true });
   const configPath = join(repo.dir, "loan-approval", "config.json");
   copyFileSync(SHIPPED_CONFIG, configPath);

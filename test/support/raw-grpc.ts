@@ -1,6 +1,8 @@
 // gRPC by hand over node:http2 (h2c), to send what no gRPC library would:
 // garbage payloads, truncated frames, lying flags, slow bodies.
 import * as http2 from "node:http2";
+import { afterAll, beforeAll } from "vitest";
+import type { TestServer } from "./test-server.js";
 
 /** A gRPC length-prefixed message: flag byte, 4-byte big-endian length, payload. */
 export function grpcFrame(payload: Uint8Array, options: { compressed?: boolean; declaredLength?: number } = {}): Buffer {
@@ -24,6 +26,8 @@ export interface RawGrpcResult {
   /** RST_STREAM code (0 when the stream closed normally). */
   rstCode: number;
   streamError?: Error;
+  /** True when no end of stream came within `timeoutMs` (the stream was then cancelled). */
+  timedOut: boolean;
 }
 
 export interface RawGrpcCall {
@@ -32,6 +36,8 @@ export interface RawGrpcCall {
   headers?: Record<string, string>;
   /** Wait this long after the request headers before sending the frames. */
   bodyDelayMs?: number;
+  /** Give up on an answer after this long: cancel the stream and report timedOut. */
+  timeoutMs?: number;
 }
 
 /** One gRPC call on an existing h2c session; resolves when the stream closes, whatever happened. */
@@ -48,11 +54,17 @@ export function rawGrpc(session: http2.ClientHttp2Session, call: RawGrpcCall): P
     let trailers: http2.IncomingHttpHeaders = {};
     let streamError: Error | undefined;
     const chunks: Buffer[] = [];
+    let timedOut = false;
+    const timer = call.timeoutMs === undefined ? undefined : setTimeout(() => {
+      timedOut = true;
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+    }, call.timeoutMs);
     stream.on("response", (h) => (headers = h));
     stream.on("trailers", (t) => (trailers = t));
     stream.on("data", (d: Buffer) => chunks.push(d));
     stream.on("error", (e) => (streamError = e));
     stream.on("close", () => {
+      clearTimeout(timer);
       const source = trailers["grpc-status"] !== undefined ? trailers : headers;
       const status = source["grpc-status"];
       const message = source["grpc-message"];
@@ -63,8 +75,9 @@ export function rawGrpc(session: http2.ClientHttp2Session, call: RawGrpcCall): P
         grpcStatus: status === undefined ? undefined : Number(status),
         grpcMessage: typeof message === "string" ? decodeURIComponent(message) : undefined,
         body: Buffer.concat(chunks),
-        rstCode: stream.rstCode ?? 0,
+        rstCode: timedOut ? 0 : stream.rstCode ?? 0,
         streamError,
+        timedOut,
       });
     });
     const send = () => {
@@ -81,4 +94,29 @@ export function h2cSession(baseUrl: string): http2.ClientHttp2Session {
   const session = http2.connect(baseUrl);
   session.on("error", () => {});
   return session;
+}
+
+/**
+ * A test server for the enclosing suite and one h2c session to it, started
+ * before its tests and closed after them; read them after beforeAll.
+ */
+export function serverWithSession(start: () => Promise<TestServer>): { readonly server: TestServer; readonly session: http2.ClientHttp2Session } {
+  let server: TestServer | undefined;
+  let session: http2.ClientHttp2Session | undefined;
+  beforeAll(async () => {
+    server = await start();
+    session = h2cSession(server.baseUrl);
+  });
+  afterAll(async () => {
+    session?.close();
+    await server?.close();
+  });
+  return {
+    get server() {
+      return server!;
+    },
+    get session() {
+      return session!;
+    },
+  };
 }

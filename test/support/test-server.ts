@@ -3,7 +3,7 @@
 import { Writable } from "node:stream";
 import pino from "pino";
 import { loadConfig } from "../../src/config.js";
-import { startServer, type RunningServer } from "../../src/server.js";
+import { startServer, type RunningServer, type StartOptions } from "../../src/server.js";
 
 export const API_KEY = "test-key-alpha";
 export const OTHER_API_KEY = "test-key-beta";
@@ -18,7 +18,7 @@ export interface TestServer extends RunningServer {
   rawLogs(): string;
 }
 
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, options: StartOptions = {}): Promise<TestServer> {
   const config = loadConfig({
     PORT: "0",
     METRICS_PORT: "0",
@@ -38,7 +38,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
       done();
     },
   });
-  const server = await startServer(config, pino({ level: "info" }, sink));
+  const server = await startServer(config, pino({ level: "info" }, sink), options);
   await server.modelsLoaded;
   return { ...server, baseUrl: `http://127.0.0.1:${server.port}`, metricsBaseUrl: `http://127.0.0.1:${server.metricsPort}`, logs, rawLogs: () => raw };
 }

@@ -1,0 +1,69 @@
+// The models panel: every model from ListModels, its default version and
+// the state of each version.
+import { ModelVersionState, type ModelSummary } from "../../gen/prediction/v1/prediction_service_pb.js";
+import type { PredictionClient } from "./api.js";
+import { byId, h, setStatus } from "./dom.js";
+import { explain, type ShownError } from "./errors.js";
+
+export interface ModelsPanelDeps {
+  client(): PredictionClient;
+  hasKey(): boolean;
+  onError(error: ShownError): void;
+}
+
+const STATES: Record<ModelVersionState, [string, string]> = {
+  [ModelVersionState.UNSPECIFIED]: ["unknown", "plain"],
+  [ModelVersionState.LOADING]: ["loading", "busy"],
+  [ModelVersionState.READY]: ["ready", "ok"],
+  [ModelVersionState.FAILED]: ["failed", "no"],
+  [ModelVersionState.UNLOADING]: ["unloading", "plain"],
+};
+
+/** Sets the panel up and returns its refresh function. */
+export function setUpModelsPanel(deps: ModelsPanelDeps): () => Promise<void> {
+  const status = byId("models-status");
+  const body = byId("models-body");
+  const table = byId("models-table");
+  async function refresh(): Promise<void> {
+    if (!deps.hasKey()) {
+      table.hidden = true;
+      return setStatus(status, "info", "Enter your API key above to see the models.");
+    }
+    setStatus(status, "busy", "Loading models…");
+    try {
+      const { models } = await deps.client().listModels({});
+      body.replaceChildren(...models.map(row));
+      table.hidden = models.length === 0;
+      setStatus(status, "info", models.length === 0 ? "The server has no models." : "");
+    } catch (reason) {
+      const shown = explain(reason);
+      table.hidden = true;
+      setStatus(status, "error", shown.message);
+      deps.onError(shown);
+    }
+  }
+  byId("models-refresh").addEventListener("click", () => void refresh());
+  return refresh;
+}
+
+function row(m: ModelSummary): HTMLElement {
+  return h(
+    "tr",
+    {},
+    h("th", { scope: "row" }, m.name),
+    h("td", {}, m.task.replace(/_/g, " ")),
+    h("td", {}, m.defaultVersion || h("span", { class: "muted" }, "none ready")),
+    h(
+      "td",
+      {},
+      h(
+        "ul",
+        { class: "chips" },
+        ...m.versions.map((v) => {
+          const [text, kind] = STATES[v.state];
+          return h("li", { class: `chip chip-${kind}`, title: v.error || "" }, `v${v.version} · ${text}`);
+        }),
+      ),
+    ),
+  );
+}
