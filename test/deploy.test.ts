@@ -277,14 +277,23 @@ describe("deploy/k8s manifests", () => {
     if (uid !== undefined) expect(user!.split(":")[0]).toBe(String(uid));
   });
 
-  it("takes API_KEYS from the Secret the example and README describe", () => {
-    const ref = envValue("API_KEYS")?.valueFrom?.secretKeyRef;
-    expect(ref).toBeDefined();
-    expect(envValue("API_KEYS")?.value).toBeUndefined();
+  it("reads the hashed key file from the Secret the example and README describe, mounted as a directory", () => {
+    expect(envValue("API_KEYS")).toBeUndefined();
+    const file = envValue("API_KEYS_FILE")?.value as string;
+    expect(file).toMatch(/^\//);
+    const dir = file.slice(0, file.lastIndexOf("/"));
+    const mount = (container.volumeMounts as Manifest[]).find((m) => m.mountPath === dir);
+    // subPath mounts never see a Secret's updates: a revocation would need a restart.
+    expect(mount?.subPath).toBeUndefined();
+    const volume = (podSpec.volumes as Manifest[]).find((v) => v.name === mount?.name);
+    const name = volume?.secret?.secretName;
+    expect(name).toBeDefined();
+    // The non-root user reads the files through the pod's group.
+    expect(podSpec.securityContext.fsGroup).toBe(podSpec.securityContext.runAsGroup);
     const [secret] = parseYamlFile("deploy/secret.example.yaml");
-    expect(secret).toMatchObject({ apiVersion: "v1", kind: "Secret", metadata: { name: ref.name } });
-    expect(Object.keys({ ...secret!.stringData, ...secret!.data })).toContain(ref.key);
-    expect(readFileSync("deploy/README.md", "utf8")).toMatch(new RegExp(`kubectl .*create secret generic ${ref.name} `));
+    expect(secret).toMatchObject({ apiVersion: "v1", kind: "Secret", metadata: { name } });
+    expect(Object.keys({ ...secret!.stringData, ...secret!.data })).toContain(file.slice(dir.length + 1));
+    expect(readFileSync("deploy/README.md", "utf8")).toMatch(new RegExp(`kubectl .*create secret generic ${name} `));
   });
 
   it("annotates the pods for Prometheus on the metrics port", () => {

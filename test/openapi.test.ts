@@ -63,7 +63,7 @@ describe("the generated OpenAPI document", () => {
     expect(checked).toBeGreaterThanOrEqual(10);
     // Spelled out once, as a person reads it.
     expect(schemaOf("prediction.v1.PredictRequest").properties.age).toMatchObject({ type: "integer", minimum: 18, maximum: 120 });
-    expect(schemaOf("prediction.v1.PredictRequest").properties.income).toMatchObject({ type: "number", exclusiveMinimum: 0 });
+    expect(schemaOf("prediction.v1.PredictRequest").properties.income).toMatchObject({ type: "number", minimum: 1 });
   });
 
   it("writes fields in the proto3 JSON mapping, with the proto comments", () => {

@@ -69,6 +69,8 @@ describe("the web page", () => {
         const wantProbability = `${(expected.message!.approvalProbability * 100).toFixed(1)}%`;
         for (const transport of ["connect", "grpc-web"]) {
           await page.check(`input[name=transport][value=${transport}]`);
+          // No answer left from an earlier submit may pass for this one.
+          await page.evaluate(() => document.getElementById("loan-result")!.replaceChildren());
           await fillLoan(page, app);
           await page.click("#loan-form button[type=submit]");
           await eventually(() => page.textContent("#loan-result .meta")).toContain(transport === "connect" ? "via Connect" : "via gRPC-Web");
@@ -77,7 +79,6 @@ describe("the web page", () => {
           // The reasons behind it, as the server gave them.
           expect(await page.locator(".factors li").count()).toBe(expected.message!.factors.length);
           await page.check("input[name=transport][value=connect]");
-          await page.evaluate(() => document.getElementById("loan-result")!.replaceChildren());
         }
         await page.click("#loan-form button[type=submit]");
         await page.waitForSelector("[data-testid=decision]");

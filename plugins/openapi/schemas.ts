@@ -32,7 +32,7 @@ export class SchemaSet {
       const schema = this.fieldSchema(field, rulesOf(field, this.rulesExt));
       const oneof = field.oneof ? `At most one of ${field.oneof.fields.map((f) => "`" + f.jsonName + "`").join(", ")} is set.` : undefined;
       const description = [describe(field), oneof, schema.description].filter(Boolean).join("\n\n");
-      const example = field.fieldKind === "scalar" && field.scalar === ScalarType.STRING ? exampleFrom(describe(field)) : undefined;
+      const example = field.fieldKind === "scalar" ? exampleFrom(describe(field), field.scalar === ScalarType.STRING) : undefined;
       properties[field.jsonName] = { ...schema, ...optional("description", description), ...(example !== undefined ? { examples: [example] } : {}) };
     }
     return { type: "object", ...optional("description", describe(message)), properties, additionalProperties: false };
@@ -111,12 +111,18 @@ function wellKnown(message: DescMessage): JsonSchema | undefined {
 }
 
 /**
- * A string field's example, from its comment: "" when the comment says what
- * empty means (the value a caller can send as is), else its first
- * `e.g. "..."`. "Try it out" starts from these instead of "string".
+ * A scalar field's example, from its comment. A string: "" when the comment
+ * says what empty means (the value a caller can send as is), else its first
+ * `e.g. "..."`. A number: its first `e.g. <number>`. "Try it out" starts
+ * from these instead of "string" or a bound, which need not make a valid
+ * request when the rules relate two fields.
  */
-function exampleFrom(comment: string | undefined): string | undefined {
+function exampleFrom(comment: string | undefined, isString: boolean): string | number | undefined {
   if (!comment) return undefined;
+  if (!isString) {
+    const n = comment.match(/e\.g\.\s*(-?\d[\d_]*(?:\.\d+)?)/)?.[1];
+    return n === undefined ? undefined : Number(n.replaceAll("_", ""));
+  }
   if (/\bEmpty:/.test(comment)) return "";
   return comment.match(/e\.g\.\s*"([^"]*)"/)?.[1];
 }

@@ -44,7 +44,7 @@ export function refusalOf(contentType: string | undefined, error: ConnectError):
  * resets the stream (NO_ERROR, as gRPC servers do after an early answer);
  * HTTP/1.1 sends the whole answer at once (its length given) but ends the
  * response, which closes the connection, only once the body has been read to
- * nowhere or DRAIN_LIMIT_MS have passed.
+ * nowhere (up to DRAIN_LIMIT_BYTES) or DRAIN_LIMIT_MS have passed.
  */
 export function refuseRequest(req: Parameters<NodeHandler>[0], res: Parameters<NodeHandler>[1], error: ConnectError): void {
   // On HTTP/2 the answer goes on the stream itself: only there can its one HEADERS frame end the stream (gRPC trailers-only).
@@ -56,13 +56,25 @@ export function refuseRequest(req: Parameters<NodeHandler>[0], res: Parameters<N
   // Drained, then closed: closing on unread bytes resets the connection, and a client still sending may lose the answer.
   const end = () => {
     clearTimeout(cut);
-    res.end();
+    if (!res.writableEnded) res.end();
   };
-  const cut = setTimeout(end, DRAIN_LIMIT_MS).unref();
+  const cut = setTimeout(() => {
+    end();
+    req.socket.destroy();
+  }, DRAIN_LIMIT_MS).unref();
   req.once("end", end);
   req.socket.once("close", () => clearTimeout(cut));
-  req.resume();
+  // Past the budget reading stops: TCP flow control then holds the client's
+  // upload where it is, with the answer already in its hands.
+  let drained = 0;
+  req.on("data", (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > DRAIN_LIMIT_BYTES) req.pause();
+  });
 }
+
+/** How much of a refused HTTP/1.1 request's body is read to nowhere before reading stops. */
+const DRAIN_LIMIT_BYTES = 1 << 20;
 
 /** How long a refused HTTP/1.1 request's body is read to nowhere before its connection is closed anyway. */
 const DRAIN_LIMIT_MS = 5_000;

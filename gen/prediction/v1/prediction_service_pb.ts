@@ -46,32 +46,33 @@ export const file_prediction_v1_prediction_service: GenFile = /*@__PURE__*/
  */
 export type PredictRequest = Message<"prediction.v1.PredictRequest"> & {
   /**
-   * Applicant's age in whole years. Range: 18..120 inclusive. The loan model
-   * uses age only in favour of applicants aged 62 or older (Regulation B):
-   * approval never falls as age rises, and age is never a reason for a denial.
+   * Applicant's age in whole years, e.g. 35. Range: 18..120 inclusive. The loan
+   * model uses age only in favour of applicants aged 62 or older (Regulation
+   * B): approval never falls as age rises, and age is never a reason for a
+   * denial.
    *
    * @generated from field: int32 age = 1;
    */
   age: number;
 
   /**
-   * Applicant's gross annual income in US dollars. Range: 1..1,000,000,000
-   * inclusive (1e9), finite.
+   * Applicant's gross annual income in US dollars, e.g. 85000. Range:
+   * 1..1,000,000,000 inclusive (1e9), finite.
    *
    * @generated from field: double income = 2;
    */
   income: number;
 
   /**
-   * FICO credit score. Range: 300..850 inclusive.
+   * FICO credit score, e.g. 720. Range: 300..850 inclusive.
    *
    * @generated from field: int32 credit_score = 3;
    */
   creditScore: number;
 
   /**
-   * Years with the current employer; fractions allowed (8.5 = eight and a
-   * half years). Range: 0..80 inclusive, finite, and at most age - 14 (no one
+   * Years with the current employer, e.g. 5; fractions allowed (8.5 = eight and
+   * a half years). Range: 0..80 inclusive, finite, and at most age - 14 (no one
    * works for an employer from before the age of 14).
    *
    * @generated from field: double employment_years = 4;
@@ -79,7 +80,7 @@ export type PredictRequest = Message<"prediction.v1.PredictRequest"> & {
   employmentYears: number;
 
   /**
-   * Requested loan principal in US dollars. Range: > 0 and at most
+   * Requested loan principal in US dollars, e.g. 25000. Range: > 0 and at most
    * 1,000,000,000 (1e9), finite.
    *
    * @generated from field: double loan_amount = 5;
