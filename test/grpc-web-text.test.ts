@@ -106,3 +106,39 @@ it("streams health Watch in text mode (connect-node, server streaming)", async (
   const [first] = frames(decodeGroups(res.body.toString("latin1")));
   expect(fromBinary(HealthCheckResponseSchema, first!.data).status).toBe(Serving.SERVING);
 });
+
+it("holds a text-mode message to the same size limit as a binary one, with the same answer", async () => {
+  const small = await startTestServer({ MAX_MESSAGE_BYTES: "1024" });
+  try {
+    const big = frame(toBinary(PredictRequestSchema, create(PredictRequestSchema, { ...VALID, modelVersion: "9".repeat(3000) })));
+    const auth = { "x-api-key": API_KEY, "x-grpc-web": "1" };
+    const binary = await postTo(small.baseUrl, { ...auth, "content-type": "application/grpc-web+proto" }, big);
+    const text = await postTo(small.baseUrl, { ...auth, "content-type": "application/grpc-web-text" }, base64Pieces(big, 512));
+    const status = (r: Answer) => rpcStatusOf("grpc-web", { ...r, trailers: {}, headers: { ...r.headers, "content-type": "application/grpc-web" }, body: binaryBody(r) });
+    expect(status(binary).code).toBe(Code.ResourceExhausted);
+    expect(status(text).code).toBe(Code.ResourceExhausted);
+    expect(messageOf(text)).toBe(messageOf(binary));
+  } finally {
+    await small.close();
+  }
+});
+
+/** One POST of a whole body to another server. */
+function postTo(baseUrl: string, headers: Record<string, string>, body: Uint8Array | string): Promise<Answer> {
+  return fetch(baseUrl + PREDICT, { method: "POST", headers, body: typeof body === "string" ? body : new Uint8Array(body) }).then(async (r) => ({
+    status: r.status,
+    headers: Object.fromEntries(r.headers),
+    body: Buffer.from(await r.arrayBuffer()),
+  }));
+}
+
+/** The body's frames as bytes: decoded from base64 in text mode. */
+const binaryBody = (r: Answer) => (String(r.headers["content-type"]).includes("text") ? decodeGroups(r.body.toString("latin1")) : r.body);
+
+/** grpc-message, from the headers or the trailer frame. */
+function messageOf(r: Answer): string {
+  const inHeaders = r.headers["grpc-message"];
+  if (typeof inHeaders === "string") return decodeURIComponent(inHeaders);
+  const trailer = frames(binaryBody(r)).find((f) => f.flags & 0x80);
+  return decodeURIComponent(/grpc-message: ?(.*)\r\n/.exec(trailer?.data.toString("latin1") ?? "")?.[1] ?? "");
+}

@@ -151,8 +151,12 @@ function grpcWebExchange(req: NodeRequest, res: NodeResponse, wire: GrpcWebWire)
     connection: connectionOf(req),
     async readBody(limit) {
       if (wire === "grpc-web") return readBody(req, limit);
-      const bytes = grpcWebRequestBytes(wire, await readBody(req, textLimit(limit)));
-      if (bytes.length > limit) throw new ConnectError(`message is larger than the limit of ${limit} bytes`, Code.ResourceExhausted);
+      // The limit is on the message, as in binary mode, whatever its base64 takes.
+      const text = await readBody(req, textLimit(limit)).catch((e: unknown) => {
+        throw e instanceof ConnectError && e.code === Code.ResourceExhausted ? tooLarge(limit) : e;
+      });
+      const bytes = grpcWebRequestBytes(wire, text);
+      if (bytes.length > limit) throw tooLarge(limit);
       return bytes;
     },
     watchClose: closeWatcher(res),
@@ -196,6 +200,8 @@ function closeWatcher(target: EventEmitter & { readonly writableFinished: boolea
   };
 }
 
+const tooLarge = (limit: number) => new ConnectError(`message is larger than the limit of ${limit} bytes`, Code.ResourceExhausted);
+
 /** The whole body, or RESOURCE_EXHAUSTED as soon as it passes the limit. */
 function readBody(source: Readable, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -206,7 +212,7 @@ function readBody(source: Readable, limit: number): Promise<Buffer> {
       if (size > limit) {
         cleanup();
         source.resume();
-        reject(new ConnectError(`message is larger than the limit of ${limit} bytes`, Code.ResourceExhausted));
+        reject(tooLarge(limit));
         return;
       }
       chunks.push(chunk);
