@@ -19,6 +19,7 @@ const PROTOCOL_SUITES = [
   "test/key-gate.test.ts",
   "test/keyless-uploads.test.ts",
   "test/key-whitespace.test.ts",
+  "test/grpc-web-text.test.ts",
 ];
 
 export default defineConfig({

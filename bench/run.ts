@@ -31,7 +31,9 @@ const ALIASES: Record<string, string[]> = {
   connect: ["predict-connect-json"],
   json: ["predict-connect-json"],
   "predict-grpc-web": ["predict-grpc-web"],
-  "grpc-web": ["predict-grpc-web"],
+  "predict-grpc-web-text": ["predict-grpc-web-text"],
+  // gRPC-Web in both modes, with Connect JSON on the same server: their checks divide the two.
+  "grpc-web": ["predict-grpc-web", "predict-grpc-web-text", "predict-connect-json"],
   "predict-batch-grpc": ["predict-batch-grpc"],
   batch: ["predict-batch-grpc"],
   "classify-image-grpc": ["classify-image-grpc"],
@@ -397,7 +399,7 @@ async function main(): Promise<number> {
     //    (idle ones cost nothing measurable), runs interleaved target by target
     //    so that the ratios compare numbers taken minutes apart at most.
     // PredictBatch right after single Predict: its check divides the two, round by round.
-    const predictIds: WorkloadId[] = (["predict-grpc", "predict-batch-grpc", "predict-connect-json", "predict-grpc-web"] as const).filter(want);
+    const predictIds: WorkloadId[] = (["predict-grpc", "predict-batch-grpc", "predict-connect-json", "predict-grpc-web", "predict-grpc-web-text"] as const).filter(want);
     if (predictIds.length) {
       const reply = fx.replyBinary.toString("base64");
       const server = await slots.add(T.server, () => startRealServer({ name: T.server, modelRepository: shipped }));
@@ -414,6 +416,8 @@ async function main(): Promise<number> {
         "predict-grpc": [T.server, T.grpcJs, T.h2Floor, T.batchingOff],
         "predict-connect-json": [T.server, T.httpFloor],
         "predict-grpc-web": [T.server, T.httpFloor],
+        // Checked against Connect JSON on the same server, not against a floor.
+        "predict-grpc-web-text": [T.server],
         "predict-batch-grpc": [T.server],
       };
       for (const c of levels) {

@@ -15,6 +15,7 @@ import { InferencePool } from "./engine/inference-pool.js";
 import { ModelRepository } from "./engine/model-repository.js";
 import { createHealthService } from "./health/health-service.js";
 import { HealthStatus } from "./health/health-status.js";
+import { httpProbes } from "./health/http-probes.js";
 import { LIVENESS } from "./health/probe-services.js";
 import { callLogInterceptor, connectAdmission, validationInterceptor } from "./interceptors.js";
 import { clusterMetricsClient } from "./metrics/cluster-metrics.js";
@@ -125,9 +126,11 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   const services = [PredictionService.typeName, Health.typeName, "grpc.reflection.v1.ServerReflection"];
   // The page, /docs and /openapi.json: open, GET/HEAD, and only paths no RPC has (so RPC calls never look here).
   const site = staticSite(options.webRoot);
+  // GET /healthz and /readyz: open, for load balancers that cannot speak gRPC.
+  const probes = httpProbes(health);
   const notFound = fallbackHandler(services);
   const siteThenFallback: NodeHandler = (req, res) => {
-    if (!site(req, res)) notFound(req, res);
+    if (!probes(req, res) && !site(req, res)) notFound(req, res);
   };
   const rpc = rpcHandler({
     routes(router) {

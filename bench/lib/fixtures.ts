@@ -32,6 +32,8 @@ export interface RequestFiles {
   predict: PredictRequest;
   /** gRPC (and gRPC-Web: same framing) body of one Predict call. */
   predictFrameFile: string;
+  /** The same frame in base64: a gRPC-Web text-mode body. */
+  predictTextFile: string;
   predictJsonFile: string;
   batchFrameFile: string;
   classifyFrameFile: string;
@@ -122,6 +124,8 @@ export async function writeRequestFiles(dir: string): Promise<RequestFiles> {
   const predict = sampleApplication();
   const predictFrameFile = join(dir, "predict.grpc.bin");
   writeFileSync(predictFrameFile, grpcFrame(toBinary(PredictRequestSchema, predict)));
+  const predictTextFile = join(dir, "predict.grpc-web-text.txt");
+  writeFileSync(predictTextFile, grpcFrame(toBinary(PredictRequestSchema, predict)).toString("base64"));
   const predictJsonFile = join(dir, "predict.json");
   writeFileSync(predictJsonFile, toJsonString(PredictRequestSchema, predict));
   const batchFrameFile = join(dir, "predict-batch-100.grpc.bin");
@@ -134,7 +138,7 @@ export async function writeRequestFiles(dir: string): Promise<RequestFiles> {
     classifyFrameFile,
     grpcFrame(toBinary(ClassifyImageRequestSchema, create(ClassifyImageRequestSchema, { image: jpeg, contentType: "image/jpeg", topK: 5, modelName: IMAGE_MODEL }))),
   );
-  return { dir, predict, predictFrameFile, predictJsonFile, batchFrameFile, classifyFrameFile, jpeg };
+  return { dir, predict, predictFrameFile, predictTextFile, predictJsonFile, batchFrameFile, classifyFrameFile, jpeg };
 }
 
 export async function makeFixtures(dir: string, opts: { imageSeed: number }): Promise<Fixtures> {

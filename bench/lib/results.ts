@@ -146,6 +146,11 @@ export function pairedRatio(r: Results, workload: string, c: number, num: string
   return roundByRound(r, c, { target: num, workload }, { target: den, workload }, (m) => m.okCallsPerSec);
 }
 
+/** One workload's OK calls/s ÷ another's on the real server at c, round by round as pairedRatio() does. */
+export function pairedWorkloadRatio(r: Results, c: number, num: string, den: string): PairedRatio {
+  return roundByRound(r, c, { target: T.server, workload: num }, { target: T.server, workload: den }, (m) => m.okCallsPerSec);
+}
+
 /**
  * PredictBatch's rows/s ÷ single Predict's OK calls/s on the server at c,
  * round by round as pairedRatio() does (since run 22 both are measured in
@@ -240,6 +245,9 @@ export function computeChecks(r: Results): Check[] {
     note: p99 === undefined ? "not measured" : errorsNote(sGrpc),
   });
   paired("Predict Connect JSON/HTTP1.1: server vs bare node:http, c=64", "server OK calls/s ÷ node:http floor calls/s", pairedRatio(r, "predict-connect-json", PREDICT_CHECK_LEVEL, T.server, T.httpFloor), 0.4);
+  for (const [workload, mode] of [["predict-grpc-web", "binary"], ["predict-grpc-web-text", "text"]] as const) {
+    paired(`Predict gRPC-Web ${mode} vs Connect JSON, same server, c=64`, `server gRPC-Web ${mode} OK calls/s ÷ server Connect JSON OK calls/s`, pairedWorkloadRatio(r, PREDICT_CHECK_LEVEL, workload, "predict-connect-json"), 0.8);
+  }
   paired("PredictBatch(100) rows/s vs single Predict calls/s, c=64 (gRPC)", "(batch OK calls/s × 100) ÷ Predict OK calls/s", pairedBatchRatio(r, PREDICT_CHECK_LEVEL), 30);
   const inproc = pairedInProcess(r, 32);
   paired("Images: server (batching ON) vs in-process, c=32", `server OK images/s ÷ in-process images/s (${inproc.mode ?? "?"}, the better mode by median)`, inproc, 0.8);
@@ -298,6 +306,12 @@ export function ratioRows(r: Results): RatioRow[] {
       const other = find(r, ref, w, m.concurrency);
       if (!other) continue;
       rows.push({ workload: w, concurrency: m.concurrency, server: s, reference: ref, serverValue: m.okCallsPerSec, referenceValue: other.okCallsPerSec, ratio: m.okCallsPerSec / other.okCallsPerSec, unit: "OK calls/s" });
+    }
+  }
+  for (const w of ["predict-grpc-web", "predict-grpc-web-text"]) {
+    for (const m of measured(w, T.server)) {
+      const json = find(r, T.server, "predict-connect-json", m.concurrency);
+      if (json) rows.push({ workload: w, concurrency: m.concurrency, server: T.server, reference: "server Connect JSON", serverValue: m.okCallsPerSec, referenceValue: json.okCallsPerSec, ratio: m.okCallsPerSec / json.okCallsPerSec, unit: "OK calls/s" });
     }
   }
   for (const m of measured("predict-batch-grpc", T.server)) {

@@ -13,7 +13,7 @@ import {
 import { API_KEY, BATCH_ROWS, IMAGE_MODEL, type RequestFiles } from "./fixtures.js";
 import { grpcCall, httpPost, parseGrpcWeb } from "./grpc-wire.js";
 
-export type WorkloadId = "predict-grpc" | "predict-connect-json" | "predict-grpc-web" | "predict-batch-grpc" | "classify-image-grpc";
+export type WorkloadId = "predict-grpc" | "predict-connect-json" | "predict-grpc-web" | "predict-grpc-web-text" | "predict-batch-grpc" | "classify-image-grpc";
 
 export interface Workload {
   id: WorkloadId;
@@ -54,6 +54,20 @@ function grpcVerifier(path: string, bodyFile: string, headers: string[], check: 
   };
 }
 
+/** One gRPC-Web Predict call, binary or text (the answer is decoded from base64 when its content type says text). */
+function grpcWebVerifier(bodyFile: string, headers: string[]) {
+  return async (port: number): Promise<string | undefined> => {
+    const r = await httpPost(port, PREDICT, readFileSync(bodyFile), headerRecord(headers));
+    if (r.error) return `call failed: ${r.error}`;
+    if (r.status !== 200) return `HTTP status ${r.status}`;
+    const text = String(r.headers["content-type"] ?? "").startsWith("application/grpc-web-text");
+    const web = parseGrpcWeb(text ? { ...r, body: Buffer.from(r.body.toString("latin1"), "base64") } : r);
+    if (web.grpcStatus !== 0) return `grpc-status ${web.grpcStatus ?? "missing"} ${web.grpcMessage ?? ""}`.trim();
+    if (web.messages.length !== 1) return `${web.messages.length} response messages`;
+    return predictOk(web.messages[0]!);
+  };
+}
+
 const predictOk = (m: Buffer): string | undefined => {
   const r = fromBinary(PredictResponseSchema, m);
   return r.decision === Decision.UNSPECIFIED || r.modelName === "" ? `unexpected PredictResponse ${JSON.stringify({ decision: r.decision, model: r.modelName })}` : undefined;
@@ -61,6 +75,8 @@ const predictOk = (m: Buffer): string | undefined => {
 
 export function workloads(f: RequestFiles): Record<WorkloadId, Workload> {
   const webHeaders = ["content-type: application/grpc-web+proto", "x-grpc-web: 1", `x-api-key: ${API_KEY}`];
+  // As Google's grpc-web runtime sends a call in its default mode.
+  const textHeaders = ["content-type: application/grpc-web-text", "accept: application/grpc-web-text", "x-grpc-web: 1", `x-api-key: ${API_KEY}`];
   const jsonHeaders = ["content-type: application/json", `x-api-key: ${API_KEY}`];
   return {
     "predict-grpc": {
@@ -107,15 +123,19 @@ export function workloads(f: RequestFiles): Record<WorkloadId, Workload> {
       rowsPerCall: 1,
       metricsMethod: PREDICT,
       metricsProtocol: "grpc-web",
-      async verify(port) {
-        const r = await httpPost(port, PREDICT, readFileSync(f.predictFrameFile), headerRecord(webHeaders));
-        if (r.error) return `call failed: ${r.error}`;
-        if (r.status !== 200) return `HTTP status ${r.status}`;
-        const web = parseGrpcWeb(r);
-        if (web.grpcStatus !== 0) return `grpc-status ${web.grpcStatus ?? "missing"} ${web.grpcMessage ?? ""}`.trim();
-        if (web.messages.length !== 1) return `${web.messages.length} response messages`;
-        return predictOk(web.messages[0]!);
-      },
+      verify: grpcWebVerifier(f.predictFrameFile, webHeaders),
+    },
+    "predict-grpc-web-text": {
+      id: "predict-grpc-web-text",
+      title: "Predict, gRPC-Web text (HTTP/1.1)",
+      generator: "wrk",
+      path: PREDICT,
+      bodyFile: f.predictTextFile,
+      headers: textHeaders,
+      rowsPerCall: 1,
+      metricsMethod: PREDICT,
+      metricsProtocol: "grpc-web",
+      verify: grpcWebVerifier(f.predictTextFile, textHeaders),
     },
     "predict-batch-grpc": {
       id: "predict-batch-grpc",

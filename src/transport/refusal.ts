@@ -16,8 +16,9 @@ interface Refusal {
 
 /**
  * The answer that carries `error` in the protocol of a request with this
- * content type: gRPC and gRPC-Web trailers-only (the status in the headers),
- * Connect streaming an end-stream message, Connect unary its JSON error body.
+ * content type: gRPC and gRPC-Web trailers-only (the status in the headers;
+ * with no body, the same answer serves gRPC-Web's text mode), Connect
+ * streaming an end-stream message, Connect unary its JSON error body.
  */
 export function refusalOf(contentType: string | undefined, error: ConnectError): Refusal {
   const ct = (contentType ?? "").toLowerCase();

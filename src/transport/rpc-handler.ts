@@ -10,11 +10,13 @@
 // - a call is admitted (its key checked) on its headers before connect-node
 //   reads any of its body, and a refused one is answered here (refusal.ts);
 // - a deadline over `maxTimeoutMs` is clamped to it rather than refused
-//   (deadline-cap.ts).
+//   (deadline-cap.ts);
+// - gRPC-Web's text mode, which connect-node lacks, is turned into binary
+//   on the way in and back into text on the way out (grpc-web-text.ts).
 import { Code, ConnectError, createConnectRouter, createContextKey, createContextValues, type ConnectRouter, type ConnectRouterOptions, type ContextValues } from "@connectrpc/connect";
 import { type UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { codeFromString } from "@connectrpc/connect/protocol-connect";
-import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
+import { trailerFlag, trailerParse } from "@connectrpc/connect/protocol-grpc-web";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import * as http2 from "node:http2";
 import type { ServerHttp2Stream } from "node:http2";
@@ -22,6 +24,8 @@ import { clientCancelled } from "../policy/errors.js";
 import { clientFaultMessage } from "../policy/client-faults.js";
 import { clampDeadlineHeaders } from "./deadline-cap.js";
 import { brotliDecompressSync, gunzipSync } from "node:zlib";
+import { binaryResponseToText, textRequestToBinary } from "./grpc-web-text.js";
+import { isGrpcWebText, trailerFrame } from "./grpc-web-wire.js";
 import type { NodeHandler } from "./node-handler.js";
 import { refuseRequest } from "./refusal.js";
 import { strictJsonRouter } from "./strict-json-router.js";
@@ -73,10 +77,12 @@ export function rpcHandler(options: RpcHandlerOptions): NodeHandler {
     res.once("close", () => written(res.writableFinished && !resetByClient(res)));
     values.set(callStartedKey, call);
     const onRejected = options.onRejected;
-    handler(universalRequestFromNodeRequest(req, res, undefined, values))
+    const text = isGrpcWebText(req.headers["content-type"]);
+    const uReq = universalRequestFromNodeRequest(req, res, undefined, values);
+    handler(text ? textRequestToBinary(uReq) : uReq)
       .then(clientParseErrors)
       .then((uRes) => (call.started || !onRejected ? uRes : reportRejection(uRes, (error) => onRejected(handler.requestPath, req, clientLeft(req, res) ? clientCancelled() : error))))
-      .then((uRes) => universalResponseToNodeResponse(uRes, res))
+      .then((uRes) => universalResponseToNodeResponse(text ? binaryResponseToText(uRes) : uRes, res))
       .catch((reason) => {
         if (reason instanceof URIError && answerUnencodable(req, res)) {
           if (!call.started) onRejected?.(handler.requestPath, req, new ConnectError(UNENCODABLE, Code.InvalidArgument));
@@ -144,22 +150,13 @@ function answerUnencodable(req: Parameters<NodeHandler>[0], res: Parameters<Node
   if (res.headersSent || !(isGrpcWeb(header) || isGrpc(header))) return false;
   res.writeHead(200, { "content-type": contentType });
   if (isGrpcWeb(header)) {
-    res.end(trailerFrame(unencodableStatus(), trailerFlag));
+    const frame = trailerFrame(unencodableStatus(), trailerFlag);
+    res.end(isGrpcWebText(contentType) ? frame.toString("base64") : frame);
   } else {
     res.addTrailers(Object.fromEntries(unencodableStatus()));
     res.end();
   }
   return true;
-}
-
-/** A gRPC-Web trailer frame holding `trailer`. */
-function trailerFrame(trailer: Headers, flags: number): Uint8Array {
-  const data = trailerSerialize(trailer);
-  const frame = Buffer.alloc(5 + data.length);
-  frame[0] = flags;
-  frame.writeUInt32BE(data.length, 1);
-  frame.set(data, 5);
-  return frame;
 }
 
 const COMPRESSED_FLAG = 0b1;

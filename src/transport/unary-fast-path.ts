@@ -1,8 +1,9 @@
 // A fast path for the unary PredictionService calls (Predict, PredictBatch,
-// ClassifyImage) in their two common encodings: gRPC over HTTP/2
+// ClassifyImage) in their common encodings: gRPC over HTTP/2
 // (`application/grpc`, uncompressed), taken on the bare HTTP/2 stream, and
-// Connect unary (`application/json` or `application/proto`, uncompressed),
-// taken on the Node request/response. connect-node runs every call through
+// Connect unary (`application/json` or `application/proto`) and gRPC-Web
+// (binary or text, protobuf), uncompressed, taken on the Node
+// request/response. connect-node runs every call through
 // async-iterable pipelines, an AbortController and several allocations per
 // call, which dominated the CPU profile (see README, Design); for an 84 KB
 // image it cost ~1.9 ms of CPU per call more than this path. Here a request is
@@ -10,8 +11,8 @@
 // protobuf-es and answered directly, running the very same CallPolicy
 // (request id, key, field rules, log, metrics, error mapping) and
 // the very same handler functions as the Connect path. Everything else falls
-// through to connect-node untouched: streaming, compression, gRPC-Web, other
-// methods and anything unusual.
+// through to connect-node untouched: streaming, compression, JSON over
+// gRPC-Web, other methods and anything unusual.
 import { fromJsonString, type DescMessage, type DescMethodUnary, type Message, type MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
@@ -27,7 +28,8 @@ import { COMPRESSED_WITHOUT_ENCODING } from "../policy/client-faults.js";
 import type { CallContext } from "../services/prediction-service.js";
 import type { StreamHandler } from "./listen.js";
 import type { NodeHandler } from "./node-handler.js";
-import { nodeExchange, streamExchange, type Exchange, type Wire } from "./unary-exchange.js";
+import { grpcWebWireOf } from "./grpc-web-wire.js";
+import { isGrpcFamily, nodeExchange, protocolOfWire, streamExchange, type Exchange, type Wire } from "./unary-exchange.js";
 
 type NodeRequest = Parameters<NodeHandler>[0];
 
@@ -73,7 +75,7 @@ export function unaryFastPath(opts: FastPathOptions): FastPath {
     handler(req, res) {
       const path = req.url ?? "";
       const route = req.method === "POST" ? routes.get(path) : undefined;
-      const wire = route ? connectWireOf(req) : undefined;
+      const wire = route ? nodeWireOf(req) : undefined;
       if (!route || !wire) return opts.fallthrough(req, res);
       serve(opts, path, route, nodeExchange(req, res, wire)).catch(() => res.destroy());
     },
@@ -98,10 +100,12 @@ function isPlainGrpc(h: IncomingHttpHeaders): boolean {
   return (enc === undefined || enc === "identity") && h.origin === undefined;
 }
 
-/** The Connect unary encodings taken here; undefined sends the request to connect-node. */
-function connectWireOf(req: NodeRequest): Exclude<Wire, "grpc"> | undefined {
+/** The Connect and gRPC-Web unary encodings taken here; undefined sends the request to connect-node. */
+function nodeWireOf(req: NodeRequest): Exclude<Wire, "grpc"> | undefined {
   const h = req.headers;
   const ct = h["content-type"];
+  const grpcWeb = grpcWebWireOf(ct, h["grpc-encoding"]);
+  if (grpcWeb) return grpcWeb;
   if (h["content-encoding"] !== undefined && h["content-encoding"] !== "identity") return undefined;
   const version = h["connect-protocol-version"];
   if (version !== undefined && version !== "1") return undefined;
@@ -113,7 +117,7 @@ function connectWireOf(req: NodeRequest): Exclude<Wire, "grpc"> | undefined {
 async function serve(opts: FastPathOptions, path: string, route: FastMethod, ex: Exchange): Promise<void> {
   const { policy } = opts;
   const { wire, header } = ex;
-  const protocol = wire === "grpc" ? "grpc" : "connect";
+  const protocol = protocolOfWire(wire);
   const admitted = admit(policy, path, protocol, header, ex.connection);
   if (admitted instanceof ConnectError) return ex.refuse(admitted);
   const call = policy.begin(path, protocol, header, ex.connection);
@@ -123,7 +127,7 @@ async function serve(opts: FastPathOptions, path: string, route: FastMethod, ex:
   const unwatch = ex.watchClose(() => abort.abort(clientCancelled()));
   let timer: NodeJS.Timeout | undefined;
   try {
-    const timeout = wire === "grpc" ? parseGrpcTimeout(header("grpc-timeout") ?? null, Number.MAX_SAFE_INTEGER) : parseConnectTimeout(header("connect-timeout-ms") ?? null, Number.MAX_SAFE_INTEGER);
+    const timeout = isGrpcFamily(wire) ? parseGrpcTimeout(header("grpc-timeout") ?? null, Number.MAX_SAFE_INTEGER) : parseConnectTimeout(header("connect-timeout-ms") ?? null, Number.MAX_SAFE_INTEGER);
     if (timeout.error) throw timeout.error;
     const timeoutMs = timeout.timeoutMs === undefined ? undefined : Math.min(timeout.timeoutMs, opts.maxDeadlineMs);
     const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
@@ -138,7 +142,7 @@ async function serve(opts: FastPathOptions, path: string, route: FastMethod, ex:
       });
       expired.catch(() => {});
     }
-    const bodyRead = ex.readBody((route.maxMessageBytes ?? opts.maxMessageBytes) + (wire === "grpc" ? 5 : 0));
+    const bodyRead = ex.readBody((route.maxMessageBytes ?? opts.maxMessageBytes) + (isGrpcFamily(wire) ? 5 : 0));
     const body = expired ? await Promise.race([bodyRead, expired]) : await bodyRead;
     const message = decode(route.method.input, wire, body);
     policy.validate(route.method.input, message);
@@ -171,7 +175,7 @@ function decode(schema: DescMessage, wire: Wire, body: Buffer): Message {
     }
   }
   let bytes: Uint8Array = body;
-  if (wire === "grpc") bytes = unframe(body);
+  if (isGrpcFamily(wire)) bytes = unframe(body);
   try {
     return decodeMessage(schema, bytes);
   } catch (e) {

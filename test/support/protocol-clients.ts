@@ -2,6 +2,7 @@
 // so each protocol test runs unchanged against all of them.
 import { createClient, ConnectError, Code, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { createGrpcWebTransport as createFetchGrpcWebTransport } from "@connectrpc/connect-web";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { BadRequestSchema, RetryInfoSchema, type BadRequest, type RetryInfo } from "../../gen/google/rpc/error_details_pb.js";
 import {
@@ -14,6 +15,7 @@ import {
   type PredictResponse,
 } from "../../gen/prediction/v1/prediction_service_pb.js";
 import { grpcJsClient } from "./grpc-js-client.js";
+import { grpcWebTextFetch } from "./grpc-web-text-fetch.js";
 import { create } from "@bufbuild/protobuf";
 import { ClassifyImageRequestSchema as ImageSchema, PredictBatchRequestSchema as BatchSchema, PredictRequestSchema as ReqSchema } from "../../gen/prediction/v1/prediction_service_pb.js";
 
@@ -108,4 +110,5 @@ export const PROTOCOL_CLIENTS: readonly ProtocolClientFactory[] = [
   connectKind("gRPC-Web binary (HTTP/1.1)", (baseUrl) => createGrpcWebTransport({ baseUrl, httpVersion: "1.1" })),
   connectKind("gRPC-Web JSON (HTTP/1.1)", (baseUrl) => createGrpcWebTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false })),
   connectKind("gRPC-Web binary (HTTP/2)", (baseUrl) => createGrpcWebTransport({ baseUrl, httpVersion: "2" })),
+  connectKind("gRPC-Web text (HTTP/1.1)", (baseUrl) => createFetchGrpcWebTransport({ baseUrl, useBinaryFormat: true, fetch: grpcWebTextFetch() })),
 ];
