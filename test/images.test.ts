@@ -58,6 +58,7 @@ function expectLabels(c: ImageClassification, label: string, topK: number) {
   expect(c.labels.reduce((a, l) => a + l.score, 0)).toBeLessThanOrEqual(1 + 1e-5);
   expect(c.modelName).toBe("shapes");
   expect(c.modelVersion).toBe("2");
+  expect(c.rejected, "one shape is not rejected").toBe(false);
 }
 
 function expectClassified(a: PredictImageResponse | undefined, id: string, label: string, topK = 5): ImageClassification {
