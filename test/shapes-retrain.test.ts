@@ -1,4 +1,4 @@
-// Opt-in (about 10 minutes on 2 cores): retrains the shapes model from this
+// Opt-in, as slow as training: retrains the shapes model from this
 // checkout into a temporary copy of models/shapes with the documented command
 // and checks that the held-out figures match the committed metrics.json within
 // TOLERANCE, and that the ONNX file is byte-identical when the environment is
