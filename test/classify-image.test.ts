@@ -57,7 +57,7 @@ describe.each(PROTOCOL_CLIENTS)("ClassifyImage over $name", (factory) => {
       expect(c.labels[0]?.label, c.labels.map((l) => `${l.label}=${l.score.toFixed(3)}`).join(" ")).toBe(label);
       expect(c.labels).toHaveLength(topK);
       expect(c.modelName).toBe("shapes");
-      expect(c.modelVersion).toBe("1");
+      expect(c.modelVersion).toBe("2");
       expect(ms(c.decodeTime)).toBeGreaterThan(0);
       expect(ms(c.inferenceTime)).toBeGreaterThan(0);
       expect(r.requestId).toMatch(/\S/);
@@ -127,7 +127,7 @@ describe("ClassifyImage with curl and fetch (Connect JSON)", () => {
       expect(c.labels.map((l) => l.label)[0]).toBe(label);
       expect(c.labels).toHaveLength(3);
       expect(c.modelName).toBe("shapes");
-      expect(c.modelVersion).toBe("1");
+      expect(c.modelVersion).toBe("2");
       expect(c.decodeTime).toMatch(/^\d+(\.\d+)?s$/);
       expect(c.inferenceTime).toMatch(/^\d+(\.\d+)?s$/);
     }

@@ -554,7 +554,7 @@ describe("Dockerfile", () => {
     for (const path of ["node_modules", "node_modules/sharp/package.json", ".git", ".git/HEAD", "test/deploy.test.ts", "bench/results/run.json", "README.md", "deploy/k8s/deployment.yaml", ".env"]) {
       expect(dockerIgnored(dockerignore, path), path).toBe(true);
     }
-    for (const path of ["package.json", "package-lock.json", ".npmrc", "scripts/build.mjs", "src/main.ts", "src/engine/inference-worker.mjs", "gen/prediction/v1/prediction_service_pb.ts", "models/shapes/1/model.onnx"]) {
+    for (const path of ["package.json", "package-lock.json", ".npmrc", "scripts/build.mjs", "src/main.ts", "src/engine/inference-worker.mjs", "gen/prediction/v1/prediction_service_pb.ts", "models/shapes/2/model.onnx"]) {
       expect(dockerIgnored(dockerignore, path), path).toBe(false);
     }
     const contextSources = dockerfile

@@ -57,7 +57,8 @@ function expectLabels(c: ImageClassification, label: string, topK: number) {
   for (let i = 1; i < c.labels.length; i++) expect(c.labels[i]!.score).toBeLessThanOrEqual(c.labels[i - 1]!.score);
   expect(c.labels.reduce((a, l) => a + l.score, 0)).toBeLessThanOrEqual(1 + 1e-5);
   expect(c.modelName).toBe("shapes");
-  expect(c.modelVersion).toBe("1");
+  expect(c.modelVersion).toBe("2");
+  expect(c.rejected, "one shape is not rejected").toBe(false);
 }
 
 function expectClassified(a: PredictImageResponse | undefined, id: string, label: string, topK = 5): ImageClassification {
@@ -307,7 +308,7 @@ describe("PredictImage streams", () => {
   });
 
   it("batches images from 8 concurrent streams (8 images each) into shared executions", async () => {
-    const labels = { model: "shapes", version: "1" };
+    const labels = { model: "shapes", version: "2" };
     const before = await scrapeMetrics(server.metricsBaseUrl);
     const bucket = (m: Awaited<ReturnType<typeof scrapeMetrics>>, le: string) => metricValue(m, "inference_batch_size_bucket", { ...labels, le });
     const count = (m: Awaited<ReturnType<typeof scrapeMetrics>>) => metricValue(m, "inference_batch_size_count", labels);

@@ -24,7 +24,8 @@ function shapesConfig(edit: (c: any) => void, dirName = "shapes"): string {
 describe("readModelConfig", () => {
   it("reads the shipped configs, with defaults and labels", async () => {
     const shapes = await readModelConfig("models/shapes");
-    expect(shapes.labels).toEqual(["circle", "square", "triangle", "star", "cross", "ring"]);
+    expect(shapes.labels).toEqual(["circle", "square", "triangle", "star", "cross", "ring", "other"]);
+    expect(shapes.reject).toEqual({ label: "other", min_score: 0.4 });
     const loan = await readModelConfig("models/loan-approval");
     expect(loan.batching.max_batch_size).toBe(2048);
     const bare = await readModelConfig(shapesConfig((c) => {
@@ -41,6 +42,9 @@ describe("readModelConfig", () => {
     ["a lowercase layout", (c: any) => (c.preprocessing.image.layout = "nchw"), "preprocessing.image.layout must be one of NCHW NHWC"],
     ["a missing std", (c: any) => delete c.preprocessing.image.std, "preprocessing.image.std needs 3 numbers"],
     ["a zero std", (c: any) => (c.preprocessing.image.std = [0.2, 0, 0.2]), "std values must be > 0"],
+    ["a pad colour out of range", (c: any) => (c.preprocessing.image.pad_rgb = [0, 256, 0]), "preprocessing.image.pad_rgb needs 3 integers in 0..255"],
+    ["a reject threshold above 1", (c: any) => (c.reject.min_score = 1.5), "reject.min_score must be a number in 0..1"],
+    ["a reject label not in the labels file", (c: any) => (c.reject.label = "none"), 'reject.label "none" is not in the labels file'],
     ["a size that does not match the input", (c: any) => (c.preprocessing.image.width = 32), "preprocessing makes [-1,3,64,32]"],
     ["an input without a dynamic batch", (c: any) => (c.inputs[0].shape = [1, 3, 64, 64]), "must have a dynamic batch dimension first"],
     ["a zero max_batch_size", (c: any) => (c.batching.max_batch_size = 0), "batching.max_batch_size must be an integer >= 1"],

@@ -73,7 +73,7 @@ beforeAll(async () => {
   config = await readModelConfig(MODEL_DIR);
   pre = config.preprocessing!.image!;
   labels = config.labels!;
-  session = await ort.InferenceSession.create(`${MODEL_DIR}1/model.onnx`, {
+  session = await ort.InferenceSession.create(`${MODEL_DIR}2/model.onnx`, {
     intraOpNumThreads: 1,
     graphOptimizationLevel: "all",
   });
@@ -87,11 +87,13 @@ describe("shapes model artifact", () => {
   it("config, labels and the ONNX graph agree on the interface", () => {
     expect(config.name).toBe("shapes");
     expect(config.task).toBe("image_classification");
-    expect(labels).toEqual([...SHAPE_LABELS]);
+    expect(labels).toEqual([...SHAPE_LABELS, "other"]);
+    expect(config.reject?.label).toBe("other");
     expect(config.inputs).toEqual([{ name: "image", dtype: "float32", shape: [-1, 3, 64, 64] }]);
     expect(config.outputs).toEqual([{ name: "probabilities", dtype: "float32", shape: [-1, labels.length] }]);
-    expect(pre).toMatchObject({ width: 64, height: 64, resize: "fill", layout: "NCHW", channel_order: "RGB", scale: 255, output: "probabilities" });
+    expect(pre).toMatchObject({ width: 64, height: 64, resize: "contain", layout: "NCHW", channel_order: "RGB", scale: 255, output: "probabilities" });
     for (const v of [...pre.mean, ...pre.std]) expect(v).toBeGreaterThan(0);
+    expect(pre.pad_rgb).toHaveLength(3);
     expect(session.inputNames).toEqual(["image"]);
     expect(session.outputNames).toEqual(["probabilities"]);
   });

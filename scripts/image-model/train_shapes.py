@@ -1,18 +1,24 @@
-"""Train the `shapes` image classifier and write its model-repository artifacts.
+"""Train the `shapes` image classifier and write its version directory.
 
-Generates its own data (scripts/image-model/render_shapes.py, no downloads),
-trains a small CNN with PyTorch on CPU, checks it on a held-out set drawn
-with a different seed, and writes:
+Generates its own data (scripts/image-model/render_shapes.py, no downloads):
+scenes with one shape (six classes) or with none or several (the reject
+class "other"), letterboxed to the model's input as the server does. Trains
+a small CNN with PyTorch on CPU, checks it on a held-out set drawn with a
+different seed, calibrates the reject threshold there, and writes:
 
-    models/shapes/1/model.onnx     input `image` [N,3,64,64] -> `probabilities` [N,6]
-    models/shapes/1/metrics.json
-    models/shapes/1/MODEL_CARD.md
-    models/shapes/labels.txt
-    models/shapes/config.json
+    models/shapes/2/model.onnx     input `image` [N,3,64,64] -> `probabilities` [N,7]
+    models/shapes/2/metrics.json   held-out figures, seeds, environment, model hash
+
+It reads, and never writes, the serving settings a person chose:
+models/shapes/config.json (input size, letterbox colour, mean/std, reject
+label) and labels.txt. scripts/image-model/evaluate-shapes.ts then adds the
+robustness figures to metrics.json, and MODEL_CARD.md quotes both.
 
 Run (Debian 12 packages, no pip):
     apt-get install -y python3-torch python3-onnx python3-numpy python3-pil
     /usr/bin/python3 scripts/image-model/train_shapes.py
+SHAPES_MODEL_DIR=/some/copy/of/models/shapes writes there instead (the
+retrain check uses it).
 """
 
 import os
@@ -22,6 +28,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
+import hashlib  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import multiprocessing  # noqa: E402
@@ -31,76 +38,84 @@ import sys  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import render_shapes  # noqa: E402
 from render_shapes import LABELS  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-MODEL_DIR = os.path.join(REPO, "models", "shapes")
-VERSION = "1"
+MODEL_DIR = os.environ.get("SHAPES_MODEL_DIR") or os.path.join(REPO, "models", "shapes")
+VERSION = "2"
 
-SEED = 20241129            # training images, weight init, batch order
-TEST_SEED = 4242017        # held-out images: a different seed, so different images
-TRAIN_SAMPLES = 12000      # per class: TRAIN_SAMPLES / 6
-TEST_SAMPLES = 3000
-SIZE = 64
-# Half the images are drawn at 64x64; the other half at a random size in
-# 65..128 and downscaled (Lanczos) to 64x64, as a client's larger photo would be.
-NATIVE_FRACTION = 0.5
-LARGE_SIZES = (65, 128)
+SEED = 20261206            # training images, weight init, batch order
+VAL_SEED = 4242017         # held-out images: a different seed, so different images
+TRAIN_PER_LABEL = 4000
+VAL_PER_LABEL = 500
+# Calibration: the reject threshold is the score below which at most this share
+# of held-out in-range images fall.
+IN_RANGE_REJECT_BUDGET = 0.01
 
-EPOCHS = 6
+EPOCHS = 10
 BATCH = 64
-LR = 3e-3
+LR = 4e-3
 WEIGHT_DECAY = 1e-4
+LABEL_SMOOTHING = 0.05
 THREADS = 2
+
+
+def serving_settings():
+    """The serving settings a person set in config.json: training reads them, never writes them."""
+    with open(os.path.join(MODEL_DIR, "config.json")) as f:
+        config = json.load(f)
+    with open(os.path.join(MODEL_DIR, config["labels_file"])) as f:
+        labels = [line.strip() for line in f if line.strip()]
+    if labels != LABELS:
+        sys.exit(f"labels.txt lists {labels}, the renderer draws {LABELS}: change them together")
+    pre = config["preprocessing"]["image"]
+    if pre["resize"] != "contain" or pre["width"] != pre["height"]:
+        sys.exit("config.json: this model is trained on square letterboxed inputs (resize \"contain\")")
+    return config, pre
+
+
+PRE = None  # set in main before the worker processes fork
 
 
 def draw_sample(args):
     seed, index = args
     rng = np.random.default_rng([seed, index])
-    label = index % len(LABELS)
-    if rng.uniform() < NATIVE_FRACTION:
-        img = render_shapes.render(LABELS[label], rng, SIZE)
-    else:
-        size = int(rng.integers(LARGE_SIZES[0], LARGE_SIZES[1] + 1))
-        big = render_shapes.render(LABELS[label], rng, size)
-        img = np.asarray(Image.fromarray(big).resize((SIZE, SIZE), Image.LANCZOS))
-    return img, label
+    img, shown = render_shapes.render(LABELS[index % len(LABELS)], rng)
+    return render_shapes.letterbox(img, PRE["width"], PRE["pad_rgb"]), LABELS.index(shown)
 
 
 def make_dataset(seed, count):
-    """(count, 64, 64, 3) uint8 images and their labels; sample i depends only on (seed, i)."""
+    """(count, S, S, 3) uint8 letterboxed images and labels; sample i depends only on (seed, i)."""
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(THREADS) as pool:
         out = pool.map(draw_sample, [(seed, i) for i in range(count)], chunksize=200)
-    images = np.stack([o[0] for o in out])
-    labels = np.array([o[1] for o in out], dtype=np.int64)
-    return images, labels
+    return np.stack([o[0] for o in out]), np.array([o[1] for o in out], dtype=np.int64)
 
 
 def build_model(nn):
     class ShapesNet(nn.Module):
-        """Normalised 64x64 RGB -> logits. ~61k parameters."""
+        """Normalised 64x64 RGB -> logits."""
 
         def __init__(self):
             super().__init__()
 
-            def block(cin, cout):
-                return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+            def block(cin, cout, stride=1):
+                return [nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
+                        nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
             self.features = nn.Sequential(
-                nn.AvgPool2d(2),                        # 64 -> 32
-                *block(3, 16), nn.MaxPool2d(2),         # 32 -> 16
-                *block(16, 32), nn.MaxPool2d(2),        # 16 -> 8
-                *block(32, 64), nn.MaxPool2d(2),        # 8 -> 4
-                *block(64, 64),
+                *block(3, 16, stride=2),                # 64 -> 32
+                *block(16, 32), nn.MaxPool2d(2),        # 32 -> 16
+                *block(32, 48), nn.MaxPool2d(2),        # 16 -> 8
+                *block(48, 96), nn.MaxPool2d(2),        # 8 -> 4
+                *block(96, 96),
                 nn.AdaptiveAvgPool2d(1),
                 nn.Flatten(),
             )
-            self.classifier = nn.Linear(64, len(LABELS))
+            self.classifier = nn.Linear(96, len(LABELS))
 
         def forward(self, x):
             return self.classifier(self.features(x))
@@ -109,14 +124,17 @@ def build_model(nn):
 
 
 def main():
+    global PRE
     t_start = time.time()
     random.seed(SEED)
     np.random.seed(SEED)
+    config, PRE = serving_settings()
+    n_train, n_val = TRAIN_PER_LABEL * len(LABELS), VAL_PER_LABEL * len(LABELS)
 
-    print(f"generating {TRAIN_SAMPLES} training images (seed {SEED}) and "
-          f"{TEST_SAMPLES} held-out images (seed {TEST_SEED}) ...", flush=True)
-    train_x, train_y = make_dataset(SEED, TRAIN_SAMPLES)
-    test_x, test_y = make_dataset(TEST_SEED, TEST_SAMPLES)
+    print(f"generating {n_train} training images (seed {SEED}) and {n_val} held-out images "
+          f"(seed {VAL_SEED}) ...", flush=True)
+    train_x, train_y = make_dataset(SEED, n_train)
+    val_x, val_y = make_dataset(VAL_SEED, n_val)
     t_data = time.time() - t_start
     print(f"  done in {t_data:.1f}s", flush=True)
 
@@ -125,30 +143,18 @@ def main():
 
     torch.manual_seed(SEED)
     torch.set_num_threads(THREADS)
-    try:
-        torch.use_deterministic_algorithms(True)
-        deterministic = True
-    except Exception as e:  # pragma: no cover - depends on the torch build
-        print(f"deterministic algorithms unavailable: {e}")
-        deterministic = False
+    torch.use_deterministic_algorithms(True)
 
-    # Per-channel mean/std of x/255 over the training images, rounded: recorded
-    # in config.json, where the server applies them before the model.
-    scaled = train_x.reshape(-1, 3).astype(np.float64) / 255.0
-    mean = [round(float(v), 4) for v in scaled.mean(axis=0)]
-    std = [round(float(v), 4) for v in scaled.std(axis=0)]
-    del scaled
-    print(f"normalisation: mean {mean} std {std}")
-
-    mean_t = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
-    std_t = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+    mean_t = torch.tensor(PRE["mean"], dtype=torch.float32).view(1, 3, 1, 1)
+    std_t = torch.tensor(PRE["std"], dtype=torch.float32).view(1, 3, 1, 1)
 
     def to_tensor(images):
-        x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255.0)
+        x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(PRE["scale"])
         return (x - mean_t) / std_t
 
     xtr, ytr = to_tensor(train_x), torch.from_numpy(train_y)
-    xte, yte = to_tensor(test_x), torch.from_numpy(test_y)
+    xte, yte = to_tensor(val_x), torch.from_numpy(val_y)
+    del train_x
 
     model = build_model(nn)
     n_params = sum(p.numel() for p in model.parameters())
@@ -157,7 +163,7 @@ def main():
     steps_per_epoch = math.ceil(len(xtr) / BATCH)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=LR, epochs=EPOCHS, steps_per_epoch=steps_per_epoch)
     gen = torch.Generator().manual_seed(SEED)
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING)
 
     t_train = time.time()
     for epoch in range(1, EPOCHS + 1):
@@ -167,9 +173,12 @@ def main():
         for b in range(steps_per_epoch):
             idx = order[b * BATCH:(b + 1) * BATCH]
             xb, yb = xtr[idx], ytr[idx]
-            # Mirror images are the same shapes: flip half the batches for free variety.
+            # Mirror images and quarter turns show the same shapes: free variety.
             if torch.rand(1, generator=gen).item() < 0.5:
                 xb = torch.flip(xb, dims=[3])
+            turns = int(torch.randint(0, 4, (1,), generator=gen).item())
+            if turns:
+                xb = torch.rot90(xb, turns, dims=[2, 3])
             opt.zero_grad(set_to_none=True)
             logits = model(xb)
             loss = loss_fn(logits, yb)
@@ -185,23 +194,10 @@ def main():
 
     model.eval()
     with torch.no_grad():
-        pred = torch.cat([model(xte[i:i + 256]).argmax(1) for i in range(0, len(xte), 256)])
-    test_acc = (pred == yte).float().mean().item()
-    per_class = {}
-    confusion = np.zeros((len(LABELS), len(LABELS)), dtype=np.int64)
-    for t, p in zip(yte.tolist(), pred.tolist()):
-        confusion[t, p] += 1
-    for i, label in enumerate(LABELS):
-        per_class[label] = round(float(confusion[i, i] / confusion[i].sum()), 4)
-    print(f"held-out accuracy: {test_acc:.4f} ({int((pred == yte).sum())}/{len(yte)})")
-    print("per-class accuracy:")
-    for label in LABELS:
-        print(f"  {label:9s} {per_class[label]:.4f}")
-    print("confusion (rows: true, cols: predicted, order " + ", ".join(LABELS) + "):")
-    for i, label in enumerate(LABELS):
-        print(f"  {label:9s} " + " ".join(f"{v:5d}" for v in confusion[i]))
+        probs = torch.cat([torch.softmax(model(xte[i:i + 256]), 1) for i in range(0, len(xte), 256)])
+    ev = evaluate(probs.numpy(), yte.numpy(), config["reject"]["label"])
+    print(json.dumps(ev, indent=1))
 
-    # ---- export: normalised image in, probabilities out (softmax in the graph)
     class Exported(nn.Module):
         def __init__(self, net):
             super().__init__()
@@ -210,11 +206,11 @@ def main():
         def forward(self, image):
             return torch.softmax(self.net(image), dim=1)
 
-    os.makedirs(os.path.join(MODEL_DIR, VERSION), exist_ok=True)
-    onnx_path = os.path.join(MODEL_DIR, VERSION, "model.onnx")
-    exported = Exported(model).eval()
+    vdir = os.path.join(MODEL_DIR, VERSION)
+    os.makedirs(vdir, exist_ok=True)
+    onnx_path = os.path.join(vdir, "model.onnx")
     torch.onnx.export(
-        exported, xte[:2], onnx_path, opset_version=13, do_constant_folding=True,
+        Exported(model).eval(), xte[:2], onnx_path, opset_version=13, do_constant_folding=True,
         input_names=["image"], output_names=["probabilities"],
         dynamic_axes={"image": {0: "N"}, "probabilities": {0: "N"}},
     )
@@ -223,15 +219,77 @@ def main():
     m = onnx.load(onnx_path)
     onnx.checker.check_model(m)
     m.producer_name = "scripts/image-model/train_shapes.py"
-    m.doc_string = "shapes v1: 64x64 RGB geometric-shape classifier; see MODEL_CARD.md"
+    m.doc_string = f"shapes v{VERSION}: geometric-shape classifier with a reject class; see MODEL_CARD.md"
     onnx.save(m, onnx_path)
-    model_bytes = os.path.getsize(onnx_path)
-    print(f"wrote {onnx_path} ({model_bytes} bytes)")
-
+    with open(onnx_path, "rb") as f:
+        sha = hashlib.sha256(f.read()).hexdigest()
     total_seconds = time.time() - t_start
-    write_artifacts(mean, std, test_acc, per_class, confusion, n_params, model_bytes,
-                    train_seconds, total_seconds, t_data, deterministic)
-    print(f"training took {train_seconds:.0f}s; total {total_seconds:.0f}s")
+    env = environment(torch, onnx)
+    metrics = {
+        "version": VERSION,
+        **{k: v for k, v in ev.items() if not isinstance(v, (dict, list))},
+        "per_label_accuracy": ev["per_label_accuracy"],
+        "confusion": {"labels": LABELS, "rows_true_cols_predicted": ev["confusion"]},
+        "train_samples": n_train,
+        "val_samples": n_val,
+        "seed": SEED,
+        "val_seed": VAL_SEED,
+        "model_sha256": sha,
+        "parameters": n_params,
+        "environment": env,
+        # Wall-clock, for the card; differs run to run (the retrain check ignores it).
+        "timing": {"images_seconds": round(t_data), "train_seconds": round(train_seconds),
+                   "total_seconds": round(total_seconds), "load_average_1min": round(os.getloadavg()[0], 1)},
+    }
+    dump_json(metrics, os.path.join(vdir, "metrics.json"))
+    print(f"wrote {onnx_path} (sha256 {sha}) and metrics.json; training {train_seconds:.0f}s, "
+          f"images {t_data:.0f}s, total {total_seconds:.0f}s")
+
+
+def environment(torch, onnx):
+    import platform
+
+    import PIL
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "pillow": PIL.__version__,
+        "onnx": onnx.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        "machine": platform.machine(),
+    }
+
+
+def evaluate(probs, truth, reject_label):
+    """Held-out accuracy, confusion, and the calibrated reject threshold."""
+    reject = LABELS.index(reject_label)
+    pred = probs.argmax(1)
+    top = probs.max(1)
+    confusion = np.zeros((len(LABELS), len(LABELS)), dtype=np.int64)
+    for t, p in zip(truth, pred):
+        confusion[t, p] += 1
+    in_range = truth != reject
+    # The largest threshold that flags at most the budget of in-range images on top of
+    # those the model already calls the reject label.
+    in_scores = np.sort(top[in_range & (pred != reject)])
+    k = int(math.floor(IN_RANGE_REJECT_BUDGET * in_range.sum()))
+    threshold = float(np.floor(in_scores[k] * 100) / 100) if k < len(in_scores) else 0.0
+    flagged = (pred == reject) | (top < threshold)
+    ok = in_range & ~flagged
+    return {
+        "val_accuracy": round(float((pred == truth).mean()), 4),
+        "val_in_range_accuracy": round(float((pred[in_range] == truth[in_range]).mean()), 4),
+        "val_in_range_accuracy_answered": round(float((pred[ok] == truth[ok]).mean()), 4),
+        "val_in_range_flagged": round(float(flagged[in_range].mean()), 4),
+        "val_reject_flagged": round(float(flagged[~in_range].mean()), 4),
+        "calibrated_min_score": threshold,
+        "per_label_accuracy": {l: round(float(confusion[i, i] / max(1, confusion[i].sum())), 4)
+                               for i, l in enumerate(LABELS)},
+        "confusion": confusion.tolist(),
+    }
 
 
 def dump_json(obj, path):
@@ -241,159 +299,6 @@ def dump_json(obj, path):
                   lambda m: "[" + ", ".join(v.strip() for v in m.group(1).split(",")) + "]", text)
     with open(path, "w") as f:
         f.write(text + "\n")
-
-
-def write_artifacts(mean, std, test_acc, per_class, confusion, n_params, model_bytes,
-                    train_seconds, total_seconds, data_seconds, deterministic):
-    vdir = os.path.join(MODEL_DIR, VERSION)
-    with open(os.path.join(MODEL_DIR, "labels.txt"), "w") as f:
-        f.write("\n".join(LABELS) + "\n")
-
-    config = {
-        "name": "shapes",
-        "task": "image_classification",
-        "description": "Small CNN that classifies a 64x64 RGB image of one filled geometric shape as "
-                       + ", ".join(LABELS) + ". Trained only on procedurally drawn images; see 1/MODEL_CARD.md.",
-        "inputs": [{"name": "image", "dtype": "float32", "shape": [-1, 3, SIZE, SIZE]}],
-        "outputs": [{"name": "probabilities", "dtype": "float32", "shape": [-1, len(LABELS)]}],
-        "labels_file": "labels.txt",
-        "preprocessing": {"image": {
-            "width": SIZE, "height": SIZE, "resize": "fill", "layout": "NCHW", "channel_order": "RGB",
-            "scale": 255, "mean": mean, "std": std, "output": "probabilities",
-        }},
-        "batching": {"max_batch_size": 32, "max_queue_delay_us": 0, "max_queue_rows": 512},
-        "session": {"intra_op_threads": 1, "graph_optimization_level": "all"},
-    }
-    dump_json(config, os.path.join(MODEL_DIR, "config.json"))
-
-    metrics = {
-        "version": VERSION,
-        "test_accuracy": round(test_acc, 4),
-        "per_class_accuracy": per_class,
-        "train_samples": TRAIN_SAMPLES,
-        "test_samples": TEST_SAMPLES,
-        "seed": SEED,
-        "test_seed": TEST_SEED,
-        "confusion": {"labels": LABELS, "rows_true_cols_predicted": confusion.tolist()},
-    }
-    dump_json(metrics, os.path.join(vdir, "metrics.json"))
-
-    r = render_shapes
-    per_class_rows = "\n".join(f"| {label} | {per_class[label] * 100:.2f}% |" for label in LABELS)
-    card = f"""# Model card: shapes v{VERSION}
-
-A small convolutional network that says which geometric shape a 64x64 RGB
-image shows: **{", ".join(LABELS)}**. Artifact: `models/shapes/{VERSION}/model.onnx`
-(ONNX opset 13, {model_bytes} bytes, {n_params} parameters), written by
-`scripts/image-model/train_shapes.py` together with this card,
-`metrics.json`, `../labels.txt` and `../config.json`. Do not edit them by hand:
-retrain instead.
-
-## Intended use and limits
-
-- A demonstration and test model for the prediction server's image
-  classification path (decoding, resizing, normalisation, batching, labels).
-  It is not a general image classifier.
-- Trained only on **synthetic** pictures: one filled, flat-coloured shape on a
-  plain or gently graded background, with blur and pixel noise. It always
-  answers with one of the six labels, even for photos, drawings of other
-  objects, outlines only, several shapes, text, or an empty image: its
-  probabilities mean nothing outside the generator's distribution.
-- The shape must be reasonably large (roughly 40-95% of the image's width) and
-  fully inside the image, and must differ clearly from the background
-  (luma difference of at least {r.MIN_LUMA_DIFF:.0f}/255). Small, cropped or
-  low-contrast shapes are outside what it was trained on.
-- "circle" includes ellipses, "square" includes rectangles and "ring"
-  includes elliptical rings, up to an aspect ratio of about
-  {math.exp(2 * r.ASPECT_LOG):.2f}:1; flatter ones are untested.
-- Non-square images are stretched to 64x64 ("fill"), which changes the shapes'
-  proportions; a square crop works best.
-
-## Training data (generator)
-
-`scripts/image-model/render_shapes.py` draws every image; nothing is
-downloaded. `test/support/shape-images.ts` implements the same recipe in
-TypeScript for the tests. Per image, with a numpy generator seeded by
-(seed, image index):
-
-| What | How |
-|---|---|
-| label | image index mod 6: classes are exactly balanced |
-| shape | circle (40-gon); square; equilateral triangle; 5-pointed star, inner/outer radius U{r.STAR_INNER}; plus-shaped cross, arm half-width U{r.CROSS_HALF_WIDTH} of the circumradius; ring, inner/outer radius U{r.RING_INNER} |
-| size | circumradius U{r.RADIUS_FRAC} of the image size |
-| aspect | x stretched by a, y by 1/a, a = exp(U(-{r.ASPECT_LOG}, {r.ASPECT_LOG})); largest semi-axis at most {r.MAX_EXTENT_FRAC} of the image |
-| rotation | uniform, 0-360 degrees |
-| position | uniform, anywhere the whole shape fits |
-| colours | foreground and background uniform in RGB, redrawn until the luma differs by >= {r.MIN_LUMA_DIFF:.0f} and the RGB distance is >= {r.MIN_RGB_DIST:.0f}; the background is a linear gradient in a random direction to a second colour within +-{r.BG_GRADIENT} per channel (also contrasting) |
-| anti-aliasing | coverage from 4x4 sub-pixel samples, even-odd rule |
-| blur | with probability {r.BLUR_PROB}: Gaussian, sigma U{r.BLUR_SIGMA} px at 64 px (scaled with the size) |
-| noise | Gaussian per pixel and channel, sigma U{r.NOISE_SIGMA} (0-255 scale) |
-| resolution | {int(NATIVE_FRACTION * 100)}% drawn at 64x64; the rest at a random size in {LARGE_SIZES[0]}..{LARGE_SIZES[1]} px and downscaled to 64x64 with Lanczos |
-
-- Training set: {TRAIN_SAMPLES} images, seed {SEED}.
-- Held-out test set: {TEST_SAMPLES} images, seed {TEST_SEED} (a different seed,
-  so none of its images are in the training set).
-
-## Architecture
-
-Input 3x64x64 → 2x2 average pool (32x32) → four blocks of 3x3 convolution
-(16, 32, 64, 64 channels, no bias) + batch norm + ReLU, the first three each
-followed by 2x2 max pooling (16, 8, 4) → global average pool → linear 64→6 →
-softmax (in the graph). Batch norm is folded into the convolutions at export.
-
-## Training
-
-PyTorch {__import__("torch").__version__} on CPU, {THREADS} threads,
-deterministic algorithms {"on" if deterministic else "off"}; python `random`,
-numpy and torch seeded with {SEED}. AdamW (weight decay {WEIGHT_DECAY}),
-one-cycle learning rate up to {LR}, batch {BATCH}, {EPOCHS} epochs, cross-entropy;
-half the batches mirrored left-right. Training took {train_seconds:.0f} s
-(plus {data_seconds:.0f} s to draw the images; {total_seconds:.0f} s in all) on
-a 2-core machine.
-
-## Evaluation
-
-Held-out accuracy: **{test_acc * 100:.2f}%** ({TEST_SAMPLES} images).
-
-| Label | Accuracy |
-|---|---|
-{per_class_rows}
-
-The full confusion matrix is in `metrics.json`. `test/shapes-model.test.ts`
-also checks the ONNX model on images that the TypeScript renderer draws at test
-time (96x96, resized by sharp as the server does) with seeds training never
-used.
-
-## Labels (output index order)
-
-{chr(10).join(f"{i}. {label}" for i, label in enumerate(LABELS))}
-
-(`../labels.txt`, one per line, index 0 first.)
-
-## Input and output
-
-- Input `image`: float32 `[N, 3, 64, 64]`, NCHW, channels R, G, B.
-- Preprocessing (also in `../config.json`): decode, resize to 64x64 by
-  stretching ("fill"), drop alpha, then per channel `(pixel / 255 - mean) / std`
-  with mean **{mean}** and std **{std}** (R, G, B; measured on the training
-  images).
-- Output `probabilities`: float32 `[N, 6]`, softmax probabilities in label
-  order (the server must not apply another softmax: `"output": "probabilities"`).
-
-## Retraining
-
-```sh
-apt-get install -y python3-torch python3-onnx python3-numpy python3-pil
-/usr/bin/python3 scripts/image-model/train_shapes.py
-npx vitest run test/shapes-model.test.ts
-```
-
-Use Debian's `/usr/bin/python3` (the packages above are installed for it).
-The script rewrites every artifact listed at the top of this card. To look at
-training-style images: `/usr/bin/python3 scripts/image-model/render_shapes.py /tmp/shapes 4`.
-"""
-    with open(os.path.join(vdir, "MODEL_CARD.md"), "w") as f:
-        f.write(card)
 
 
 if __name__ == "__main__":

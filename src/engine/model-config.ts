@@ -24,6 +24,8 @@ export interface ImagePreprocessing {
   height: number;
   /** "fill" stretches, "cover" center-crops, "contain" letterboxes. */
   resize: "fill" | "cover" | "contain";
+  /** Letterbox padding colour for "contain", R G B in 0..255; black when absent. */
+  pad_rgb?: [number, number, number];
   layout: "NCHW" | "NHWC";
   channel_order: "RGB" | "BGR";
   /** Pixel values are divided by this before mean/std (255 maps to 0..1). */
@@ -32,6 +34,14 @@ export interface ImagePreprocessing {
   std: [number, number, number];
   /** What the output holds: probabilities, or logits that need a softmax. */
   output: "probabilities" | "logits";
+}
+
+/** When a classifier's answer is "none of these" (ImageClassification.rejected). */
+export interface RejectConfig {
+  /** The label meaning "not one of the others"; must be in the labels file. Optional. */
+  label?: string;
+  /** Best scores below this are rejected; 0..1, 0 for none. */
+  min_score?: number;
 }
 
 export interface BatchingConfig {
@@ -61,6 +71,7 @@ export interface ModelConfig {
   factors?: FactorSpec[];
   labels_file?: string;
   preprocessing?: { image?: ImagePreprocessing };
+  reject?: RejectConfig;
   batching: BatchingConfig;
   session: SessionConfig;
   /** Labels read from labels_file, in output order. */
@@ -101,6 +112,8 @@ export async function readModelConfig(modelDir: string): Promise<ModelConfig> {
       throw new Error(`${labelsPath}: ${(e as Error).message}`);
     }
   }
+  const rejectLabel = config.reject?.label;
+  if (rejectLabel !== undefined && !config.labels?.includes(rejectLabel)) throw new Error(`${path}: reject.label "${rejectLabel}" is not in the labels file`);
   return config;
 }
 
@@ -127,6 +140,11 @@ function checkConfig(c: Partial<ModelConfig>): string[] {
   if (execution !== undefined && execution !== "worker" && execution !== "event_loop") out.push(`session.execution must be "worker" or "event_loop" (got ${JSON.stringify(execution)})`);
   const image = c.preprocessing?.image;
   if (image) out.push(...checkImagePreprocessing(image, c.inputs?.[0]));
+  const reject = c.reject;
+  if (reject !== undefined) {
+    if (reject.label !== undefined && (typeof reject.label !== "string" || reject.label === "")) out.push(`reject.label must be a non-empty string`);
+    if (reject.min_score !== undefined && !(typeof reject.min_score === "number" && reject.min_score >= 0 && reject.min_score <= 1)) out.push(`reject.min_score must be a number in 0..1`);
+  }
   return out;
 }
 
@@ -148,6 +166,10 @@ function checkImagePreprocessing(p: Partial<ImagePreprocessing>, input: TensorSp
     if (!Array.isArray(v) || v.length !== 3 || v.some((x) => typeof x !== "number" || !Number.isFinite(x))) out.push(`preprocessing.image.${key} needs 3 numbers`);
   }
   if (Array.isArray(p.std) && p.std.some((x) => x <= 0)) out.push(`preprocessing.image.std values must be > 0`);
+  const pad = p.pad_rgb;
+  if (pad !== undefined && !(Array.isArray(pad) && pad.length === 3 && pad.every((v) => Number.isInteger(v) && v >= 0 && v <= 255))) {
+    out.push(`preprocessing.image.pad_rgb needs 3 integers in 0..255`);
+  }
   if (input && out.length === 0) {
     const want = p.layout === "NHWC" ? [-1, p.height, p.width, 3] : [-1, 3, p.height, p.width];
     if (JSON.stringify(input.shape) !== JSON.stringify(want)) out.push(`input "${input.name}" has shape ${JSON.stringify(input.shape)} but preprocessing makes ${JSON.stringify(want)}`);

@@ -1,5 +1,16 @@
 // Scores to labels: softmax when the model gives logits, then the best k.
 import type { LabelScore } from "../../gen/prediction/v1/prediction_service_pb.js";
+import type { RejectConfig } from "../engine/model-config.js";
+
+/**
+ * Whether the best label is "none of these": the model's reject label, or a
+ * score under its threshold. The server decides, so clients do not each
+ * guess from scores.
+ */
+export function isRejected(best: LabelScore | undefined, reject: RejectConfig | undefined): boolean {
+  if (!reject || !best) return false;
+  return best.label === reject.label || best.score < (reject.min_score ?? 0);
+}
 
 /**
  * The k best labels, best first (ties: lower index first). Selects the k

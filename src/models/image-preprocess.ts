@@ -53,7 +53,7 @@ export async function preprocessImage(
       .rotate() // EXIF orientation
       .toColourspace("srgb")
       .removeAlpha()
-      .resize(pre.width, pre.height, { fit: FIT[pre.resize] ?? "fill", position: "centre" })
+      .resize(pre.width, pre.height, { fit: FIT[pre.resize] ?? "fill", position: "centre", background: padColour(pre) })
       .raw()
       .toBuffer();
   } catch {
@@ -71,6 +71,12 @@ function formatOf(contentType: string): string {
   const type = contentType.split(";")[0].trim();
   const name = type.slice(type.lastIndexOf("/") + 1).replace(/[^A-Za-z0-9.-]/g, "").slice(0, 32);
   return name || "none";
+}
+
+/** The letterbox colour ("contain"), opaque; black when the config names none. */
+function padColour(pre: ImagePreprocessing): { r: number; g: number; b: number; alpha: number } {
+  const [r, g, b] = pre.pad_rgb ?? [0, 0, 0];
+  return { r, g, b, alpha: 1 };
 }
 
 const FIT: Record<ImagePreprocessing["resize"], keyof sharp.FitEnum> = { fill: "fill", cover: "cover", contain: "contain" };

@@ -9,7 +9,7 @@ import { durationFromFractionalMs } from "../duration.js";
 import type { ModelRepository } from "../engine/model-repository.js";
 import type { InferOptions } from "../engine/served-version.js";
 import { preprocessImage } from "../models/image-preprocess.js";
-import { topLabels } from "../models/image-labels.js";
+import { isRejected, topLabels } from "../models/image-labels.js";
 
 export interface ImageRequest {
   bytes: Uint8Array;
@@ -46,8 +46,10 @@ export async function classifyImage(deps: ImageClassifierDeps, req: ImageRequest
     }
     const t2 = performance.now();
     const scores = outputs[served.config.outputs[0].name].data as Float32Array;
+    const top = topLabels(scores, served.config.labels ?? [], req.topK || DEFAULT_TOP_K, pre.output === "logits");
     return create(ImageClassificationSchema, {
-      labels: topLabels(scores, served.config.labels ?? [], req.topK || DEFAULT_TOP_K, pre.output === "logits"),
+      labels: top,
+      rejected: isRejected(top[0], served.config.reject),
       modelName: served.name,
       modelVersion: served.version,
       decodeTime: durationFromFractionalMs(t1 - t0),

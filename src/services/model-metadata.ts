@@ -10,6 +10,7 @@ import {
   type ListModelsResponse,
   type ModelSummary,
 } from "../../gen/prediction/v1/prediction_service_pb.js";
+import type { ImagePreprocessing } from "../engine/model-config.js";
 import type { ModelEntry, ModelRepository, VersionState } from "../engine/model-repository.js";
 
 const STATES: Record<VersionState, ModelVersionState> = {
@@ -36,7 +37,15 @@ export function getModelMetadata(repo: ModelRepository, name: string): GetModelM
     outputs: tensors(config?.outputs),
     metrics: repo.defaultVersion(name)?.metrics ?? {},
     labels: config?.labels ?? [],
+    reject: config?.reject ? { label: config.reject.label ?? "", minScore: config.reject.min_score ?? 0 } : undefined,
+    imageInput: imageInput(config?.preprocessing?.image),
   });
+}
+
+/** The image the model sees, as its config makes it; undefined for non-image models. */
+function imageInput(pre: ImagePreprocessing | undefined) {
+  if (!pre) return undefined;
+  return { width: pre.width, height: pre.height, resize: pre.resize, padRgb: pre.resize === "contain" ? (pre.pad_rgb ?? [0, 0, 0]) : [] };
 }
 
 function summary(repo: ModelRepository, m: ModelEntry): ModelSummary {

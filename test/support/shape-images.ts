@@ -1,17 +1,18 @@
 // Draws test images for the `shapes` image classifier: one filled geometric
 // shape on a graded background, blurred and noisy, encoded as PNG.
 //
-// This is the TypeScript twin of scripts/image-model/render_shapes.py, which
-// drew the model's training data: the same shapes, parameter ranges,
-// rasteriser (4x4 sub-pixel coverage, even-odd rule), blur and noise. Only the
-// random number generator differs, so no image here is one the model saw.
-// Change the two files together.
+// These are clean, in-range images for tests of the serving path (decode,
+// preprocessing, batching, labels). The recipe is the first model version's
+// training renderer; the current training renderer
+// (scripts/image-model/render_shapes.py) covers it and much more, and shares
+// no code or random numbers with this file. The robustness set is
+// test/support/shape-scenes.ts.
 import sharp from "sharp";
 
 export const SHAPE_LABELS = ["circle", "square", "triangle", "star", "cross", "ring"] as const;
 export type ShapeLabel = (typeof SHAPE_LABELS)[number];
 
-// Parameter ranges shared with render_shapes.py.
+// Parameter ranges of the first version's training recipe.
 const CIRCLE_SIDES = 40;
 const RADIUS_FRAC: Range = [0.22, 0.45];
 const MAX_EXTENT_FRAC = 0.48;

@@ -36,7 +36,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file prediction/v1/prediction_service.proto.
  */
 export const file_prediction_v1_prediction_service: GenFile = /*@__PURE__*/
-  fileDesc("CiZwcmVkaWN0aW9uL3YxL3ByZWRpY3Rpb25fc2VydmljZS5wcm90bxINcHJlZGljdGlvbi52MSLZAgoOUHJlZGljdFJlcXVlc3QSIwoDYWdlGAEgASgFQhbq4BgSCQAAAAAAADJAGQAAAAAAAF5AEigKBmluY29tZRgCIAEoAUIY6uAYFAkAAAAAAADwPxkAAAAAZc3NQSgBEiwKDGNyZWRpdF9zY29yZRgDIAEoBUIW6uAYEgkAAAAAAMByQBkAAAAAAJCKQBJCChBlbXBsb3ltZW50X3llYXJzGAQgASgBQijq4BgkCQAAAAAAAAAAGQAAAAAAAFRAKAFaDgoDYWdlEQAAAAAAACzAEi0KC2xvYW5fYW1vdW50GAUgASgBQhjq4BgUEQAAAAAAAAAAGQAAAABlzc1BKAESOAoMbG9hbl9wdXJwb3NlGAYgASgOMhoucHJlZGljdGlvbi52MS5Mb2FuUHVycG9zZUIG6uAYAjABEh0KDW1vZGVsX3ZlcnNpb24YByABKAlCBurgGAJIICJMCg5EZWNpc2lvbkZhY3RvchIPCgdmZWF0dXJlGAEgASgJEhQKDGNvbnRyaWJ1dGlvbhgCIAEoARITCgtkZXNjcmlwdGlvbhgDIAEoCSL5AQoPUHJlZGljdFJlc3BvbnNlEikKCGRlY2lzaW9uGAEgASgOMhcucHJlZGljdGlvbi52MS5EZWNpc2lvbhITCgtwcm9iYWJpbGl0eRgCIAEoARIVCg1tb2RlbF92ZXJzaW9uGAMgASgJEi0KCXRpbWVzdGFtcBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHAoUYXBwcm92YWxfcHJvYmFiaWxpdHkYBSABKAESEgoKbW9kZWxfbmFtZRgGIAEoCRIuCgdmYWN0b3JzGAcgAygLMh0ucHJlZGljdGlvbi52MS5EZWNpc2lvbkZhY3RvciJtChNQcmVkaWN0QmF0Y2hSZXF1ZXN0EjcKBmlucHV0cxgBIAMoCzIdLnByZWRpY3Rpb24udjEuUHJlZGljdFJlcXVlc3RCCOrgGAQ4AUBkEh0KDW1vZGVsX3ZlcnNpb24YAiABKAlCBurgGAJIICJ/ChRQcmVkaWN0QmF0Y2hSZXNwb25zZRIzCgtwcmVkaWN0aW9ucxgBIAMoCzIeLnByZWRpY3Rpb24udjEuUHJlZGljdFJlc3BvbnNlEjIKD3Byb2Nlc3NpbmdfdGltZRgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiKxAQoLSW1hZ2VIZWFkZXISFQoCaWQYASABKAlCCergGAVIgAFQARIdCgxjb250ZW50X3R5cGUYAiABKAlCB+rgGANIgAESHAoFdG9wX2sYAyABKA1CDergGAkZAAAAAAAAWUASEgoKc2l6ZV9ieXRlcxgEIAEoBBIbCgptb2RlbF9uYW1lGAUgASgJQgfq4BgDSIABEh0KDW1vZGVsX3ZlcnNpb24YBiABKAlCBurgGAJIICJcChNQcmVkaWN0SW1hZ2VSZXF1ZXN0EiwKBmhlYWRlchgBIAEoCzIaLnByZWRpY3Rpb24udjEuSW1hZ2VIZWFkZXJIABIPCgVjaHVuaxgCIAEoDEgAQgYKBGtpbmQiKgoKTGFiZWxTY29yZRINCgVsYWJlbBgBIAEoCRINCgVzY29yZRgCIAEoAiIrCgpJbWFnZUVycm9yEgwKBGNvZGUYASABKAUSDwoHbWVzc2FnZRgCIAEoCSKWAQoUUHJlZGljdEltYWdlUmVzcG9uc2USCgoCaWQYASABKAkSPAoOY2xhc3NpZmljYXRpb24YAiABKAsyIi5wcmVkaWN0aW9uLnYxLkltYWdlQ2xhc3NpZmljYXRpb25IABIqCgVlcnJvchgDIAEoCzIZLnByZWRpY3Rpb24udjEuSW1hZ2VFcnJvckgAQggKBnJlc3VsdCLOAQoTSW1hZ2VDbGFzc2lmaWNhdGlvbhIpCgZsYWJlbHMYASADKAsyGS5wcmVkaWN0aW9uLnYxLkxhYmVsU2NvcmUSEgoKbW9kZWxfbmFtZRgCIAEoCRIVCg1tb2RlbF92ZXJzaW9uGAMgASgJEi4KC2RlY29kZV90aW1lGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjEKDmluZmVyZW5jZV90aW1lGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIhMKEUxpc3RNb2RlbHNSZXF1ZXN0IkEKEkxpc3RNb2RlbHNSZXNwb25zZRIrCgZtb2RlbHMYASADKAsyGy5wcmVkaWN0aW9uLnYxLk1vZGVsU3VtbWFyeSJ4CgxNb2RlbFN1bW1hcnkSDAoEbmFtZRgBIAEoCRIMCgR0YXNrGAIgASgJEhcKD2RlZmF1bHRfdmVyc2lvbhgDIAEoCRIzCgh2ZXJzaW9ucxgEIAMoCzIhLnByZWRpY3Rpb24udjEuTW9kZWxWZXJzaW9uU3RhdHVzIpUBChJNb2RlbFZlcnNpb25TdGF0dXMSDwoHdmVyc2lvbhgBIAEoCRIvCgVzdGF0ZRgCIAEoDjIgLnByZWRpY3Rpb24udjEuTW9kZWxWZXJzaW9uU3RhdGUSDQoFZXJyb3IYAyABKAkSLgoKdXBkYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiMgoXR2V0TW9kZWxNZXRhZGF0YVJlcXVlc3QSFwoEbmFtZRgBIAEoCUIJ6uAYBUiAAVABIjwKDlRlbnNvck1ldGFkYXRhEgwKBG5hbWUYASABKAkSDQoFZHR5cGUYAiABKAkSDQoFc2hhcGUYAyADKAMiwQIKGEdldE1vZGVsTWV0YWRhdGFSZXNwb25zZRIqCgVtb2RlbBgBIAEoCzIbLnByZWRpY3Rpb24udjEuTW9kZWxTdW1tYXJ5EhMKC2Rlc2NyaXB0aW9uGAIgASgJEi0KBmlucHV0cxgDIAMoCzIdLnByZWRpY3Rpb24udjEuVGVuc29yTWV0YWRhdGESLgoHb3V0cHV0cxgEIAMoCzIdLnByZWRpY3Rpb24udjEuVGVuc29yTWV0YWRhdGESRQoHbWV0cmljcxgFIAMoCzI0LnByZWRpY3Rpb24udjEuR2V0TW9kZWxNZXRhZGF0YVJlc3BvbnNlLk1ldHJpY3NFbnRyeRIOCgZsYWJlbHMYBiADKAkaLgoMTWV0cmljc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAToCOAEingEKFENsYXNzaWZ5SW1hZ2VSZXF1ZXN0Eg0KBWltYWdlGAEgASgMEh0KDGNvbnRlbnRfdHlwZRgCIAEoCUIH6uAYA0iAARIcCgV0b3BfaxgDIAEoDUIN6uAYCRkAAAAAAABZQBIbCgptb2RlbF9uYW1lGAQgASgJQgfq4BgDSIABEh0KDW1vZGVsX3ZlcnNpb24YBSABKAlCBurgGAJIICJTChVDbGFzc2lmeUltYWdlUmVzcG9uc2USOgoOY2xhc3NpZmljYXRpb24YASABKAsyIi5wcmVkaWN0aW9uLnYxLkltYWdlQ2xhc3NpZmljYXRpb24qjwEKC0xvYW5QdXJwb3NlEhwKGExPQU5fUFVSUE9TRV9VTlNQRUNJRklFRBAAEhUKEUxPQU5fUFVSUE9TRV9IT01FEAESFAoQTE9BTl9QVVJQT1NFX0NBUhACEhoKFkxPQU5fUFVSUE9TRV9FRFVDQVRJT04QAxIZChVMT0FOX1BVUlBPU0VfUEVSU09OQUwQBCpQCghEZWNpc2lvbhIYChRERUNJU0lPTl9VTlNQRUNJRklFRBAAEhUKEURFQ0lTSU9OX0FQUFJPVkVEEAESEwoPREVDSVNJT05fREVOSUVEEAIquwEKEU1vZGVsVmVyc2lvblN0YXRlEiMKH01PREVMX1ZFUlNJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIfChtNT0RFTF9WRVJTSU9OX1NUQVRFX0xPQURJTkcQARIdChlNT0RFTF9WRVJTSU9OX1NUQVRFX1JFQURZEAISHgoaTU9ERUxfVkVSU0lPTl9TVEFURV9GQUlMRUQQAxIhCh1NT0RFTF9WRVJTSU9OX1NUQVRFX1VOTE9BRElORxAEMrEEChFQcmVkaWN0aW9uU2VydmljZRJICgdQcmVkaWN0Eh0ucHJlZGljdGlvbi52MS5QcmVkaWN0UmVxdWVzdBoeLnByZWRpY3Rpb24udjEuUHJlZGljdFJlc3BvbnNlElcKDFByZWRpY3RCYXRjaBIiLnByZWRpY3Rpb24udjEuUHJlZGljdEJhdGNoUmVxdWVzdBojLnByZWRpY3Rpb24udjEuUHJlZGljdEJhdGNoUmVzcG9uc2USWwoMUHJlZGljdEltYWdlEiIucHJlZGljdGlvbi52MS5QcmVkaWN0SW1hZ2VSZXF1ZXN0GiMucHJlZGljdGlvbi52MS5QcmVkaWN0SW1hZ2VSZXNwb25zZSgBMAESWgoNQ2xhc3NpZnlJbWFnZRIjLnByZWRpY3Rpb24udjEuQ2xhc3NpZnlJbWFnZVJlcXVlc3QaJC5wcmVkaWN0aW9uLnYxLkNsYXNzaWZ5SW1hZ2VSZXNwb25zZRJWCgpMaXN0TW9kZWxzEiAucHJlZGljdGlvbi52MS5MaXN0TW9kZWxzUmVxdWVzdBohLnByZWRpY3Rpb24udjEuTGlzdE1vZGVsc1Jlc3BvbnNlIgOQAgESaAoQR2V0TW9kZWxNZXRhZGF0YRImLnByZWRpY3Rpb24udjEuR2V0TW9kZWxNZXRhZGF0YVJlcXVlc3QaJy5wcmVkaWN0aW9uLnYxLkdldE1vZGVsTWV0YWRhdGFSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_prediction_v1_field_rules]);
+  fileDesc("CiZwcmVkaWN0aW9uL3YxL3ByZWRpY3Rpb25fc2VydmljZS5wcm90bxINcHJlZGljdGlvbi52MSLZAgoOUHJlZGljdFJlcXVlc3QSIwoDYWdlGAEgASgFQhbq4BgSCQAAAAAAADJAGQAAAAAAAF5AEigKBmluY29tZRgCIAEoAUIY6uAYFAkAAAAAAADwPxkAAAAAZc3NQSgBEiwKDGNyZWRpdF9zY29yZRgDIAEoBUIW6uAYEgkAAAAAAMByQBkAAAAAAJCKQBJCChBlbXBsb3ltZW50X3llYXJzGAQgASgBQijq4BgkCQAAAAAAAAAAGQAAAAAAAFRAKAFaDgoDYWdlEQAAAAAAACzAEi0KC2xvYW5fYW1vdW50GAUgASgBQhjq4BgUEQAAAAAAAAAAGQAAAABlzc1BKAESOAoMbG9hbl9wdXJwb3NlGAYgASgOMhoucHJlZGljdGlvbi52MS5Mb2FuUHVycG9zZUIG6uAYAjABEh0KDW1vZGVsX3ZlcnNpb24YByABKAlCBurgGAJIICJMCg5EZWNpc2lvbkZhY3RvchIPCgdmZWF0dXJlGAEgASgJEhQKDGNvbnRyaWJ1dGlvbhgCIAEoARITCgtkZXNjcmlwdGlvbhgDIAEoCSL5AQoPUHJlZGljdFJlc3BvbnNlEikKCGRlY2lzaW9uGAEgASgOMhcucHJlZGljdGlvbi52MS5EZWNpc2lvbhITCgtwcm9iYWJpbGl0eRgCIAEoARIVCg1tb2RlbF92ZXJzaW9uGAMgASgJEi0KCXRpbWVzdGFtcBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHAoUYXBwcm92YWxfcHJvYmFiaWxpdHkYBSABKAESEgoKbW9kZWxfbmFtZRgGIAEoCRIuCgdmYWN0b3JzGAcgAygLMh0ucHJlZGljdGlvbi52MS5EZWNpc2lvbkZhY3RvciJtChNQcmVkaWN0QmF0Y2hSZXF1ZXN0EjcKBmlucHV0cxgBIAMoCzIdLnByZWRpY3Rpb24udjEuUHJlZGljdFJlcXVlc3RCCOrgGAQ4AUBkEh0KDW1vZGVsX3ZlcnNpb24YAiABKAlCBurgGAJIICJ/ChRQcmVkaWN0QmF0Y2hSZXNwb25zZRIzCgtwcmVkaWN0aW9ucxgBIAMoCzIeLnByZWRpY3Rpb24udjEuUHJlZGljdFJlc3BvbnNlEjIKD3Byb2Nlc3NpbmdfdGltZRgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiKxAQoLSW1hZ2VIZWFkZXISFQoCaWQYASABKAlCCergGAVIgAFQARIdCgxjb250ZW50X3R5cGUYAiABKAlCB+rgGANIgAESHAoFdG9wX2sYAyABKA1CDergGAkZAAAAAAAAWUASEgoKc2l6ZV9ieXRlcxgEIAEoBBIbCgptb2RlbF9uYW1lGAUgASgJQgfq4BgDSIABEh0KDW1vZGVsX3ZlcnNpb24YBiABKAlCBurgGAJIICJcChNQcmVkaWN0SW1hZ2VSZXF1ZXN0EiwKBmhlYWRlchgBIAEoCzIaLnByZWRpY3Rpb24udjEuSW1hZ2VIZWFkZXJIABIPCgVjaHVuaxgCIAEoDEgAQgYKBGtpbmQiKgoKTGFiZWxTY29yZRINCgVsYWJlbBgBIAEoCRINCgVzY29yZRgCIAEoAiIrCgpJbWFnZUVycm9yEgwKBGNvZGUYASABKAUSDwoHbWVzc2FnZRgCIAEoCSKWAQoUUHJlZGljdEltYWdlUmVzcG9uc2USCgoCaWQYASABKAkSPAoOY2xhc3NpZmljYXRpb24YAiABKAsyIi5wcmVkaWN0aW9uLnYxLkltYWdlQ2xhc3NpZmljYXRpb25IABIqCgVlcnJvchgDIAEoCzIZLnByZWRpY3Rpb24udjEuSW1hZ2VFcnJvckgAQggKBnJlc3VsdCLgAQoTSW1hZ2VDbGFzc2lmaWNhdGlvbhIpCgZsYWJlbHMYASADKAsyGS5wcmVkaWN0aW9uLnYxLkxhYmVsU2NvcmUSEgoKbW9kZWxfbmFtZRgCIAEoCRIVCg1tb2RlbF92ZXJzaW9uGAMgASgJEi4KC2RlY29kZV90aW1lGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjEKDmluZmVyZW5jZV90aW1lGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhAKCHJlamVjdGVkGAYgASgIIhMKEUxpc3RNb2RlbHNSZXF1ZXN0IkEKEkxpc3RNb2RlbHNSZXNwb25zZRIrCgZtb2RlbHMYASADKAsyGy5wcmVkaWN0aW9uLnYxLk1vZGVsU3VtbWFyeSJ4CgxNb2RlbFN1bW1hcnkSDAoEbmFtZRgBIAEoCRIMCgR0YXNrGAIgASgJEhcKD2RlZmF1bHRfdmVyc2lvbhgDIAEoCRIzCgh2ZXJzaW9ucxgEIAMoCzIhLnByZWRpY3Rpb24udjEuTW9kZWxWZXJzaW9uU3RhdHVzIpUBChJNb2RlbFZlcnNpb25TdGF0dXMSDwoHdmVyc2lvbhgBIAEoCRIvCgVzdGF0ZRgCIAEoDjIgLnByZWRpY3Rpb24udjEuTW9kZWxWZXJzaW9uU3RhdGUSDQoFZXJyb3IYAyABKAkSLgoKdXBkYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiMgoXR2V0TW9kZWxNZXRhZGF0YVJlcXVlc3QSFwoEbmFtZRgBIAEoCUIJ6uAYBUiAAVABIjwKDlRlbnNvck1ldGFkYXRhEgwKBG5hbWUYASABKAkSDQoFZHR5cGUYAiABKAkSDQoFc2hhcGUYAyADKAMipAMKGEdldE1vZGVsTWV0YWRhdGFSZXNwb25zZRIqCgVtb2RlbBgBIAEoCzIbLnByZWRpY3Rpb24udjEuTW9kZWxTdW1tYXJ5EhMKC2Rlc2NyaXB0aW9uGAIgASgJEi0KBmlucHV0cxgDIAMoCzIdLnByZWRpY3Rpb24udjEuVGVuc29yTWV0YWRhdGESLgoHb3V0cHV0cxgEIAMoCzIdLnByZWRpY3Rpb24udjEuVGVuc29yTWV0YWRhdGESRQoHbWV0cmljcxgFIAMoCzI0LnByZWRpY3Rpb24udjEuR2V0TW9kZWxNZXRhZGF0YVJlc3BvbnNlLk1ldHJpY3NFbnRyeRIOCgZsYWJlbHMYBiADKAkSKQoGcmVqZWN0GAcgASgLMhkucHJlZGljdGlvbi52MS5SZWplY3RSdWxlEjYKC2ltYWdlX2lucHV0GAggASgLMiEucHJlZGljdGlvbi52MS5JbWFnZUlucHV0TWV0YWRhdGEaLgoMTWV0cmljc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAToCOAEiLgoKUmVqZWN0UnVsZRINCgVsYWJlbBgBIAEoCRIRCgltaW5fc2NvcmUYAiABKAIiVAoSSW1hZ2VJbnB1dE1ldGFkYXRhEg0KBXdpZHRoGAEgASgNEg4KBmhlaWdodBgCIAEoDRIOCgZyZXNpemUYAyABKAkSDwoHcGFkX3JnYhgEIAMoDSKeAQoUQ2xhc3NpZnlJbWFnZVJlcXVlc3QSDQoFaW1hZ2UYASABKAwSHQoMY29udGVudF90eXBlGAIgASgJQgfq4BgDSIABEhwKBXRvcF9rGAMgASgNQg3q4BgJGQAAAAAAAFlAEhsKCm1vZGVsX25hbWUYBCABKAlCB+rgGANIgAESHQoNbW9kZWxfdmVyc2lvbhgFIAEoCUIG6uAYAkggIlMKFUNsYXNzaWZ5SW1hZ2VSZXNwb25zZRI6Cg5jbGFzc2lmaWNhdGlvbhgBIAEoCzIiLnByZWRpY3Rpb24udjEuSW1hZ2VDbGFzc2lmaWNhdGlvbiqPAQoLTG9hblB1cnBvc2USHAoYTE9BTl9QVVJQT1NFX1VOU1BFQ0lGSUVEEAASFQoRTE9BTl9QVVJQT1NFX0hPTUUQARIUChBMT0FOX1BVUlBPU0VfQ0FSEAISGgoWTE9BTl9QVVJQT1NFX0VEVUNBVElPThADEhkKFUxPQU5fUFVSUE9TRV9QRVJTT05BTBAEKlAKCERlY2lzaW9uEhgKFERFQ0lTSU9OX1VOU1BFQ0lGSUVEEAASFQoRREVDSVNJT05fQVBQUk9WRUQQARITCg9ERUNJU0lPTl9ERU5JRUQQAiq7AQoRTW9kZWxWZXJzaW9uU3RhdGUSIwofTU9ERUxfVkVSU0lPTl9TVEFURV9VTlNQRUNJRklFRBAAEh8KG01PREVMX1ZFUlNJT05fU1RBVEVfTE9BRElORxABEh0KGU1PREVMX1ZFUlNJT05fU1RBVEVfUkVBRFkQAhIeChpNT0RFTF9WRVJTSU9OX1NUQVRFX0ZBSUxFRBADEiEKHU1PREVMX1ZFUlNJT05fU1RBVEVfVU5MT0FESU5HEAQysQQKEVByZWRpY3Rpb25TZXJ2aWNlEkgKB1ByZWRpY3QSHS5wcmVkaWN0aW9uLnYxLlByZWRpY3RSZXF1ZXN0Gh4ucHJlZGljdGlvbi52MS5QcmVkaWN0UmVzcG9uc2USVwoMUHJlZGljdEJhdGNoEiIucHJlZGljdGlvbi52MS5QcmVkaWN0QmF0Y2hSZXF1ZXN0GiMucHJlZGljdGlvbi52MS5QcmVkaWN0QmF0Y2hSZXNwb25zZRJbCgxQcmVkaWN0SW1hZ2USIi5wcmVkaWN0aW9uLnYxLlByZWRpY3RJbWFnZVJlcXVlc3QaIy5wcmVkaWN0aW9uLnYxLlByZWRpY3RJbWFnZVJlc3BvbnNlKAEwARJaCg1DbGFzc2lmeUltYWdlEiMucHJlZGljdGlvbi52MS5DbGFzc2lmeUltYWdlUmVxdWVzdBokLnByZWRpY3Rpb24udjEuQ2xhc3NpZnlJbWFnZVJlc3BvbnNlElYKCkxpc3RNb2RlbHMSIC5wcmVkaWN0aW9uLnYxLkxpc3RNb2RlbHNSZXF1ZXN0GiEucHJlZGljdGlvbi52MS5MaXN0TW9kZWxzUmVzcG9uc2UiA5ACARJoChBHZXRNb2RlbE1ldGFkYXRhEiYucHJlZGljdGlvbi52MS5HZXRNb2RlbE1ldGFkYXRhUmVxdWVzdBonLnByZWRpY3Rpb24udjEuR2V0TW9kZWxNZXRhZGF0YVJlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_prediction_v1_field_rules]);
 
 /**
  * One loan application. Every number has a realistic range: the model is
@@ -511,6 +511,18 @@ export type ImageClassification = Message<"prediction.v1.ImageClassification"> &
    * @generated from field: google.protobuf.Duration inference_time = 5;
    */
   inferenceTime?: Duration | undefined;
+
+  /**
+   * True when the model declines to name a class: the image is outside what
+   * it recognises (for the shapes model: no shape, or several). Set when the
+   * best label is the model's reject label, or the best score is below the
+   * model's reject threshold (GetModelMetadataResponse.reject). When true,
+   * labels still holds the scores, but none of them is an answer. Always
+   * false for a model without a reject rule.
+   *
+   * @generated from field: bool rejected = 6;
+   */
+  rejected: boolean;
 };
 
 /**
@@ -740,6 +752,21 @@ export type GetModelMetadataResponse = Message<"prediction.v1.GetModelMetadataRe
    * @generated from field: repeated string labels = 6;
    */
   labels: string[];
+
+  /**
+   * How the model says "none of these"; unset for a model without a reject rule.
+   *
+   * @generated from field: prediction.v1.RejectRule reject = 7;
+   */
+  reject?: RejectRule | undefined;
+
+  /**
+   * How the server turns an image into the model's input; unset for
+   * non-image models.
+   *
+   * @generated from field: prediction.v1.ImageInputMetadata image_input = 8;
+   */
+  imageInput?: ImageInputMetadata | undefined;
 };
 
 /**
@@ -748,6 +775,81 @@ export type GetModelMetadataResponse = Message<"prediction.v1.GetModelMetadataRe
  */
 export const GetModelMetadataResponseSchema: GenMessage<GetModelMetadataResponse> = /*@__PURE__*/
   messageDesc(file_prediction_v1_prediction_service, 17);
+
+/**
+ * When ImageClassification.rejected is true.
+ *
+ * @generated from message prediction.v1.RejectRule
+ */
+export type RejectRule = Message<"prediction.v1.RejectRule"> & {
+  /**
+   * The label meaning "not one of the other labels", e.g. "other"; one of
+   * GetModelMetadataResponse.labels. Empty when the model has no such label
+   * and only min_score applies.
+   *
+   * @generated from field: string label = 1;
+   */
+  label: string;
+
+  /**
+   * Best scores below this are rejected. Range: 0..1; 0 means no threshold.
+   *
+   * @generated from field: float min_score = 2;
+   */
+  minScore: number;
+};
+
+/**
+ * Describes the message prediction.v1.RejectRule.
+ * Use `create(RejectRuleSchema)` to create a new message.
+ */
+export const RejectRuleSchema: GenMessage<RejectRule> = /*@__PURE__*/
+  messageDesc(file_prediction_v1_prediction_service, 18);
+
+/**
+ * The image the model sees, after the server's preprocessing.
+ *
+ * @generated from message prediction.v1.ImageInputMetadata
+ */
+export type ImageInputMetadata = Message<"prediction.v1.ImageInputMetadata"> & {
+  /**
+   * Width the image is resized to, in pixels. Range: 1..65535.
+   *
+   * @generated from field: uint32 width = 1;
+   */
+  width: number;
+
+  /**
+   * Height the image is resized to, in pixels. Range: 1..65535.
+   *
+   * @generated from field: uint32 height = 2;
+   */
+  height: number;
+
+  /**
+   * How the aspect ratio is handled: "contain" (the whole image, scaled to
+   * fit and centred on pad_rgb: letterboxing; keeps the aspect ratio),
+   * "cover" (scaled to fill, centre-cropped; keeps the aspect ratio) or
+   * "fill" (stretched to width x height; distorts).
+   *
+   * @generated from field: string resize = 3;
+   */
+  resize: string;
+
+  /**
+   * Padding colour for "contain", as R, G, B in 0..255; empty otherwise.
+   *
+   * @generated from field: repeated uint32 pad_rgb = 4;
+   */
+  padRgb: number[];
+};
+
+/**
+ * Describes the message prediction.v1.ImageInputMetadata.
+ * Use `create(ImageInputMetadataSchema)` to create a new message.
+ */
+export const ImageInputMetadataSchema: GenMessage<ImageInputMetadata> = /*@__PURE__*/
+  messageDesc(file_prediction_v1_prediction_service, 19);
 
 /**
  * One whole image to classify.
@@ -798,7 +900,7 @@ export type ClassifyImageRequest = Message<"prediction.v1.ClassifyImageRequest">
  * Use `create(ClassifyImageRequestSchema)` to create a new message.
  */
 export const ClassifyImageRequestSchema: GenMessage<ClassifyImageRequest> = /*@__PURE__*/
-  messageDesc(file_prediction_v1_prediction_service, 18);
+  messageDesc(file_prediction_v1_prediction_service, 20);
 
 /**
  * The classification of the image.
@@ -817,7 +919,7 @@ export type ClassifyImageResponse = Message<"prediction.v1.ClassifyImageResponse
  * Use `create(ClassifyImageResponseSchema)` to create a new message.
  */
 export const ClassifyImageResponseSchema: GenMessage<ClassifyImageResponse> = /*@__PURE__*/
-  messageDesc(file_prediction_v1_prediction_service, 19);
+  messageDesc(file_prediction_v1_prediction_service, 21);
 
 /**
  * Purpose of a loan, as declared by the applicant.
