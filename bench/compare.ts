@@ -3,7 +3,7 @@
 // at the same time from the other. Whatever this shared machine does to one
 // then happens to the other too: across pairs the ratio B ÷ A of CPU per call
 // holds within a few percent while calls/s swing 2× from minute to minute
-// (README, Performance). Every change in the README's tables was judged so.
+// (docs/design.md, "How the numbers were taken").
 //
 //   npm run bench:compare -- <A> <B> [options]
 //

@@ -31,23 +31,15 @@ export function createLogger(level: string, options: LoggerOptions = {}): Logger
     const out = pino.destination({ dest: 1, sync: true });
     return pino(settings, { write: (line: string) => void out.write(prettify(line)) });
   }
-  // Buffered stdout: lines collect until 32 KiB, then go out in one write(2),
-  // instead of one write per line (that cost ~5% of the CPU at 6,000
-  // calls/s). Behind a pipe, as in a container, each write also wakes the
-  // reader: in paired runs behind a pipe, 64 KiB batches took 4-5% less CPU
-  // per Predict call than 4 KiB ones (the call log as a whole, line and
-  // writes, costs ~12%). But a batch as large as the pipe (64 KiB) rarely
-  // fits whole: at c=64 behind a pipe, 172 of ~200 batches were cut short
-  // and 167 retries met EAGAIN; half a pipe fits whenever the reader is at
-  // most half a pipe behind (no short write, no EAGAIN, and fewer writes in
-  // all: 495 against 732). Synchronous, as pino's default destination is:
-  // handing each write to libuv's thread pool instead (sync: false) measured
-  // ~10% fewer calls/s on one core. A timer bounds how long a quiet server
-  // holds a line, and what is left is written when the process exits; a
-  // hard kill can lose the last 100 ms of lines (at most 32 KiB, plus what a
-  // reader that is behind has not taken yet). Processes sharing stdout write
-  // at most PIPE_BUF bytes at a time, whole lines only, so that no process
-  // cuts into another's line.
+  // Buffered stdout: lines collect until 32 KiB, then go out in one write(2):
+  // a write per line, each waking a pipe's reader, costs CPU on every call.
+  // Half a pipe, because a batch as large as the pipe rarely fits whole
+  // (short writes, EAGAIN). Synchronous, as pino's default destination is:
+  // libuv's thread pool costs more per write (docs/design.md, "Logging").
+  // A timer bounds how long a quiet server holds a line, and what is left is
+  // written when the process exits; a hard kill can lose the last 100 ms of
+  // lines. Processes sharing stdout write at most PIPE_BUF bytes at a time,
+  // whole lines only, so that no process cuts into another's line.
   const stdout = new LineBuffer(1, { minChars: 32 * 1024, atomicBytes: options.sharedOutput ? PIPE_BUF : undefined });
   setInterval(() => stdout.flushSoon(), FLUSH_INTERVAL_MS).unref();
   process.once("exit", () => stdout.flush());

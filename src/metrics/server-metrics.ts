@@ -110,7 +110,7 @@ export class ServerMetrics {
     const registers = [registry];
 
     // Values that change on every call are kept in plain fields and handed to
-    // prom-client when scraped: its label hashing cost ~1 µs per update.
+    // prom-client when scraped: its label hashing on every update is not free.
     const callSeries = this.callSeries;
     const versionSeries = this.versionSeries;
     this.calls = new Counter({

@@ -81,8 +81,8 @@ export async function listen(options: ListenOptions): Promise<ListeningServer> {
   const sniffing = new Set<net.Socket>();
   const sessions = new Set<http2.ServerHttp2Session>();
   // HTTP/1.1 connections, tracked per connection rather than per response:
-  // a 'close' and a 'finish' listener on every response cost 11-16% of a
-  // Connect JSON call's CPU in paired runs.
+  // listeners on every response are a large share of a small call's CPU
+  // (docs/design.md, "HTTP/1.1").
   const h1Sockets = new Set<net.Socket>();
   let closing = false;
 
