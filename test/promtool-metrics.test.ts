@@ -64,8 +64,8 @@ describe("promtool check metrics on a running server's scrape", () => {
       }
       expect(metricValue(samples, "rpc_server_call_duration_seconds_count", { method: method("Predict"), protocol })).toBe(0);
     }
-    for (const model of ["loan-approval", "shapes"]) {
-      const labels = { model, version: "1" };
+    for (const [model, version] of [["loan-approval", "1"], ["shapes", "2"]] as const) {
+      const labels = { model, version };
       expect(metricValue(samples, "model_ready_versions", { model })).toBe(1);
       expect(metricValue(samples, "model_load_failures_total", labels)).toBe(0);
       expect(metricValue(samples, "inference_shed_total", labels)).toBe(0);
