@@ -50,6 +50,11 @@ export interface ServerConfig {
   /** Origins allowed to call from a browser (CORS); empty = same-origin only. */
   corsOrigins: string[];
   logLevel: string;
+  /**
+   * Send traces: OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) is set.
+   * The OpenTelemetry SDK reads that and its other OTEL_* variables itself.
+   */
+  tracing: boolean;
   /** With clientCa (TLS_CLIENT_CA_FILE), clients must present a certificate it signed; its subject is logged with each call. */
   tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer };
 }
@@ -125,6 +130,7 @@ export function loadConfig(env: Env = process.env): ServerConfig {
     fastPath: boolSetting(env, "FAST_PATH", true),
     corsOrigins: listSetting(env.CORS_ORIGINS),
     logLevel: env.LOG_LEVEL ?? "info",
+    tracing: Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT),
     tls: loadTls(env),
   };
 }

@@ -5,7 +5,6 @@ import { isPrimary, runPrimary } from "./cluster.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
 import { startServer } from "./server.js";
-import { tracingConfigured, tracingFromEnv } from "./tracing/from-env.js";
 
 async function main(): Promise<void> {
   let config;
@@ -32,7 +31,8 @@ async function main(): Promise<void> {
   // Re-read API_KEYS_FILE now (it is also watched). Set before the models load: unhandled, SIGHUP would end the process.
   let reloadKeys = () => {};
   process.on("SIGHUP", () => reloadKeys());
-  const tracing = tracingConfigured(process.env) ? tracingFromEnv() : undefined;
+  // The SDK is loaded only when tracing is on.
+  const tracing = config.tracing ? (await import("./tracing/from-env.js")).tracingFromEnv() : undefined;
   const server = await startServer(config, logger, { listenAfterLoad: !primary, tracing });
   reloadKeys = () => server.reloadKeys();
 

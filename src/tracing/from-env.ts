@@ -8,13 +8,6 @@ import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
 import { BatchSpanProcessor, NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { Tracing } from "./call-spans.js";
 
-type Env = Record<string, string | undefined>;
-
-/** True when an OTLP endpoint is set (for all signals or for traces alone). */
-export function tracingConfigured(env: Env): boolean {
-  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
-}
-
 /**
  * The SDK reads its settings from process.env. The provider is never
  * registered globally: no context manager, no AsyncLocalStorage per call;
