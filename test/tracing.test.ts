@@ -7,7 +7,7 @@
 // gRPC, gRPC-Web and Connect protocols are covered.
 import { randomBytes } from "node:crypto";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
-import { AlwaysOffSampler, BasicTracerProvider, InMemorySpanExporter, ParentBasedSampler, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
+import { AlwaysOffSampler, InMemorySpanExporter, ParentBasedSampler, SimpleSpanProcessor, TraceIdRatioBasedSampler, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Tracing } from "../src/tracing/call-spans.js";
 import { VALID } from "./support/applications.js";
@@ -37,8 +37,8 @@ describe.each([
   let server: TestServer;
   beforeAll(async () => {
     // Only calls whose caller samples them are recorded: the others must cost nothing.
-    const provider = new BasicTracerProvider({ sampler: new ParentBasedSampler({ root: new AlwaysOffSampler() }), spanProcessors: [new SimpleSpanProcessor(exporter)] });
-    server = await startTestServer({ FAST_PATH }, { tracing: new Tracing(provider) });
+    const tracing = new Tracing({ sampler: new ParentBasedSampler({ root: new AlwaysOffSampler() }), spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    server = await startTestServer({ FAST_PATH }, { tracing });
   });
   afterAll(() => server?.close());
 
@@ -150,6 +150,29 @@ describe.each([
     expect(childrenOf(span, "image decode and resize")).toHaveLength(1);
     const [run] = childrenOf(span, "inference");
     expect(run?.attributes["prediction.model.name"]).toBe("shapes");
+  });
+});
+
+describe("tracing at a ratio", () => {
+  const exporter = new InMemorySpanExporter();
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({}, { tracing: new Tracing({ sampler: new TraceIdRatioBasedSampler(0.5), spanProcessors: [new SimpleSpanProcessor(exporter)] }) });
+  });
+  afterAll(() => server?.close());
+
+  it("records exactly the calls it logs with a trace id, as root spans", async () => {
+    const client = clientNamed("grpc-js (gRPC, h2c)").make(server.baseUrl);
+    const results = await Promise.all(Array.from({ length: 40 }, () => client.predict(VALID, { headers: { "x-api-key": API_KEY } })));
+    client.close();
+    expect(results.every((r) => r.ok)).toBe(true);
+    const logged = new Set(server.logs.filter((l) => l.msg === "call" && typeof l.trace_id === "string").map((l) => l.trace_id));
+    const recorded = exporter.getFinishedSpans().filter((s) => s.name === PREDICT);
+    for (const s of recorded) expect(s.parentSpanContext).toBeUndefined();
+    expect(new Set(recorded.map((s) => s.spanContext().traceId))).toEqual(logged);
+    // Some sampled, some not (each of 40 at one half).
+    expect(logged.size).toBeGreaterThan(0);
+    expect(logged.size).toBeLessThan(40);
   });
 });
 

@@ -2,9 +2,12 @@
 // conventions, a child of the caller's span when the request carries a W3C
 // `traceparent` (and `tracestate`). Spans are made explicitly here, for every
 // path (the fast path bypasses any http/http2 instrumentation).
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span, type TextMapGetter, type Tracer, type TracerProvider } from "@opentelemetry/api";
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Link, type Span, type TextMapGetter, type Tracer } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import type { Resource } from "@opentelemetry/resources";
+import { NodeTracerProvider, SamplingDecision, type Sampler, type SpanProcessor } from "@opentelemetry/sdk-trace-node";
 import type { TracedCall } from "../engine/traced-call.js";
+import { ChosenTraceIds } from "./trace-ids.js";
 
 /** How a call reads its request headers (policy/call-context.ts's HeaderLookup). */
 type HeaderLookup = (name: string) => string | null | undefined;
@@ -24,10 +27,11 @@ export interface CallSpan {
   end(code: number, codeName: string, message?: string): void;
 }
 
-/** A TracerProvider that can be flushed and shut down (the SDK's). */
-export interface OwnedTracerProvider extends TracerProvider {
-  shutdown(): Promise<void>;
-  forceFlush(): Promise<void>;
+export interface TracingOptions {
+  sampler: Sampler;
+  /** Where finished spans go (an exporter's processor). */
+  spanProcessors: SpanProcessor[];
+  resource?: Resource;
 }
 
 const TRACER_NAME = "prediction-server";
@@ -36,17 +40,26 @@ const TRACER_NAME = "prediction-server";
 // others are the caller's mistakes, not the server's.
 const SERVER_ERRORS = new Set([2, 4, 12, 13, 14, 15]);
 
+const NO_ATTRIBUTES = Object.freeze({});
+const NO_LINKS: Link[] = [];
+
 const headerGetter: TextMapGetter<HeaderLookup> = {
   get: (header, key) => header(key) ?? undefined,
   keys: () => [],
 };
 
 export class Tracing {
+  private readonly provider: NodeTracerProvider;
   private readonly tracer: Tracer;
+  private readonly sampler: Sampler;
+  private readonly ids = new ChosenTraceIds();
   private readonly propagator = new W3CTraceContextPropagator();
 
-  constructor(private readonly provider: OwnedTracerProvider) {
-    this.tracer = provider.getTracer(TRACER_NAME);
+  /** The provider is never registered globally: no context manager, no AsyncLocalStorage per call. */
+  constructor(options: TracingOptions) {
+    this.sampler = options.sampler;
+    this.provider = new NodeTracerProvider({ ...options, idGenerator: this.ids });
+    this.tracer = this.provider.getTracer(TRACER_NAME);
   }
 
   /**
@@ -58,8 +71,19 @@ export class Tracing {
     // Only a request with a traceparent pays for parsing one.
     const parent = header("traceparent") ? this.propagator.extract(ROOT_CONTEXT, header, headerGetter) : ROOT_CONTEXT;
     const incoming = parent !== ROOT_CONTEXT && trace.getSpanContext(parent) !== undefined;
+    const name = method.slice(1);
+    if (!incoming) {
+      // A root call is sampled before the SDK makes anything of it: one the
+      // sampler drops costs a trace id and a decision. The SDK, asked for a
+      // sampled one, takes that trace id and comes to the same decision.
+      const traceId = this.ids.choose();
+      if (this.sampler.shouldSample(ROOT_CONTEXT, traceId, name, SpanKind.SERVER, NO_ATTRIBUTES, NO_LINKS).decision === SamplingDecision.NOT_RECORD) {
+        this.ids.forget();
+        return undefined;
+      }
+    }
     const slash = method.lastIndexOf("/");
-    const span = this.tracer.startSpan(method.slice(1), { kind: SpanKind.SERVER }, parent);
+    const span = this.tracer.startSpan(name, { kind: SpanKind.SERVER }, parent);
     const recording = span.isRecording();
     if (!recording && !incoming) return undefined;
     const grpc = protocol !== "connect";

@@ -5,18 +5,14 @@
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
 import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
-import { BatchSpanProcessor, NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
+import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-node";
 import { Tracing } from "./call-spans.js";
+import { samplerFromEnv } from "./sampler-from-env.js";
 
-/**
- * The SDK reads its settings from process.env. The provider is never
- * registered globally: no context manager, no AsyncLocalStorage per call;
- * the call's context is handed down explicitly.
- */
-export function tracingFromEnv(): Tracing {
+/** The exporter and the batch processor read their OTEL_* settings from process.env themselves. */
+export function tracingFromEnv(env: Record<string, string | undefined> = process.env): Tracing {
   const resource = defaultResource()
     .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: "prediction-server" }))
     .merge(detectResources({ detectors: [envDetector] }));
-  const provider = new NodeTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())] });
-  return new Tracing(provider);
+  return new Tracing({ sampler: samplerFromEnv(env), resource, spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())] });
 }
