@@ -102,11 +102,6 @@ export class Tracing {
     };
   }
 
-  /** Sends the spans still buffered. */
-  flush(): Promise<void> {
-    return this.provider.forceFlush();
-  }
-
   /** Sends the spans still buffered and stops. */
   shutdown(): Promise<void> {
     return this.provider.shutdown();
