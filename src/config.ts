@@ -52,6 +52,11 @@ export interface ServerConfig {
   logLevel: string;
   /** "json" (the default): one JSON object per line, for log collectors. "pretty": coloured, human-readable lines for a terminal. */
   logFormat: LogFormat;
+  /**
+   * Send traces: OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) is set.
+   * The OpenTelemetry SDK reads that and its other OTEL_* variables itself.
+   */
+  tracing: boolean;
   /** With clientCa (TLS_CLIENT_CA_FILE), clients must present a certificate it signed; its subject is logged with each call. */
   tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer };
 }
@@ -131,6 +136,7 @@ export function loadConfig(env: Env = process.env): ServerConfig {
     corsOrigins: listSetting(env.CORS_ORIGINS),
     logLevel: env.LOG_LEVEL ?? "info",
     logFormat: oneOfSetting(env, "LOG_FORMAT", LOG_FORMATS, "json"),
+    tracing: Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT),
     tls: loadTls(env),
   };
 }

@@ -7,6 +7,7 @@ import { protocolOf } from "./policy/call-context.js";
 import { endedBySignal } from "./policy/errors.js";
 import { admit } from "./policy/admission.js";
 import type { CallPolicy } from "./policy/call-policy.js";
+import { tracedCallKey } from "./services/call-trace.js";
 import { connectionKey } from "./services/stream-admission.js";
 import { connectionOf, nodeHeader } from "./transport/node-handler.js";
 import { callStartedKey, type RpcHandlerOptions } from "./transport/rpc-handler.js";
@@ -39,6 +40,7 @@ export function callLogInterceptor(policy: CallPolicy): Interceptor {
     const call = policy.begin(`/${req.service.typeName}/${req.method.name}`, protocolOf(req.header.get("content-type")), header, req.contextValues.get(connectionKey));
     const keyName = req.contextValues.get(keyNameKey);
     if (keyName !== undefined) call.identify(keyName);
+    if (call.trace !== undefined) req.contextValues.set(tracedCallKey, call.trace);
     // Once the client has left, the call is CANCELLED whatever the handler did next.
     const outcome = (e?: unknown) => (req.signal.aborted ? endedBySignal(req.signal.reason) : e);
     let res;

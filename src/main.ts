@@ -31,7 +31,9 @@ async function main(): Promise<void> {
   // Re-read API_KEYS_FILE now (it is also watched). Set before the models load: unhandled, SIGHUP would end the process.
   let reloadKeys = () => {};
   process.on("SIGHUP", () => reloadKeys());
-  const server = await startServer(config, logger, { listenAfterLoad: !primary });
+  // The SDK is loaded only when tracing is on.
+  const tracing = config.tracing ? (await import("./tracing/from-env.js")).tracingFromEnv() : undefined;
+  const server = await startServer(config, logger, { listenAfterLoad: !primary, tracing });
   reloadKeys = () => server.reloadKeys();
 
   let stopping = false;
@@ -40,6 +42,8 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, "shutting down");
     await server.close();
+    // The spans of the last calls are sent before the process exits.
+    await tracing?.shutdown().catch((e: unknown) => logger.warn({ err: e }, "could not send the last spans"));
     logger.info("stopped");
     logger.flush(() => process.exit(0));
   };

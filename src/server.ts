@@ -31,6 +31,7 @@ import { listen } from "./transport/listen.js";
 import { connectionOf, nodeHeader, type NodeHandler } from "./transport/node-handler.js";
 import { rpcHandler } from "./transport/rpc-handler.js";
 import { fastMethod, unaryFastPath } from "./transport/unary-fast-path.js";
+import type { Tracing } from "./tracing/call-spans.js";
 import { staticSite } from "./web/static-site.js";
 import { protocolOf } from "./policy/call-context.js";
 import { CallPolicy } from "./policy/call-policy.js";
@@ -59,6 +60,8 @@ export interface StartOptions {
   listenAfterLoad?: boolean;
   /** The built web page and API reference (default: dist/web next to the code). */
   webRoot?: string;
+  /** Server spans for every call (tracing/); off when undefined. The caller shuts it down. */
+  tracing?: Tracing;
 }
 
 export async function startServer(config: ServerConfig, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
@@ -120,6 +123,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     ruleOverrides: new Map([[`${PredictBatchRequestSchema.typeName}.inputs`, { maxItems: config.maxBatchInputs }]]),
     // Looked up only when clients must present a certificate: no cost per call otherwise.
     clientSubject: config.tls?.clientCa ? clientSubject : undefined,
+    tracing: options.tracing,
   });
   // A whole image travels in one ClassifyImage message (base64 in JSON: 4/3 larger).
   const classifyMaxBytes = Math.max(config.maxMessageBytes, Math.ceil(config.images.maxBytes * 1.4) + 64 * 1024);
@@ -195,7 +199,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   metrics.gaugeFrom("http2_sessions_open", "HTTP/2 sessions open now.", () => listener.open().http2Sessions);
   // With WORKERS=n every process listens here too (node:cluster shares the port); any one answers for all (cluster-metrics.ts).
   const metricsListener = await listen({ port: config.metricsPort, host: config.host, handler: metricsOnly(metrics), limits: config.limits });
-  logger.info({ port: listener.port, metricsPort: metricsListener.port, host: config.host, tls: Boolean(config.tls), clientCertificates: Boolean(config.tls?.clientCa), inferenceWorkers: config.inferenceWorkers, fastPath: config.fastPath }, "listening (gRPC, gRPC-Web, Connect)");
+  logger.info({ port: listener.port, metricsPort: metricsListener.port, host: config.host, tls: Boolean(config.tls), clientCertificates: Boolean(config.tls?.clientCa), inferenceWorkers: config.inferenceWorkers, fastPath: config.fastPath, tracing: options.tracing !== undefined }, "listening (gRPC, gRPC-Web, Connect)");
   const loaded = options.listenAfterLoad ? Promise.resolve(modelsLoaded) : load();
   return {
     port: listener.port,

@@ -39,7 +39,8 @@ function runPinned(argv: string[], timeoutMs: number): Promise<GeneratorRun> {
       sampler.stop();
       reject(e);
     });
-    proc.on("exit", (code) => {
+    // "close", not "exit": the pipes may still hold output (the summary) when the process has exited.
+    proc.on("close", (code) => {
       clearTimeout(timer);
       sampler.stop();
       resolve({ command, stdout, stderr, code, startedAt, endedAt: epochMs(), sampler });

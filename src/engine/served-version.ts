@@ -3,6 +3,7 @@
 // batcher, with a count of the calls using it so that it is released only
 // once they have finished.
 import { Code, ConnectError } from "@connectrpc/connect";
+import { SpanStatusCode } from "@opentelemetry/api";
 import type { Cancellation } from "../cancellation.js";
 import { systemClock, type Clock } from "./clock.js";
 import { DynamicBatcher } from "./dynamic-batcher.js";
@@ -10,18 +11,23 @@ import type { EngineObserver } from "./engine-observer.js";
 import { EVENT_LOOP_MAX_RUN_MS, loadOnEventLoop } from "./event-loop-session.js";
 import type { InferencePool, ModelSession } from "./inference-pool.js";
 import type { ModelConfig } from "./model-config.js";
+import { startRunSpans } from "./run-spans.js";
 import { splitRows, stackRows, zeroTensor, type Tensors } from "./tensor-rows.js";
+import type { TracedCall } from "./traced-call.js";
 
 interface QueuedRequest {
   feeds: Tensors;
   rows: number;
   enqueuedAt: number;
+  trace: TracedCall | undefined;
 }
 
 export interface InferOptions {
   signal?: Cancellation;
   /** Absolute deadline on the engine clock (ms); past it the request is dropped unrun. */
   deadline?: number;
+  /** The call's trace, when it is sampled: its queue wait and run become spans. */
+  trace?: TracedCall;
 }
 
 export class ServedVersion {
@@ -116,7 +122,7 @@ export class ServedVersion {
   /** Runs one request's rows (at most max_batch_size) with whatever else is queued. */
   async infer(feeds: Tensors, opts: InferOptions = {}): Promise<Tensors> {
     const rows = Object.values(feeds)[0].dims[0];
-    const request: QueuedRequest = { feeds, rows, enqueuedAt: this.clock.now() };
+    const request: QueuedRequest = { feeds, rows, enqueuedAt: this.clock.now(), trace: opts.trace };
     try {
       return await this.batcher.submit(request, opts);
     } catch (e) {
@@ -130,7 +136,16 @@ export class ServedVersion {
   private async execute(items: QueuedRequest[]): Promise<Tensors[]> {
     const start = this.clock.now();
     this.observer?.setQueueDepth(this.name, this.version, this.batcher.queuedRows);
-    const outputs = await this.session.run(stackRows(items.map((i) => i.feeds)) as never);
+    const span = startRunSpans(items, { model: this.name, version: this.version, start });
+    let outputs;
+    try {
+      outputs = await this.session.run(stackRows(items.map((i) => i.feeds)) as never);
+    } catch (e) {
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });
+      throw e;
+    } finally {
+      span?.end();
+    }
     const rows = items.map((i) => i.rows);
     this.observer?.observeBatch({
       model: this.name,

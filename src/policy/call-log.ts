@@ -3,6 +3,7 @@
 import type { Logger } from "pino";
 import type { Code } from "@connectrpc/connect";
 import { Code as Codes } from "@connectrpc/connect";
+import type { TraceIds } from "../tracing/call-spans.js";
 import type { Protocol } from "./call-context.js";
 
 export interface CallRecord {
@@ -20,6 +21,8 @@ export interface CallRecord {
   fault?: boolean;
   /** Subject of the client's TLS certificate, when clients present one. */
   clientSubject?: string;
+  /** The call's trace, when it is sampled or the caller sent one. */
+  ids?: TraceIds;
 }
 
 /** The canonical gRPC name of a code, e.g. "INVALID_ARGUMENT". */
@@ -50,9 +53,13 @@ export class CallLog {
   /** `code` is the status's gRPC name, codeName(rec.code). */
   write(rec: CallRecord, code: string): void {
     const durationMs = Math.round(rec.durationMs * 1000) / 1000;
-    const perCall: { requestId: string; durationMs: number; error?: string; clientSubject?: string } =
+    const perCall: { requestId: string; durationMs: number; error?: string; clientSubject?: string; trace_id?: string; span_id?: string } =
       rec.error !== undefined ? { requestId: rec.requestId, durationMs, error: rec.error } : { requestId: rec.requestId, durationMs };
     if (rec.clientSubject !== undefined) perCall.clientSubject = rec.clientSubject;
+    if (rec.ids !== undefined) {
+      perCall.trace_id = rec.ids.traceId;
+      perCall.span_id = rec.ids.spanId;
+    }
     const logger = this.loggerFor(rec.method, rec.protocol, code, rec.key);
     const line = logger === this.logger ? { ...perCall, method: rec.method, protocol: rec.protocol, code, key: rec.key } : perCall;
     // Server faults are errors; client mistakes are routine and only worth info.

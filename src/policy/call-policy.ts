@@ -11,6 +11,8 @@ import { requestIdOf, type HeaderLookup, type Protocol } from "./call-context.js
 import { CallLog, codeName, type CallRecord } from "./call-log.js";
 import { invalidArgument, permissionDenied, rateLimited, toClientError, unauthenticated } from "./errors.js";
 import { findViolations, type RuleOverrides } from "./field-violations.js";
+import type { TracedCall } from "../engine/traced-call.js";
+import type { Tracing } from "../tracing/call-spans.js";
 
 /** Told about each finished call besides the log, e.g. metrics; `codeName` is the status's gRPC name. */
 export type CallSink = (rec: CallRecord, codeName: string) => void;
@@ -25,11 +27,15 @@ export interface CallPolicyOptions {
   ruleOverrides?: RuleOverrides;
   /** The client certificate's subject for a connection, logged with each call (set only with client certificates). */
   clientSubject?: (connection: object) => string | undefined;
+  /** Set when tracing is on: each call gets a server span. */
+  tracing?: Tracing;
 }
 
 /** One call in progress. */
 export interface Call {
   readonly requestId: string;
+  /** The call's trace when it is sampled, for the spans of the work done for it. */
+  readonly trace: TracedCall | undefined;
   /** Milliseconds since the call began. */
   elapsedMs(): number;
   /** Names the API key the call came with, for its log line and metrics. */
@@ -61,6 +67,9 @@ export class CallPolicy {
     const requestId = requestIdOf(header);
     const { logger, clientSubject: subjectOf } = this.opts;
     const clientSubject = subjectOf && connection ? subjectOf(connection) : undefined;
+    // Checked once per call: with tracing off, no span and no header parsing.
+    const span = this.opts.tracing?.start(method, protocol, header);
+    const ids = span?.ids;
     const report = this.report;
     let finished = false;
     let key: string | undefined;
@@ -68,6 +77,7 @@ export class CallPolicy {
     const count = () => this.finished++;
     return {
       requestId,
+      trace: span?.traced,
       elapsedMs: () => performance.now() - start,
       identify(keyName: string) {
         key = keyName;
@@ -78,14 +88,16 @@ export class CallPolicy {
         count();
         const durationMs = performance.now() - start;
         if (reason === undefined) {
-          report({ requestId, method, protocol, key, code: 0, durationMs, clientSubject });
+          span?.end(0, "OK");
+          report({ requestId, method, protocol, key, code: 0, durationMs, clientSubject, ids });
           return undefined;
         }
         const { error, internal } = toClientError(reason);
         // The real cause stays in our log; the client gets the generic error.
         if (internal) logger.error({ requestId, method, err: (reason as Error).cause ?? reason }, "internal error");
         error.metadata.set("x-request-id", requestId);
-        report({ requestId, method, protocol, key, code: error.code, durationMs, error: error.rawMessage, fault: internal, clientSubject });
+        span?.end(error.code, codeName(error.code), error.rawMessage);
+        report({ requestId, method, protocol, key, code: error.code, durationMs, error: error.rawMessage, fault: internal, clientSubject, ids });
         return error;
       },
     };

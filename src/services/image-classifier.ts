@@ -10,6 +10,7 @@ import type { ModelRepository } from "../engine/model-repository.js";
 import type { InferOptions } from "../engine/served-version.js";
 import { preprocessImage } from "../models/image-preprocess.js";
 import { isRejected, topLabels } from "../models/image-labels.js";
+import { traced } from "./traced.js";
 
 export interface ImageRequest {
   bytes: Uint8Array;
@@ -34,7 +35,7 @@ export async function classifyImage(deps: ImageClassifierDeps, req: ImageRequest
     const pre = served.config.preprocessing?.image;
     if (!pre) throw new ConnectError(`model ${served.name} is not an image model`, Code.FailedPrecondition);
     const t0 = performance.now();
-    const tensor = await preprocessImage(req.bytes, req.contentType, pre, deps.limits);
+    const tensor = await traced(opts.trace, "image decode and resize", () => preprocessImage(req.bytes, req.contentType, pre, deps.limits));
     const t1 = performance.now();
     const input = served.config.inputs[0];
     let outputs;

@@ -12,6 +12,7 @@ import {
   type PredictImageRequest,
   type PredictImageResponse,
 } from "../../gen/prediction/v1/prediction_service_pb.js";
+import { traceOf } from "./call-trace.js";
 import { classifyImage, type ImageClassifierDeps } from "./image-classifier.js";
 import { OrderedResults } from "./ordered-results.js";
 import { connectionKey, type StreamAdmission } from "./stream-admission.js";
@@ -132,7 +133,7 @@ async function answer(deps: ImageStreamDeps, image: OpenImage, ctx: HandlerConte
     const classification = await classifyImage(
       deps,
       { bytes: image.bytes(), contentType: h.contentType, topK: h.topK, modelName: h.modelName, modelVersion: h.modelVersion },
-      { signal: ctx.signal },
+      { signal: ctx.signal, trace: traceOf(ctx) },
     );
     return create(PredictImageResponseSchema, { id, result: { case: "classification", value: classification } });
   } catch (e) {

@@ -4,8 +4,9 @@
 import { setMaxListeners } from "node:events";
 import { create } from "@bufbuild/protobuf";
 import { timestampNow, type Timestamp } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type ContextValues, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { InferOptions } from "../engine/served-version.js";
+import type { TracedCall } from "../engine/traced-call.js";
 import {
   ClassifyImageResponseSchema,
   type ClassifyImageRequest,
@@ -26,6 +27,7 @@ import { durationFromFractionalMs } from "../duration.js";
 import { systemClock, type Clock } from "../engine/clock.js";
 import type { ModelRepository } from "../engine/model-repository.js";
 import { decodePredictions, encodeApplications, firstNonFinite, type LoanPrediction } from "../models/loan-task.js";
+import { traceOf } from "./call-trace.js";
 import { classifyImage } from "./image-classifier.js";
 import { predictImageStream, type ImageStreamDeps } from "./image-stream.js";
 import { getModelMetadata, listModels } from "./model-metadata.js";
@@ -44,6 +46,10 @@ export interface CallContext {
   signal: Cancellation;
   /** Milliseconds left before the deadline, if there is one. */
   timeoutMs(): number | undefined;
+  /** The call's trace when it is sampled (fast path). */
+  trace?: TracedCall;
+  /** Connect's context values, where its path keeps the trace (call-trace.ts). */
+  values?: ContextValues;
 }
 
 export function predictionService(deps: PredictionServiceDeps) {
@@ -54,7 +60,7 @@ export function predictionService(deps: PredictionServiceDeps) {
   };
   return {
     async predict(req: PredictRequest, ctx: CallContext): Promise<PredictResponse> {
-      const [res] = await decide(deps, [req], req.modelVersion, { signal: ctx.signal, deadline: deadlineOf(ctx) });
+      const [res] = await decide(deps, [req], req.modelVersion, { signal: ctx.signal, deadline: deadlineOf(ctx), trace: traceOf(ctx) });
       return res;
     },
     async predictBatch(req: PredictBatchRequest, ctx: CallContext): Promise<PredictBatchResponse> {
@@ -63,7 +69,7 @@ export function predictionService(deps: PredictionServiceDeps) {
       if (pinned >= 0) {
         throw new ConnectError(`inputs[${pinned}].model_version must be empty in a batch - pin the batch with model_version`, Code.InvalidArgument);
       }
-      const predictions = await decide(deps, req.inputs, req.modelVersion, { signal: ctx.signal, deadline: deadlineOf(ctx) });
+      const predictions = await decide(deps, req.inputs, req.modelVersion, { signal: ctx.signal, deadline: deadlineOf(ctx), trace: traceOf(ctx) });
       // Built as the message itself, as toResponse() does: create() would walk all of the rows again.
       return { $typeName: PredictBatchResponseSchema.typeName, predictions, processingTime: durationFromFractionalMs(performance.now() - start) };
     },
@@ -72,7 +78,7 @@ export function predictionService(deps: PredictionServiceDeps) {
       const classification = await classifyImage(
         deps.images,
         { bytes: req.image, contentType: req.contentType, topK: req.topK, modelName: req.modelName, modelVersion: req.modelVersion },
-        { signal: ctx.signal, deadline: deadlineOf(ctx) },
+        { signal: ctx.signal, deadline: deadlineOf(ctx), trace: traceOf(ctx) },
       );
       return create(ClassifyImageResponseSchema, { classification });
     },

@@ -149,6 +149,7 @@ async function serve(opts: FastPathOptions, path: string, route: FastMethod, ex:
     const ctx: CallContext = {
       signal: abort.signal,
       timeoutMs: () => (deadline === undefined ? undefined : deadline - Date.now()),
+      trace: call.trace,
     };
     const running = route.impl(message as never, ctx);
     const output = expired ? await Promise.race([running, expired]) : await running;

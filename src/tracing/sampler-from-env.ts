@@ -1,0 +1,29 @@
+// The sampler OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG name, as the
+// SDK itself would build it (the SDK does not export its own builder). Made
+// here so that the server can ask it before the SDK makes a span (call-spans.ts).
+import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler, type Sampler } from "@opentelemetry/sdk-trace-node";
+
+type Env = Record<string, string | undefined>;
+
+/** The SDK's default: parentbased_always_on; an unknown name falls back to it too. */
+export function samplerFromEnv(env: Env): Sampler {
+  const ratio = () => {
+    const arg = Number(env.OTEL_TRACES_SAMPLER_ARG);
+    // As the SDK: a blank or out-of-range ratio is 1.
+    return env.OTEL_TRACES_SAMPLER_ARG?.trim() && arg >= 0 && arg <= 1 ? arg : 1;
+  };
+  switch (env.OTEL_TRACES_SAMPLER?.trim()) {
+    case "always_on":
+      return new AlwaysOnSampler();
+    case "always_off":
+      return new AlwaysOffSampler();
+    case "traceidratio":
+      return new TraceIdRatioBasedSampler(ratio());
+    case "parentbased_always_off":
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case "parentbased_traceidratio":
+      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio()) });
+    default:
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+  }
+}
