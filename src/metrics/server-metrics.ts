@@ -3,14 +3,13 @@
 // instance owns its own Registry, so tests and embedded servers never share
 // series through prom-client's global registry.
 import { Counter, Gauge, Registry } from "prom-client";
+import { PROTOCOLS, type Protocol } from "../policy/call-context.js";
 import { BucketHistogram } from "./bucket-histogram.js";
 import { registerProcessMetrics } from "./process-metrics.js";
 
-export type RpcProtocol = "grpc" | "grpc-web" | "connect";
 export type ModelState = "loading" | "ready" | "failed" | "unloading";
 
 export const MODEL_STATES: readonly ModelState[] = ["loading", "ready", "failed", "unloading"];
-export const RPC_PROTOCOLS: readonly RpcProtocol[] = ["grpc", "grpc-web", "connect"];
 /**
  * The codes whose call counts exist at zero from the start (expectCalls): the
  * ones the error-ratio alert and dashboards read. Other codes appear at their
@@ -21,7 +20,7 @@ export const EXPECTED_CODES: readonly string[] = ["OK", "INTERNAL", "UNAVAILABLE
 export interface CallObservation {
   /** Procedure path, e.g. "/prediction.v1.PredictionService/Predict". Keep it to routed procedures: it is a label. */
   method: string;
-  protocol: RpcProtocol;
+  protocol: Protocol;
   /** Status code name: "OK", "INVALID_ARGUMENT", ... */
   code: string;
   /** Name of the call's API key ("" for none): names come from the key file, so the label stays bounded. */
@@ -257,7 +256,7 @@ export class ServerMetrics {
     for (const method of methods) {
       let byProtocol = this.callSeries.get(method);
       if (!byProtocol) this.callSeries.set(method, (byProtocol = new Map()));
-      for (const protocol of RPC_PROTOCOLS) {
+      for (const protocol of PROTOCOLS) {
         let byCode = byProtocol.get(protocol);
         if (!byCode) byProtocol.set(protocol, (byCode = new Map()));
         for (const code of EXPECTED_CODES) {
