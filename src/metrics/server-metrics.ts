@@ -3,13 +3,11 @@
 // instance owns its own Registry, so tests and embedded servers never share
 // series through prom-client's global registry.
 import { Counter, Gauge, Registry } from "prom-client";
+import { VERSION_STATES, type VersionState, type VersionStateReport } from "../engine/engine-observer.js";
 import { PROTOCOLS, type Protocol } from "../policy/call-context.js";
 import { BucketHistogram } from "./bucket-histogram.js";
 import { registerProcessMetrics } from "./process-metrics.js";
 
-export type ModelState = "loading" | "ready" | "failed" | "unloading";
-
-export const MODEL_STATES: readonly ModelState[] = ["loading", "ready", "failed", "unloading"];
 /**
  * The codes whose call counts exist at zero from the start (expectCalls): the
  * ones the error-ratio alert and dashboards read. Other codes appear at their
@@ -37,12 +35,6 @@ export interface BatchObservation {
   queueSeconds: number[];
   /** Time the execution itself took. */
   computeSeconds: number;
-}
-
-export interface ModelVersionState {
-  model: string;
-  version: string;
-  state: ModelState;
 }
 
 export interface ServerMetricsOptions {
@@ -218,7 +210,7 @@ export class ServerMetrics {
       aggregator: "min",
     });
 
-    for (const state of MODEL_STATES) this.versions.set({ state }, 0);
+    for (const state of VERSION_STATES) this.versions.set({ state }, 0);
 
     if (opts.collectProcessMetrics ?? true) registerProcessMetrics(registry);
   }
@@ -316,15 +308,15 @@ export class ServerMetrics {
     this.seriesFor(model, version).depthRows = Math.max(0, rows);
   }
 
-  setModelStates(states: ModelVersionState[]): void {
+  setModelStates(states: VersionStateReport[]): void {
     // Last entry wins if a version is listed twice.
-    const current = new Map<string, ModelVersionState>();
+    const current = new Map<string, VersionStateReport>();
     for (const s of states) current.set(versionKey(s.model, s.version), s);
 
     this.versionState.reset();
-    const counts = new Map<ModelState, number>(MODEL_STATES.map((state) => [state, 0]));
+    const counts = new Map<VersionState, number>(VERSION_STATES.map((state) => [state, 0]));
     for (const { model, version, state } of current.values()) {
-      for (const candidate of MODEL_STATES) {
+      for (const candidate of VERSION_STATES) {
         this.versionState.set({ model, version, state: candidate }, candidate === state ? 1 : 0);
       }
       counts.set(state, (counts.get(state) ?? 0) + 1);
