@@ -7,7 +7,7 @@ import { protocolOf } from "./policy/call-context.js";
 import { endedBySignal } from "./policy/errors.js";
 import { admit } from "./policy/admission.js";
 import type { CallPolicy } from "./policy/call-policy.js";
-import { connectionKey } from "./services/stream-admission.js";
+import { connectionKey } from "./rpc/handler-context.js";
 import { connectionOf, nodeHeader } from "./transport/node-handler.js";
 import { callStartedKey, type RpcHandlerOptions } from "./transport/rpc-handler.js";
 

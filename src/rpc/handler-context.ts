@@ -1,0 +1,16 @@
+// What a handler may know of its call, whichever path served it (Connect's
+// router or the unary fast path). Lives below transport/ and services/ so
+// both import it and neither imports the other.
+import { createContextKey } from "@connectrpc/connect";
+import type { Cancellation } from "../cancellation.js";
+
+/** What a unary handler needs of its call: Connect's HandlerContext has it, and so does the fast path's. */
+export interface CallContext {
+  /** Aborts when the client goes away or the deadline passes. */
+  signal: Cancellation;
+  /** Milliseconds left before the deadline, if there is one. */
+  timeoutMs(): number | undefined;
+}
+
+/** The client connection (HTTP/2 session or socket) a call arrived on. */
+export const connectionKey = createContextKey<object | undefined>(undefined, { description: "client connection" });
