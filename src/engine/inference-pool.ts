@@ -38,70 +38,14 @@
  * Workers keep the process alive until `close()`.
  */
 import { Worker } from "node:worker_threads";
+import type { ModelSession, SessionInfo, SessionOptionsLite, TensorIO } from "./session-types.js";
 
-export type TensorType =
-  | "float32"
-  | "float64"
-  | "int8"
-  | "uint8"
-  | "int16"
-  | "uint16"
-  | "int32"
-  | "uint32"
-  | "int64"
-  | "uint64"
-  | "bool"
-  | "float16";
-
-/** Typed array backing each tensor type (as onnxruntime-node uses them; float16 as raw Uint16Array bits). */
-export interface TensorDataByType {
-  float32: Float32Array;
-  float64: Float64Array;
-  int8: Int8Array;
-  uint8: Uint8Array;
-  int16: Int16Array;
-  uint16: Uint16Array;
-  int32: Int32Array;
-  uint32: Uint32Array;
-  int64: BigInt64Array;
-  uint64: BigUint64Array;
-  bool: Uint8Array;
-  float16: Uint16Array;
-}
-
-/** A tensor crossing the thread boundary: element type, flat row-major data and shape. */
-export type TensorIO = { [T in TensorType]: { type: T; data: TensorDataByType[T]; dims: number[] } }[TensorType];
-
-export interface SessionOptionsLite {
-  intraOpNumThreads?: number;
-  interOpNumThreads?: number;
-  graphOptimizationLevel?: "disabled" | "basic" | "extended" | "all";
-}
-
-/** Input/output metadata as onnxruntime 1.30 reports it; symbolic dimensions are strings. */
-export type ValueMetadata =
-  | { name: string; isTensor: true; type: string; shape: Array<number | string> }
-  | { name: string; isTensor: false };
-
-export interface SessionInfo {
-  inputNames: string[];
-  outputNames: string[];
-  inputMetadata: ValueMetadata[];
-  outputMetadata: ValueMetadata[];
-}
-
-export interface PooledSession {
+/** A session in the pool: runs on the least-busy worker that holds it. */
+export interface PooledSession extends ModelSession {
   /** Pool-wide id of the session (as listed in stats()). */
   readonly id: number;
-  readonly info: SessionInfo;
-  /** Runs on the least-busy worker; input buffers are transferred (not copied) to the worker, output buffers transferred back. */
-  run(feeds: Record<string, TensorIO>): Promise<Record<string, TensorIO>>;
-  /** Releases the session in every worker; later run() calls reject. Idempotent. */
-  release(): Promise<void>;
 }
 
-/** What a served model version needs of its session, wherever the session runs (pool or event loop). */
-export type ModelSession = Pick<PooledSession, "info" | "run" | "release">;
 
 export interface WorkerCrash {
   /** Slot index of the worker, 0..workers-1. */

@@ -8,8 +8,9 @@ import { systemClock, type Clock } from "./clock.js";
 import { DynamicBatcher } from "./dynamic-batcher.js";
 import type { EngineObserver } from "./engine-observer.js";
 import { EVENT_LOOP_MAX_RUN_MS, loadOnEventLoop } from "./event-loop-session.js";
-import type { InferencePool, ModelSession } from "./inference-pool.js";
+import type { InferencePool } from "./inference-pool.js";
 import type { ModelConfig } from "./model-config.js";
+import type { ModelSession } from "./session-types.js";
 import { splitRows, stackRows, zeroTensor, type Tensors } from "./tensor-rows.js";
 
 interface QueuedRequest {
