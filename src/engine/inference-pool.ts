@@ -33,12 +33,14 @@
  * only terminates idle workers (see close()), and has no run timeout for that
  * reason.
  *
- * The worker is plain ESM JavaScript (inference-worker.mjs, next to this file),
- * so it needs no TypeScript loader; a compiled build must copy it alongside.
+ * The worker is plain ESM JavaScript (inference-worker.mjs, next to this file,
+ * sharing transferable.mjs with the pool), so it needs no TypeScript loader;
+ * a compiled build must copy both alongside (scripts/build.mjs).
  * Workers keep the process alive until `close()`.
  */
 import { Worker } from "node:worker_threads";
 import type { ModelSession, SessionInfo, SessionOptionsLite, TensorIO } from "./session-types.js";
+import { transferable } from "./transferable.mjs";
 
 /** A session in the pool: runs on the least-busy worker that holds it. */
 export interface PooledSession extends ModelSession {
@@ -399,7 +401,7 @@ export class InferencePool {
       if (!slot) throw new Error(`model ${record.path} is not loaded in any running inference worker`);
     }
 
-    const { message, transfer } = transferableFeeds(feeds);
+    const { tensors: message, transfer } = transferable(feeds);
     slot.inFlightRuns++;
     const worker = slot.worker;
     try {
@@ -409,24 +411,4 @@ export class InferencePool {
       if (slot.worker === worker) slot.inFlightRuns--;
     }
   }
-}
-
-/**
- * Feeds as posted to the worker, with the buffers to transfer. Whole buffers
- * are transferred (the caller's typed arrays become detached); a view into part
- * of a larger buffer is copied first, and SharedArrayBuffer-backed data is
- * shared as is.
- */
-function transferableFeeds(feeds: Record<string, TensorIO>): { message: Record<string, TensorIO>; transfer: ArrayBuffer[] } {
-  const message: Record<string, TensorIO> = {};
-  const transfer = new Set<ArrayBuffer>();
-  for (const [name, feed] of Object.entries(feeds)) {
-    let data = feed.data;
-    if (ArrayBuffer.isView(data) && data.buffer instanceof ArrayBuffer) {
-      if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) data = data.slice() as typeof data;
-      transfer.add(data.buffer as ArrayBuffer);
-    }
-    message[name] = { type: feed.type, data, dims: feed.dims } as TensorIO;
-  }
-  return { message, transfer: [...transfer] };
 }
