@@ -131,7 +131,7 @@ export class ServedVersion {
   private async execute(items: QueuedRequest[]): Promise<Tensors[]> {
     const start = this.clock.now();
     this.observer?.setQueueDepth(this.name, this.version, this.batcher.queuedRows);
-    const outputs = await this.session.run(stackRows(items.map((i) => i.feeds)) as never);
+    const outputs = await this.session.run(stackRows(items.map((i) => i.feeds)));
     const rows = items.map((i) => i.rows);
     this.observer?.observeBatch({
       model: this.name,
@@ -170,7 +170,7 @@ async function warmUp(session: ModelSession, config: ModelConfig, modelPath: str
   const feeds: Tensors = {};
   for (const t of config.inputs) feeds[t.name] = zeroTensor(t.dtype, t.shape);
   try {
-    await session.run(feeds as never);
+    await session.run(feeds);
   } catch (e) {
     throw new Error(`${modelPath}: warm-up inference failed: ${(e as Error).message}`);
   }
@@ -190,7 +190,7 @@ async function runTime(session: ModelSession, config: ModelConfig, modelPath: st
     let start = performance.now();
     setImmediate(() => (start = performance.now()));
     try {
-      await session.run(feeds as never);
+      await session.run(feeds);
     } catch (e) {
       throw new Error(`${modelPath}: a run of max_batch_size (${rows}) rows failed: ${(e as Error).message}`);
     }
