@@ -27,6 +27,6 @@ await build({
   logLevel: "warning",
 });
 // The inference worker and the session helpers it shares are already plain JavaScript.
-for (const file of ["inference-worker.mjs", "ort-session.mjs"]) cpSync(`src/engine/${file}`, `dist/src/engine/${file}`);
+for (const file of ["inference-worker.mjs", "ort-session.mjs", "transferable.mjs"]) cpSync(`src/engine/${file}`, `dist/src/engine/${file}`);
 // The web page and API reference the server serves at / and /docs.
 await buildWeb("dist/web");

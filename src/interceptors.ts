@@ -2,13 +2,13 @@
 // shapes to the plain CallPolicy, so every call on every protocol, unary or
 // streamed, runs the same policy code (the unary fast path calls it too).
 import { ConnectError, createContextKey, type Interceptor } from "@connectrpc/connect";
-import type { DescMessage } from "@bufbuild/protobuf";
+import type { DescMessage, Message } from "@bufbuild/protobuf";
 import { protocolOf } from "./policy/call-context.js";
 import { endedBySignal } from "./policy/errors.js";
 import { admit } from "./policy/admission.js";
 import type { CallPolicy } from "./policy/call-policy.js";
-import { tracedCallKey } from "./services/call-trace.js";
-import { connectionKey } from "./services/stream-admission.js";
+import { tracedCallKey } from "./rpc/call-trace.js";
+import { connectionKey } from "./rpc/handler-context.js";
 import { connectionOf, nodeHeader } from "./transport/node-handler.js";
 import { callStartedKey, type RpcHandlerOptions } from "./transport/rpc-handler.js";
 
@@ -94,9 +94,9 @@ export function validationInterceptor(policy: CallPolicy): Interceptor {
   };
 }
 
-async function* validateEach<T extends object>(source: AsyncIterable<T>, schema: DescMessage, policy: CallPolicy): AsyncIterable<T> {
+async function* validateEach<T extends Message>(source: AsyncIterable<T>, schema: DescMessage, policy: CallPolicy): AsyncIterable<T> {
   for await (const message of source) {
-    policy.validate(schema, message as never);
+    policy.validate(schema, message);
     yield message;
   }
 }

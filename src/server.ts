@@ -22,11 +22,12 @@ import { clusterMetricsClient } from "./metrics/cluster-metrics.js";
 import { metricsOnly } from "./metrics/metrics-endpoint.js";
 import { ServerMetrics } from "./metrics/server-metrics.js";
 import { createReflectionServices } from "./reflection/reflection-service.js";
+import { connectionKey } from "./rpc/handler-context.js";
 import { predictionService } from "./services/prediction-service.js";
-import { connectionKey, StreamAdmission } from "./services/stream-admission.js";
+import { StreamAdmission } from "./services/stream-admission.js";
 import { clientSubject } from "./transport/client-certificate.js";
 import { withCors } from "./transport/cors.js";
-import { fallbackHandler } from "./transport/fallback.js";
+import { notFoundHandler } from "./transport/not-found.js";
 import { listen } from "./transport/listen.js";
 import { connectionOf, nodeHeader, type NodeHandler } from "./transport/node-handler.js";
 import { rpcHandler } from "./transport/rpc-handler.js";
@@ -132,7 +133,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   const site = staticSite(options.webRoot);
   // GET /healthz and /readyz: open, for load balancers that cannot speak gRPC.
   const probes = httpProbes(health);
-  const notFound = fallbackHandler(services);
+  const notFound = notFoundHandler(services);
   const siteThenFallback: NodeHandler = (req, res) => {
     if (!probes(req, res) && !site(req, res)) notFound(req, res);
   };

@@ -7,14 +7,15 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_LIMITS } from "../src/transport/connection-limits.ts";
-import { listen, type ListeningServer, type RequestHandler } from "../src/transport/listen.ts";
+import { listen, type ListeningServer } from "../src/transport/listen.ts";
+import type { NodeHandler } from "../src/transport/node-handler.ts";
 
 const IDLE_MS = 300;
 // The sweep runs every quarter period; the rest is scheduling slack on a shared machine.
 const LATEST_MS = IDLE_MS + IDLE_MS / 4 + 400;
 
 /** Answers 200 after `?delay=ms`. */
-const handler: RequestHandler = (req, res) => {
+const handler: NodeHandler = (req, res) => {
   const delay = Number(new URL(req.url ?? "/", "http://x").searchParams.get("delay") ?? 0);
   const timer = setTimeout(() => res.end("done"), delay);
   res.on("close", () => clearTimeout(timer));

@@ -8,7 +8,8 @@ import { fileURLToPath } from "node:url";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { writeSlowModel } from "../scripts/make-slow-model.js";
-import { InferencePool, type PooledSession, type TensorIO, type WorkerCrash } from "../src/engine/inference-pool.js";
+import { InferencePool, type PooledSession, type WorkerCrash } from "../src/engine/inference-pool.js";
+import type { TensorIO } from "../src/engine/session-types.js";
 
 const LOAN_MODEL = fileURLToPath(new URL("../models/loan-approval/1/model.onnx", import.meta.url));
 

@@ -10,18 +10,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Duplex } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { listen, type ListeningServer, type RequestHandler, type StreamHandler } from "../src/transport/listen.ts";
-
-// The adapter's handler must be accepted as-is (compile-time check).
-const _adapterFits: RequestHandler = connectNodeAdapter({ routes() {} });
+import { listen, type ListeningServer, type StreamHandler } from "../src/transport/listen.ts";
+import type { NodeHandler } from "../src/transport/node-handler.ts";
 
 const H2_PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /** Answers {"protocol", "path"} as JSON after `?delay=ms`. */
 const started: string[] = [];
-const handler: RequestHandler = (req, res) => {
+const handler: NodeHandler = (req, res) => {
   started.push(req.url ?? "");
   const delay = Number(new URL(req.url ?? "/", "http://x").searchParams.get("delay") ?? 0);
   const timer = setTimeout(() => {

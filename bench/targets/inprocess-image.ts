@@ -14,7 +14,8 @@
 // Prints one line per concurrency: INPROCESS_RESULT {...}
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { InferencePool, type TensorIO } from "../../src/engine/inference-pool.js";
+import { InferencePool } from "../../src/engine/inference-pool.js";
+import type { TensorIO } from "../../src/engine/session-types.js";
 import { readModelConfig } from "../../src/engine/model-config.js";
 import { ServedVersion } from "../../src/engine/served-version.js";
 import { preprocessImage } from "../../src/models/image-preprocess.js";

@@ -117,7 +117,7 @@ function caseFor(field: DescField, subs: Reader[], lists: string[]): string | un
   }
 }
 
-// Buffer's readers index `this` like any Uint8Array.
+// A cast: Buffer's readers are typed for a Buffer `this`, but index it like any Uint8Array.
 const { readDoubleLE, readFloatLE } = Buffer.prototype as unknown as { readDoubleLE(this: Uint8Array, at: number): number; readFloatLE(this: Uint8Array, at: number): number };
 
 function byteAt(end: number): number {

@@ -18,7 +18,7 @@
 // message type of the contract.
 import { toBinary, type DescField, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { IMPLICIT, scalarKind, setCondition, wireTypeOf, WRAPPERS, type Kind } from "./field-kinds.js";
-import { KEPT_STRINGS, KeptValues, SHORT_STRING } from "./kept-values.js";
+import { KEPT_STRINGS, KeptValues, SHORT_STRING } from "./short-string-cache.js";
 
 /** Grows to the largest message encoded (a 100-row PredictBatch answer is ~16 KB). */
 let buf = Buffer.allocUnsafe(64 * 1024);

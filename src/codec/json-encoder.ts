@@ -13,7 +13,7 @@
 import { toJson, toJsonString, type DescField, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { DurationSchema, TimestampSchema, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { IMPLICIT, scalarKind, setCondition, WRAPPERS } from "./field-kinds.js";
-import { KEPT_STRINGS, KeptValues, SHORT_STRING } from "./kept-values.js";
+import { KEPT_STRINGS, KeptValues, SHORT_STRING } from "./short-string-cache.js";
 
 /** The message as protobuf JSON text, exactly as toJsonString(schema, message) writes it. */
 export function encodeJson(schema: DescMessage, message: Message): string {

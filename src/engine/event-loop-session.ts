@@ -5,7 +5,7 @@
 // flight). ServedVersion moves a model whose run at its largest batch is not
 // short (EVENT_LOOP_MAX_RUN_MS) to a worker instead, since a run here blocks
 // every other call while it lasts.
-import type { ModelSession, SessionOptionsLite } from "./inference-pool.js";
+import type { ModelSession, SessionOptionsLite } from "./session-types.js";
 import { createSession, runSession } from "./ort-session.mjs";
 
 /** Longest a model's run at max_batch_size rows may take for it to run on the event loop, in ms. */

@@ -33,75 +33,21 @@
  * only terminates idle workers (see close()), and has no run timeout for that
  * reason.
  *
- * The worker is plain ESM JavaScript (inference-worker.mjs, next to this file),
- * so it needs no TypeScript loader; a compiled build must copy it alongside.
+ * The worker is plain ESM JavaScript (inference-worker.mjs, next to this file,
+ * sharing transferable.mjs with the pool), so it needs no TypeScript loader;
+ * a compiled build must copy both alongside (scripts/build.mjs).
  * Workers keep the process alive until `close()`.
  */
 import { Worker } from "node:worker_threads";
+import type { ModelSession, SessionInfo, SessionOptionsLite, TensorIO } from "./session-types.js";
+import { transferable } from "./transferable.mjs";
 
-export type TensorType =
-  | "float32"
-  | "float64"
-  | "int8"
-  | "uint8"
-  | "int16"
-  | "uint16"
-  | "int32"
-  | "uint32"
-  | "int64"
-  | "uint64"
-  | "bool"
-  | "float16";
-
-/** Typed array backing each tensor type (as onnxruntime-node uses them; float16 as raw Uint16Array bits). */
-export interface TensorDataByType {
-  float32: Float32Array;
-  float64: Float64Array;
-  int8: Int8Array;
-  uint8: Uint8Array;
-  int16: Int16Array;
-  uint16: Uint16Array;
-  int32: Int32Array;
-  uint32: Uint32Array;
-  int64: BigInt64Array;
-  uint64: BigUint64Array;
-  bool: Uint8Array;
-  float16: Uint16Array;
-}
-
-/** A tensor crossing the thread boundary: element type, flat row-major data and shape. */
-export type TensorIO = { [T in TensorType]: { type: T; data: TensorDataByType[T]; dims: number[] } }[TensorType];
-
-export interface SessionOptionsLite {
-  intraOpNumThreads?: number;
-  interOpNumThreads?: number;
-  graphOptimizationLevel?: "disabled" | "basic" | "extended" | "all";
-}
-
-/** Input/output metadata as onnxruntime 1.30 reports it; symbolic dimensions are strings. */
-export type ValueMetadata =
-  | { name: string; isTensor: true; type: string; shape: Array<number | string> }
-  | { name: string; isTensor: false };
-
-export interface SessionInfo {
-  inputNames: string[];
-  outputNames: string[];
-  inputMetadata: ValueMetadata[];
-  outputMetadata: ValueMetadata[];
-}
-
-export interface PooledSession {
+/** A session in the pool: runs on the least-busy worker that holds it. */
+export interface PooledSession extends ModelSession {
   /** Pool-wide id of the session (as listed in stats()). */
   readonly id: number;
-  readonly info: SessionInfo;
-  /** Runs on the least-busy worker; input buffers are transferred (not copied) to the worker, output buffers transferred back. */
-  run(feeds: Record<string, TensorIO>): Promise<Record<string, TensorIO>>;
-  /** Releases the session in every worker; later run() calls reject. Idempotent. */
-  release(): Promise<void>;
 }
 
-/** What a served model version needs of its session, wherever the session runs (pool or event loop). */
-export type ModelSession = Pick<PooledSession, "info" | "run" | "release">;
 
 export interface WorkerCrash {
   /** Slot index of the worker, 0..workers-1. */
@@ -455,7 +401,7 @@ export class InferencePool {
       if (!slot) throw new Error(`model ${record.path} is not loaded in any running inference worker`);
     }
 
-    const { message, transfer } = transferableFeeds(feeds);
+    const { tensors: message, transfer } = transferable(feeds);
     slot.inFlightRuns++;
     const worker = slot.worker;
     try {
@@ -465,24 +411,4 @@ export class InferencePool {
       if (slot.worker === worker) slot.inFlightRuns--;
     }
   }
-}
-
-/**
- * Feeds as posted to the worker, with the buffers to transfer. Whole buffers
- * are transferred (the caller's typed arrays become detached); a view into part
- * of a larger buffer is copied first, and SharedArrayBuffer-backed data is
- * shared as is.
- */
-function transferableFeeds(feeds: Record<string, TensorIO>): { message: Record<string, TensorIO>; transfer: ArrayBuffer[] } {
-  const message: Record<string, TensorIO> = {};
-  const transfer = new Set<ArrayBuffer>();
-  for (const [name, feed] of Object.entries(feeds)) {
-    let data = feed.data;
-    if (ArrayBuffer.isView(data) && data.buffer instanceof ArrayBuffer) {
-      if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) data = data.slice() as typeof data;
-      transfer.add(data.buffer as ArrayBuffer);
-    }
-    message[name] = { type: feed.type, data, dims: feed.dims } as TensorIO;
-  }
-  return { message, transfer: [...transfer] };
 }

@@ -24,6 +24,7 @@
 // sees the session loaded and the run finished.
 import { parentPort } from "node:worker_threads";
 import { createSession, runSession } from "./ort-session.mjs";
+import { transferable } from "./transferable.mjs";
 
 if (!parentPort) {
   throw new Error("inference-worker.mjs must be started as a worker thread by the inference pool");
@@ -113,18 +114,8 @@ async function load(sessionId, path, options) {
 async function run(sessionId, feeds) {
   const session = sessions.get(sessionId);
   if (!session) throw new Error(`session ${sessionId} is not loaded in this inference worker (released?)`);
-  const outputs = await runSession(session, feeds);
-  /** @type {Set<ArrayBuffer>} */
-  const transfer = new Set();
-  for (const output of Object.values(outputs)) {
-    const data = output.data;
-    if (ArrayBuffer.isView(data) && data.buffer instanceof ArrayBuffer) {
-      // Transfer whole buffers only; a view into a larger buffer is copied first.
-      if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) output.data = data.slice();
-      transfer.add(output.data.buffer);
-    }
-  }
-  return [outputs, [...transfer]];
+  const { tensors, transfer } = transferable(await runSession(session, feeds));
+  return [tensors, transfer];
 }
 
 /** @param {number} sessionId */

@@ -9,13 +9,11 @@ import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { Clock } from "./clock.js";
-import type { EngineObserver } from "./engine-observer.js";
+import type { EngineObserver, VersionState } from "./engine-observer.js";
 import type { InferencePool } from "./inference-pool.js";
 import { withoutPaths } from "./load-reason.js";
 import { readModelConfig, type ModelConfig } from "./model-config.js";
 import { ServedVersion } from "./served-version.js";
-
-export type VersionState = "loading" | "ready" | "failed" | "unloading";
 
 export interface VersionRecord {
   version: string;

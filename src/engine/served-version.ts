@@ -9,9 +9,10 @@ import { systemClock, type Clock } from "./clock.js";
 import { DynamicBatcher } from "./dynamic-batcher.js";
 import type { EngineObserver } from "./engine-observer.js";
 import { EVENT_LOOP_MAX_RUN_MS, loadOnEventLoop } from "./event-loop-session.js";
-import type { InferencePool, ModelSession } from "./inference-pool.js";
+import type { InferencePool } from "./inference-pool.js";
 import type { ModelConfig } from "./model-config.js";
 import { startRunSpans } from "./run-spans.js";
+import type { ModelSession } from "./session-types.js";
 import { splitRows, stackRows, zeroTensor, type Tensors } from "./tensor-rows.js";
 import type { TracedCall } from "./traced-call.js";
 
@@ -139,7 +140,7 @@ export class ServedVersion {
     const span = startRunSpans(items, { model: this.name, version: this.version, start });
     let outputs;
     try {
-      outputs = await this.session.run(stackRows(items.map((i) => i.feeds)) as never);
+      outputs = await this.session.run(stackRows(items.map((i) => i.feeds)));
     } catch (e) {
       span?.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });
       throw e;
@@ -184,7 +185,7 @@ async function warmUp(session: ModelSession, config: ModelConfig, modelPath: str
   const feeds: Tensors = {};
   for (const t of config.inputs) feeds[t.name] = zeroTensor(t.dtype, t.shape);
   try {
-    await session.run(feeds as never);
+    await session.run(feeds);
   } catch (e) {
     throw new Error(`${modelPath}: warm-up inference failed: ${(e as Error).message}`);
   }
@@ -204,7 +205,7 @@ async function runTime(session: ModelSession, config: ModelConfig, modelPath: st
     let start = performance.now();
     setImmediate(() => (start = performance.now()));
     try {
-      await session.run(feeds as never);
+      await session.run(feeds);
     } catch (e) {
       throw new Error(`${modelPath}: a run of max_batch_size (${rows}) rows failed: ${(e as Error).message}`);
     }

@@ -2,16 +2,12 @@
 // dimension (dim 0) into one run, and the run's outputs are cut back into
 // each request's rows. Knows nothing about loans or images.
 
-export type TypedArray = Float32Array | Float64Array | Int32Array | Int8Array | Uint8Array | BigInt64Array;
+import type { TensorDataByType, TensorIO, TensorType } from "./session-types.js";
 
-export interface Tensor {
-  type: string;
-  data: TypedArray;
-  /** dims[0] is the batch (rows). */
-  dims: number[];
-}
+type TypedArray = TensorDataByType[TensorType];
 
-export type Tensors = Record<string, Tensor>;
+/** Named tensors, as a session takes and gives them; dims[0] is the batch (rows). */
+export type Tensors = Record<string, TensorIO>;
 
 /** Stacks each named input of every part along dim 0. A single part is returned as is (no copy). */
 export function stackRows(parts: readonly Tensors[]): Tensors {
@@ -31,7 +27,7 @@ export function stackRows(parts: readonly Tensors[]): Tensors {
       (data as Float32Array).set(p[name].data as Float32Array, offset);
       offset += p[name].data.length;
     }
-    out[name] = { type: first.type, data, dims: [rows, ...first.dims.slice(1)] };
+    out[name] = withData(first, data, [rows, ...first.dims.slice(1)]);
   }
   return out;
 }
@@ -44,7 +40,7 @@ export function splitRows(outputs: Tensors, rowsPerPart: readonly number[]): Ten
     const perRow = total === 0 ? 0 : t.data.length / total;
     let row = 0;
     rowsPerPart.forEach((rows, i) => {
-      parts[i][name] = { type: t.type, data: t.data.subarray(row * perRow, (row + rows) * perRow) as TypedArray, dims: [rows, ...t.dims.slice(1)] };
+      parts[i][name] = withData(t, t.data.subarray(row * perRow, (row + rows) * perRow), [rows, ...t.dims.slice(1)]);
       row += rows;
     });
   }
@@ -52,9 +48,23 @@ export function splitRows(outputs: Tensors, rowsPerPart: readonly number[]): Ten
 }
 
 /** A zero-filled input for warm-up: each dynamic dimension becomes 1. */
-export function zeroTensor(dtype: string, shape: readonly number[]): Tensor {
+export function zeroTensor(dtype: string, shape: readonly number[]): TensorIO {
   const dims = shape.map((d) => (d < 0 ? 1 : d));
   const n = dims.reduce((a, b) => a * b, 1);
-  const data = dtype === "int64" ? new BigInt64Array(n) : dtype === "int32" ? new Int32Array(n) : dtype === "uint8" ? new Uint8Array(n) : new Float32Array(n);
-  return { type: dtype, data, dims };
+  if (dtype === "int64") return { type: "int64", data: new BigInt64Array(n), dims };
+  if (dtype === "int32") return { type: "int32", data: new Int32Array(n), dims };
+  if (dtype === "uint8") return { type: "uint8", data: new Uint8Array(n), dims };
+  if (dtype === "float32") return { type: "float32", data: new Float32Array(n), dims };
+  // Any other dtype: float32 zeros under the config's own name, for onnxruntime
+  // to take or refuse at warm-up; a config's dtype is a free string, so a cast.
+  return { type: dtype, data: new Float32Array(n), dims } as TensorIO;
+}
+
+/**
+ * `t` with other data of its own element type: a copy made with t.data's
+ * constructor, or a view of t.data. A cast, because TypeScript cannot tie
+ * `data` to `t.type` across the union once the array has been rebuilt.
+ */
+function withData(t: TensorIO, data: TypedArray, dims: number[]): TensorIO {
+  return { type: t.type, data, dims } as TensorIO;
 }

@@ -68,6 +68,8 @@ export class BucketHistogram<L extends string> {
     this.help = config.help;
     this.labelNames = config.labelNames;
     this.bounds = bounds;
+    // A cast: registerMetric's type names prom-client's Metric class, but the
+    // registry only reads name and calls get(), both of which this has.
     for (const registry of config.registers) registry.registerMetric(this as never);
   }
 

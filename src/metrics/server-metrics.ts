@@ -3,14 +3,11 @@
 // instance owns its own Registry, so tests and embedded servers never share
 // series through prom-client's global registry.
 import { Counter, Gauge, Registry } from "prom-client";
+import { VERSION_STATES, type VersionState, type VersionStateReport } from "../engine/engine-observer.js";
+import { PROTOCOLS, type Protocol } from "../policy/call-context.js";
 import { BucketHistogram } from "./bucket-histogram.js";
 import { registerProcessMetrics } from "./process-metrics.js";
 
-export type RpcProtocol = "grpc" | "grpc-web" | "connect";
-export type ModelState = "loading" | "ready" | "failed" | "unloading";
-
-export const MODEL_STATES: readonly ModelState[] = ["loading", "ready", "failed", "unloading"];
-export const RPC_PROTOCOLS: readonly RpcProtocol[] = ["grpc", "grpc-web", "connect"];
 /**
  * The codes whose call counts exist at zero from the start (expectCalls): the
  * ones the error-ratio alert and dashboards read. Other codes appear at their
@@ -21,7 +18,7 @@ export const EXPECTED_CODES: readonly string[] = ["OK", "INTERNAL", "UNAVAILABLE
 export interface CallObservation {
   /** Procedure path, e.g. "/prediction.v1.PredictionService/Predict". Keep it to routed procedures: it is a label. */
   method: string;
-  protocol: RpcProtocol;
+  protocol: Protocol;
   /** Status code name: "OK", "INVALID_ARGUMENT", ... */
   code: string;
   /** Name of the call's API key ("" for none): names come from the key file, so the label stays bounded. */
@@ -38,12 +35,6 @@ export interface BatchObservation {
   queueSeconds: number[];
   /** Time the execution itself took. */
   computeSeconds: number;
-}
-
-export interface ModelVersionState {
-  model: string;
-  version: string;
-  state: ModelState;
 }
 
 export interface ServerMetricsOptions {
@@ -219,7 +210,7 @@ export class ServerMetrics {
       aggregator: "min",
     });
 
-    for (const state of MODEL_STATES) this.versions.set({ state }, 0);
+    for (const state of VERSION_STATES) this.versions.set({ state }, 0);
 
     if (opts.collectProcessMetrics ?? true) registerProcessMetrics(registry);
   }
@@ -257,7 +248,7 @@ export class ServerMetrics {
     for (const method of methods) {
       let byProtocol = this.callSeries.get(method);
       if (!byProtocol) this.callSeries.set(method, (byProtocol = new Map()));
-      for (const protocol of RPC_PROTOCOLS) {
+      for (const protocol of PROTOCOLS) {
         let byCode = byProtocol.get(protocol);
         if (!byCode) byProtocol.set(protocol, (byCode = new Map()));
         for (const code of EXPECTED_CODES) {
@@ -317,15 +308,15 @@ export class ServerMetrics {
     this.seriesFor(model, version).depthRows = Math.max(0, rows);
   }
 
-  setModelStates(states: ModelVersionState[]): void {
+  setModelStates(states: VersionStateReport[]): void {
     // Last entry wins if a version is listed twice.
-    const current = new Map<string, ModelVersionState>();
+    const current = new Map<string, VersionStateReport>();
     for (const s of states) current.set(versionKey(s.model, s.version), s);
 
     this.versionState.reset();
-    const counts = new Map<ModelState, number>(MODEL_STATES.map((state) => [state, 0]));
+    const counts = new Map<VersionState, number>(VERSION_STATES.map((state) => [state, 0]));
     for (const { model, version, state } of current.values()) {
-      for (const candidate of MODEL_STATES) {
+      for (const candidate of VERSION_STATES) {
         this.versionState.set({ model, version, state: candidate }, candidate === state ? 1 : 0);
       }
       counts.set(state, (counts.get(state) ?? 0) + 1);

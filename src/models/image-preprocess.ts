@@ -4,14 +4,10 @@
 // before decoding it: wrong type, too many bytes, too many pixels.
 import sharp from "sharp";
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { ImageLimits } from "../config.js";
 import type { ImagePreprocessing } from "../engine/model-config.js";
 
 export const ACCEPTED_TYPES: Record<string, string> = { "image/jpeg": "jpeg", "image/png": "png", "image/webp": "webp" };
-
-export interface ImageLimitsLite {
-  maxBytes: number;
-  maxPixels: number;
-}
 
 /** An image the server will not use; the code says whose fault it is. */
 export function imageRejected(message: string, code: Code = Code.InvalidArgument): ConnectError {
@@ -23,7 +19,7 @@ export async function preprocessImage(
   bytes: Uint8Array,
   contentType: string,
   pre: ImagePreprocessing,
-  limits: ImageLimitsLite,
+  limits: Pick<ImageLimits, "maxBytes" | "maxPixels">,
 ): Promise<{ data: Float32Array; dims: number[] }> {
   const declared = ACCEPTED_TYPES[contentType.toLowerCase().split(";")[0].trim()];
   if (!declared) throw imageRejected(`content_type names an unsupported format (${formatOf(contentType)}) - send a JPEG or PNG or WebP image`);

@@ -2,7 +2,9 @@
 // request id that ties the client's view to the server's log line.
 import { randomUUID } from "node:crypto";
 
-export type Protocol = "grpc" | "grpc-web" | "connect";
+/** The three RPC protocols served on one port; metrics label calls by these names. */
+export const PROTOCOLS = ["grpc", "grpc-web", "connect"] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
 
 /** Reads one request header by lower-case name; the same policy code serves Fetch-style and Node headers. */
 export type HeaderLookup = (name: string) => string | null | undefined;

@@ -196,6 +196,7 @@ function visit(schema: DescMessage, msg: Message, prefix: string, overrides: Rul
  * wrappers); undefined for an unselected oneof member or an unset message.
  */
 function fieldValue(msg: Message, field: DescField): unknown {
+  // A cast: the Message type declares no fields, though protobuf-es keeps each under its localName.
   const obj = msg as unknown as Record<string, unknown>;
   if (field.oneof) {
     const selected = obj[field.oneof.localName] as { case: string | undefined; value?: unknown };
@@ -203,7 +204,7 @@ function fieldValue(msg: Message, field: DescField): unknown {
   }
   const value = obj[field.localName];
   // A field with explicit presence that is unset reads as its zero value, as reflection gives it.
-  if (value === undefined && field.fieldKind !== "message") return reflect(field.parent, msg as never).get(field);
+  if (value === undefined && field.fieldKind !== "message") return reflect(field.parent, msg).get(field);
   return value;
 }
 

@@ -12,10 +12,11 @@ import {
   type PredictImageRequest,
   type PredictImageResponse,
 } from "../../gen/prediction/v1/prediction_service_pb.js";
-import { traceOf } from "./call-trace.js";
+import { traceOf } from "../rpc/call-trace.js";
+import { connectionKey } from "../rpc/handler-context.js";
 import { classifyImage, type ImageClassifierDeps } from "./image-classifier.js";
 import { OrderedResults } from "./ordered-results.js";
-import { connectionKey, type StreamAdmission } from "./stream-admission.js";
+import type { StreamAdmission } from "./stream-admission.js";
 
 export interface ImageStreamDeps extends ImageClassifierDeps {
   streams: StreamAdmission;

@@ -10,8 +10,9 @@ import {
   type ListModelsResponse,
   type ModelSummary,
 } from "../../gen/prediction/v1/prediction_service_pb.js";
+import type { VersionState } from "../engine/engine-observer.js";
 import type { ImagePreprocessing } from "../engine/model-config.js";
-import type { ModelEntry, ModelRepository, VersionState } from "../engine/model-repository.js";
+import type { ModelEntry, ModelRepository } from "../engine/model-repository.js";
 
 const STATES: Record<VersionState, ModelVersionState> = {
   loading: ModelVersionState.LOADING,

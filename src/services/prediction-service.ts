@@ -22,12 +22,12 @@ import {
   type PredictRequest,
   type PredictResponse,
 } from "../../gen/prediction/v1/prediction_service_pb.js";
-import type { Cancellation } from "../cancellation.js";
 import { durationFromFractionalMs } from "../duration.js";
 import { systemClock, type Clock } from "../engine/clock.js";
 import type { ModelRepository } from "../engine/model-repository.js";
 import { decodePredictions, encodeApplications, firstNonFinite, type LoanPrediction } from "../models/loan-task.js";
-import { traceOf } from "./call-trace.js";
+import { traceOf } from "../rpc/call-trace.js";
+import type { CallContext } from "../rpc/handler-context.js";
 import { classifyImage } from "./image-classifier.js";
 import { predictImageStream, type ImageStreamDeps } from "./image-stream.js";
 import { getModelMetadata, listModels } from "./model-metadata.js";
@@ -38,18 +38,6 @@ export interface PredictionServiceDeps {
   loanModel: string;
   images: ImageStreamDeps;
   clock?: Clock;
-}
-
-/** What a unary handler needs of its call: Connect's HandlerContext has it, and so does the fast path's. */
-export interface CallContext {
-  /** Aborts when the client goes away or the deadline passes. */
-  signal: Cancellation;
-  /** Milliseconds left before the deadline, if there is one. */
-  timeoutMs(): number | undefined;
-  /** The call's trace when it is sampled (fast path). */
-  trace?: TracedCall;
-  /** Connect's context values, where its path keeps the trace (call-trace.ts). */
-  values?: ContextValues;
 }
 
 export function predictionService(deps: PredictionServiceDeps) {

@@ -1,9 +1,6 @@
 // Caps on concurrent image streams, in total and per client connection, so
 // one client cannot hold every slot. Plain state; the handler asks it.
-import { Code, ConnectError, createContextKey } from "@connectrpc/connect";
-
-/** The client connection (HTTP/2 session or socket) a call arrived on. */
-export const connectionKey = createContextKey<object | undefined>(undefined, { description: "client connection" });
+import { Code, ConnectError } from "@connectrpc/connect";
 
 export class StreamAdmission {
   private total = 0;

@@ -1,5 +1,5 @@
 /**
- * Serve one request handler (e.g. what `connectNodeAdapter()` returns) on one
+ * Serve one `NodeHandler` (what `connectNodeAdapter()` returns) on one
  * TCP port for every client we have: gRPC over HTTP/2, and gRPC-Web / Connect
  * over HTTP/1.1 or HTTP/2.
  *
@@ -16,11 +16,7 @@ import * as net from "node:net";
 import type * as tls from "node:tls";
 import { DEFAULT_LIMITS, H2_SESSION_WINDOW, h1ServerOptions, h2ServerOptions, type ConnectionLimits } from "./connection-limits.js";
 import { IdleSessions } from "./idle-sessions.js";
-
-export type RequestHandler = (
-  req: http.IncomingMessage | http2.Http2ServerRequest,
-  res: http.ServerResponse | http2.Http2ServerResponse,
-) => void;
+import type { NodeHandler } from "./node-handler.js";
 
 /** Takes an HTTP/2 stream itself (returns true), or leaves it to become a request for `handler`. */
 export type StreamHandler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
@@ -29,7 +25,7 @@ export interface ListenOptions {
   /** 0 picks a free port; read the real one from `ListeningServer.port`. */
   port: number;
   host?: string;
-  handler: RequestHandler;
+  handler: NodeHandler;
   /** Sees each HTTP/2 stream before Node's compatibility layer makes a request of it. */
   streamHandler?: StreamHandler;
   /**
@@ -86,7 +82,7 @@ export async function listen(options: ListenOptions): Promise<ListeningServer> {
   const h1Sockets = new Set<net.Socket>();
   let closing = false;
 
-  const handler: RequestHandler = (req, res) => {
+  const handler: NodeHandler = (req, res) => {
     if (closing && res instanceof http.ServerResponse) endAfter(res);
     options.handler(req, res);
   };

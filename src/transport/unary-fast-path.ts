@@ -25,7 +25,7 @@ import type { CallPolicy } from "../policy/call-policy.js";
 import { findNonDecimalNumber } from "../codec/json-numbers.js";
 import { clientCancelled, nonDecimalNumber } from "../policy/errors.js";
 import { COMPRESSED_WITHOUT_ENCODING } from "../policy/client-faults.js";
-import type { CallContext } from "../services/prediction-service.js";
+import type { CallContext } from "../rpc/handler-context.js";
 import type { StreamHandler } from "./listen.js";
 import type { NodeHandler } from "./node-handler.js";
 import { grpcWebWireOf } from "./grpc-web-wire.js";

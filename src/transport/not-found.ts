@@ -1,8 +1,9 @@
-// What a plain HTTP request to a path that is not an RPC gets: a short
-// pointer at GET /, and a 404 elsewhere, never an HTML error page.
+// What a plain HTTP request gets when no RPC, probe or page answers it: a
+// short JSON pointer at GET / (no web page built), and a JSON 404 elsewhere,
+// never an HTML error page.
 import type { NodeHandler } from "./node-handler.js";
 
-export function fallbackHandler(services: readonly string[]): NodeHandler {
+export function notFoundHandler(services: readonly string[]): NodeHandler {
   return (req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (req.method === "GET" && path === "/") {

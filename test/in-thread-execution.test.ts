@@ -21,7 +21,7 @@ let tmp: string;
 
 beforeAll(() => {
   pool = new InferencePool({ workers: 1 });
-  tmp = mkdtempSync(join(tmpdir(), "event-loop-execution-"));
+  tmp = mkdtempSync(join(tmpdir(), "in-thread-execution-"));
 });
 afterAll(async () => {
   await pool?.close();
