@@ -12,12 +12,16 @@
 // - a deadline over `maxTimeoutMs` is clamped to it rather than refused
 //   (deadline-cap.ts);
 // - gRPC-Web's text mode, which connect-node lacks, is turned into binary
-//   on the way in and back into text on the way out (grpc-web-text.ts).
+//   on the way in and back into text on the way out (grpc-web-text.ts);
+// - a call answered before its body was all read leaves the request intact
+//   (not aborted) and, on HTTP/1.1, drains the rest or closes the connection,
+//   as connect-node 2.3 does and 2.1 (pinned for Node 20) does not.
 import { Code, ConnectError, createConnectRouter, createContextKey, createContextValues, type ConnectRouter, type ConnectRouterOptions, type ContextValues } from "@connectrpc/connect";
-import { type UniversalServerResponse } from "@connectrpc/connect/protocol";
+import { type UniversalServerRequest, type UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { codeFromString } from "@connectrpc/connect/protocol-connect";
 import { trailerFlag, trailerParse } from "@connectrpc/connect/protocol-grpc-web";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import { IncomingMessage, type ServerResponse } from "node:http";
 import * as http2 from "node:http2";
 import type { ServerHttp2Stream } from "node:http2";
 import { clientCancelled } from "../policy/errors.js";
@@ -78,10 +82,11 @@ export function rpcHandler(options: RpcHandlerOptions): NodeHandler {
     values.set(callStartedKey, call);
     const onRejected = options.onRejected;
     const text = isGrpcWebText(req.headers["content-type"]);
-    const uReq = universalRequestFromNodeRequest(req, res, undefined, values);
+    const uReq = keepRequestOnReturn(universalRequestFromNodeRequest(req, res, undefined, values), req);
     handler(text ? textRequestToBinary(uReq) : uReq)
       .then(clientParseErrors)
       .then((uRes) => (call.started || !onRejected ? uRes : reportRejection(uRes, (error) => onRejected(handler.requestPath, req, clientLeft(req, res) ? clientCancelled() : error))))
+      .then((uRes) => drainHttp1Request(uRes, req, res))
       .then((uRes) => universalResponseToNodeResponse(text ? binaryResponseToText(uRes) : uRes, res))
       .catch((reason) => {
         if (reason instanceof URIError && answerUnencodable(req, res)) {
@@ -94,6 +99,70 @@ export function rpcHandler(options: RpcHandlerOptions): NodeHandler {
         if (!res.writableEnded) res.destroy();
       });
   };
+}
+
+/**
+ * The request body, read without destroying the request when the handler
+ * stops early (a frame it cannot parse, a message over readMaxBytes).
+ * connect-node 2.1 reads it with `for await`, which destroys it on return:
+ * the request then counts as aborted, so the call was logged CANCELLED though
+ * the client got INVALID_ARGUMENT, and the answer to an HTTP/1.1 client still
+ * sending could stall. connect-node 2.3 reads it the same way as here.
+ */
+function keepRequestOnReturn(uReq: UniversalServerRequest, req: Parameters<NodeHandler>[0]): UniversalServerRequest {
+  return { ...uReq, body: req.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array> };
+}
+
+/** How much of an unread HTTP/1.1 request body is read and dropped before the answer; past it the connection closes. */
+const MAX_DRAIN_BYTES = 256 * 1024;
+/** How long a closing HTTP/1.1 connection stays half-closed, so the client reads the answer before the reset. */
+const CLOSE_DELAY_MS = 500;
+
+/**
+ * An HTTP/1.1 call answered before its body was all read (a message over
+ * readMaxBytes, a frame it cannot parse): a client still sending waits on
+ * the socket and never reads the answer. As connect-node 2.3 does (2.1 does
+ * not), the rest of the body is read and dropped, up to MAX_DRAIN_BYTES; if
+ * some is still left, the answer says `connection: close`, and the socket is
+ * half-closed after it and closed CLOSE_DELAY_MS later. The answer's first
+ * chunk is awaited first, as universalResponseToNodeResponse does, since a
+ * handler may set headers until then. HTTP/2 needs none of this: the stream
+ * ends on its own and the connection carries on.
+ */
+async function drainHttp1Request(uRes: UniversalServerResponse, req: Parameters<NodeHandler>[0], res: Parameters<NodeHandler>[1]): Promise<UniversalServerResponse> {
+  if ("stream" in res || !(req instanceof IncomingMessage) || req.complete) return uRes;
+  const it = uRes.body?.[Symbol.asyncIterator]();
+  const first = await it?.next();
+  const h1 = res as ServerResponse;
+  if (!req.complete && h1.shouldKeepAlive && uRes.header?.get("connection")?.toLowerCase() !== "close") {
+    let drained = 0;
+    let failed = false;
+    try {
+      for await (const chunk of req.iterator({ destroyOnReturn: false })) {
+        drained += (chunk as Buffer).byteLength;
+        if (drained > MAX_DRAIN_BYTES) break;
+      }
+    } catch {
+      failed = true;
+    }
+    const socket = h1.socket;
+    if (!req.complete && socket) {
+      const header = new Headers(uRes.header);
+      header.set("connection", "close");
+      uRes = { ...uRes, header };
+      if (!failed) socket.destroySoon = () => void socket.end(() => setTimeout(() => socket.destroy(), CLOSE_DELAY_MS).unref());
+    }
+  }
+  if (!it || !first) return uRes;
+  return { ...uRes, body: resumeWith(first, it) };
+}
+
+async function* resumeWith(first: IteratorResult<Uint8Array>, it: AsyncIterator<Uint8Array>): AsyncIterable<Uint8Array> {
+  try {
+    for (let r = first; r.done !== true; r = await it.next()) yield r.value;
+  } finally {
+    await it.return?.();
+  }
 }
 
 /** The client reset the stream or dropped the connection: whatever its request then looked like, it cancelled. */
