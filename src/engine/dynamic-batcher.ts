@@ -65,16 +65,12 @@ interface Entry<T, R> {
  *   queued; an idle batcher never waits for time to pass. Dispatch runs at the
  *   end of the event-loop iteration (setImmediate, Node's check phase), after
  *   every connection that had data in this iteration has been read, so the
- *   requests that arrived together share one batch. A microtask, run right
- *   after the first of them, formed batches as they came in: at 64 Predict
- *   calls in flight it ran 16 rows per batch against 21-24 this way, and
- *   cost 1.10-1.20x the CPU per call (README, Performance). At one call in
- *   flight the extra loop turn is an empty one: 2-5% more CPU per call, no
- *   change in latency measured.
+ *   requests that arrived together share one batch (a microtask, run right
+ *   after the first of them, formed smaller batches at a higher CPU cost per
+ *   call: docs/design.md, "Dynamic batching").
  *   With maxBatchesPerDispatch > 1, a queue longer than maxBatchSize goes
- *   in one dispatch, as up to that many batches: at max_batch_size 1 and 64
- *   calls in flight on the event loop, one batch per dispatch answered one
- *   call per two loop turns (README, Performance).
+ *   in one dispatch, as up to that many batches: one batch per dispatch
+ *   would answer small batches at one per loop turn.
  * - maxQueueDelayUs > 0: dispatch when queued rows reach maxBatchSize, or when
  *   the oldest queued item has waited maxQueueDelayUs (a clock timer),
  *   whichever comes first. If all slots are busy, the batch goes as soon as one

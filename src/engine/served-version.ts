@@ -99,7 +99,7 @@ export class ServedVersion {
     if (!onEventLoop) return create(1);
     // Runs dispatched together follow one another in one loop turn: as many
     // largest batches as fit in the time one run may hold the loop (by the
-    // warm timing; under load a run takes up to ~3x longer, README).
+    // warm timing, which load stretches: docs/design.md, "Inference: worker threads, or the event loop").
     if (runMs <= EVENT_LOOP_MAX_RUN_MS) return create(Math.max(1, Math.floor(EVENT_LOOP_MAX_RUN_MS / Math.max(runMs, 0.001))));
     await session.release().catch(() => {});
     const inWorker = await ServedVersion.load({ ...args, config: { ...config, session: { ...config.session, execution: "worker" } } });

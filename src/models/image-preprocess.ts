@@ -61,7 +61,7 @@ export async function preprocessImage(
 /**
  * The format part of a content type for an error message ("image/gif" → "gif").
  * Messages avoid "/" and other URI-reserved characters: grpc-js shows them
- * percent-encoded (see README, Design).
+ * percent-encoded (docs/design.md, "Error messages").
  */
 function formatOf(contentType: string): string {
   const type = contentType.split(";")[0].trim();

@@ -40,8 +40,8 @@ const MAX_BOUND_LOGGERS = 256;
  * Writes the per-call log lines. The fields that repeat from call to call
  * (method, protocol, code, key name) are bound into a pino child logger per
  * combination, whose fields pino serializes once; a line then costs the
- * serialization of its request id and duration only (in paired runs behind a
- * pipe, 0.95-1.00 of the CPU per Predict call of one logger for all lines).
+ * serialization of its request id and duration only (docs/design.md,
+ * "Logging").
  * Method names come from clients, so the combinations are capped; past the
  * cap a line is written whole.
  */

@@ -1,7 +1,7 @@
 // The two ways a fast-path call reaches us, behind one interface so that the
 // fast path's logic is written once:
-// - a gRPC call on a bare HTTP/2 stream (no Node compat request/response:
-//   in paired runs of bare servers those cost 7.5-11% more CPU per call);
+// - a gRPC call on a bare HTTP/2 stream (no Node compat request/response,
+//   which costs CPU on every call: docs/design.md, "The unary fast path");
 // - a Connect or gRPC-Web (binary or text) unary call on a Node
 //   request/response, HTTP/1.1 or HTTP/2.
 import type { DescMessage, Message } from "@bufbuild/protobuf";
@@ -55,9 +55,8 @@ export interface Exchange {
 
 // Headers whose value is new on every call. HPACK would add each value to
 // the connection's header table, evicting the entries that do repeat
-// (content-type, ...), so they are sent as never-indexed literals; in paired
-// runs of bare HTTP/2 servers, two such headers cost 18-24% more CPU per call
-// when indexed and 6-8% less when not.
+// (content-type, ...), so they are sent as never-indexed literals
+// (docs/design.md, "HTTP/2 windows, headers and trailers").
 const PER_CALL_HEADERS = ["x-request-id", "x-response-time-ms"];
 
 /** A gRPC call on a bare HTTP/2 stream. */
