@@ -61,7 +61,11 @@ export function grpcWebErrorBody(wire: GrpcWebWire, error: ConnectError): Buffer
 
 /** A gRPC-Web trailer frame holding `trailer`. */
 export function trailerFrame(trailer: Headers, flags = trailerFlag): Buffer {
-  const data = trailerSerialize(trailer);
+  return envelope(flags, trailerSerialize(trailer));
+}
+
+/** The 5-byte prefix (flags, big-endian length) the gRPC, gRPC-Web and Connect streaming protocols put before each frame's data. */
+export function envelope(flags: number, data: Uint8Array): Buffer {
   const frame = Buffer.alloc(5 + data.length);
   frame[0] = flags;
   frame.writeUInt32BE(data.length, 1);

@@ -6,6 +6,7 @@ import { codeToHttpStatus, endStreamFlag, endStreamToJson, errorToJsonBytes } fr
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { ServerResponse } from "node:http";
 import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from "node:http2";
+import { envelope } from "./grpc-web-wire.js";
 import type { NodeHandler } from "./node-handler.js";
 
 interface Refusal {
@@ -29,11 +30,7 @@ export function refusalOf(contentType: string | undefined, error: ConnectError):
     return { status: 200, headers: { ...headers, "content-type": ct } };
   }
   if (ct.startsWith("application/connect+")) {
-    const json = Buffer.from(JSON.stringify(endStreamToJson(error.metadata, error, undefined)));
-    const body = Buffer.alloc(5 + json.length);
-    body[0] = endStreamFlag;
-    body.writeUInt32BE(json.length, 1);
-    json.copy(body, 5);
+    const body = envelope(endStreamFlag, Buffer.from(JSON.stringify(endStreamToJson(error.metadata, error, undefined))));
     return { status: 200, headers: { ...headers, "content-type": ct }, body };
   }
   const body = errorToJsonBytes(error, {});

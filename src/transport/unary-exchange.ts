@@ -74,10 +74,7 @@ export function streamExchange(stream: ServerHttp2Stream, headers: IncomingHttpH
     watchClose: closeWatcher(stream),
     writable: () => !stream.destroyed && !stream.closed && !stream.headersSent,
     sendMessage(schema, message, requestId, elapsedMs) {
-      // The message is written after the 5-byte gRPC prefix: no second copy.
-      const frame = encodeMessage(schema, message, 5);
-      frame[0] = 0;
-      frame.writeUInt32BE(frame.length - 5, 1);
+      const frame = messageFrame(schema, message);
       stream.respond(
         {
           ":status": 200,
@@ -161,10 +158,7 @@ function grpcWebExchange(req: NodeRequest, res: NodeResponse, wire: GrpcWebWire)
     watchClose: closeWatcher(res),
     writable: nodeWritable(res),
     sendMessage(schema, message, requestId, elapsedMs) {
-      // The message is written after the 5-byte frame prefix: no second copy.
-      const frame = encodeMessage(schema, message, 5);
-      frame[0] = 0;
-      frame.writeUInt32BE(frame.length - 5, 1);
+      const frame = messageFrame(schema, message);
       send({ "x-request-id": requestId, "x-response-time-ms": elapsedMs.toFixed(2) }, grpcWebMessageBody(wire, frame));
     },
     sendError(error) {
@@ -187,6 +181,14 @@ function nodeWritable(res: NodeResponse): () => boolean {
 }
 
 const ignore = () => {};
+
+/** One uncompressed message frame (gRPC and gRPC-Web): the message is encoded after the 5-byte prefix, so there is no second copy. */
+function messageFrame(schema: DescMessage, message: Message): Buffer {
+  const frame = encodeMessage(schema, message, 5);
+  frame[0] = 0;
+  frame.writeUInt32BE(frame.length - 5, 1);
+  return frame;
+}
 
 /** Exchange.watchClose for a stream or response: closed before its answer was all written means the client left. */
 function closeWatcher(target: EventEmitter & { readonly writableFinished: boolean }): Exchange["watchClose"] {
