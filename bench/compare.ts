@@ -58,7 +58,15 @@ function usage(error?: string): never {
 }
 
 function parseArgs(argv: string[]) {
-  const o = { revs: [] as string[], workload: "predict-grpc" as WorkloadId, pairs: 4, concurrency: 64, durationS: 6, envA: {} as Record<string, string>, envB: {} as Record<string, string> };
+  const o = {
+    revs: [] as string[],
+    workload: "predict-grpc" as WorkloadId,
+    pairs: 4,
+    concurrency: 64,
+    durationS: 6,
+    envA: {} as Record<string, string>,
+    envB: {} as Record<string, string>,
+  };
   const setting = (s: string | undefined, into: Record<string, string>) => {
     const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(s ?? "");
     if (!m) usage(`expected NAME=VALUE, got ${s}`);
@@ -122,8 +130,13 @@ function checkout(rev: string, tmp: string): string {
 
 /** Calls the server finished OK so far, from its own counters. */
 async function okCalls(t: Target, w: Workload): Promise<number> {
-  const counts = counterBy(await httpGet(t.metricsPort, "/metrics"), "rpc_server_calls_total", { method: w.metricsMethod, protocol: w.metricsProtocol }, "code");
-  return counts["OK"] ?? 0;
+  const counts = counterBy(
+    await httpGet(t.metricsPort, "/metrics"),
+    "rpc_server_calls_total",
+    { method: w.metricsMethod, protocol: w.metricsProtocol },
+    "code",
+  );
+  return counts.OK ?? 0;
 }
 
 function generate(w: Workload, t: Target, concurrency: number, durationS: number, tmp: string): Promise<GeneratorRun> {
@@ -184,7 +197,10 @@ async function main(): Promise<void> {
   process.once("SIGINT", () => (cleanup(), process.exit(130)));
   try {
     const [a, b] = o.revs.map((rev) => checkout(rev, tmp)) as [string, string];
-    const envText = (env: Record<string, string>) => Object.entries(env).map(([k, v]) => ` ${k}=${v}`).join("");
+    const envText = (env: Record<string, string>) =>
+      Object.entries(env)
+        .map(([k, v]) => ` ${k}=${v}`)
+        .join("");
     const A: Side = { label: `A (${o.revs[0]}${envText(o.envA)})`, dir: a, env: o.envA };
     const B: Side = { label: `B (${o.revs[1]}${envText(o.envB)})`, dir: b, env: o.envB };
     const w = workloads(await writeRequestFiles(join(tmp, "requests")))[o.workload];
@@ -201,7 +217,9 @@ async function main(): Promise<void> {
       const ratio = sb.cpuUsPerCall / sa.cpuUsPerCall;
       ratios.push(ratio);
       const n = (x: number, d = 0) => x.toFixed(d).padStart(9);
-      console.log(`${String(i).padStart(4)}  ${n(sa.callsPerSec)}  ${n(sa.cpuUsPerCall, 1)}  ${n(sb.callsPerSec)}  ${n(sb.cpuUsPerCall, 1)}  ${ratio.toFixed(3)}`);
+      console.log(
+        `${String(i).padStart(4)}  ${n(sa.callsPerSec)}  ${n(sa.cpuUsPerCall, 1)}  ${n(sb.callsPerSec)}  ${n(sb.cpuUsPerCall, 1)}  ${ratio.toFixed(3)}`,
+      );
     }
     const less = ratios.filter((r) => r < 1).length;
     console.log(

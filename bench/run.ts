@@ -147,7 +147,10 @@ function buildId(): string {
 function toolVersion(cmd: string, args: string[]): string | undefined {
   const r = spawnSync(cmd, args, { encoding: "utf8" });
   if (r.error) return undefined;
-  return `${r.stdout}${r.stderr}`.split("\n").find((l) => l.trim())?.trim();
+  return `${r.stdout}${r.stderr}`
+    .split("\n")
+    .find((l) => l.trim())
+    ?.trim();
 }
 
 const started = new Set<Target>();
@@ -255,12 +258,18 @@ function problemsOf(m: Measurement): string[] {
   const id = `${m.target} / ${m.workload} / c=${m.concurrency}`;
   if (m.status !== "ok") out.push(`${id}: ${m.status} - ${m.detail ?? ""}`);
   if (m.errors > 0) {
-    out.push(`${id}: ${m.errors} errors under load (generator ${m.generatorErrors}${m.serverNonOk && Object.keys(m.serverNonOk).length ? `, server ${JSON.stringify(m.serverNonOk)}` : ""})`);
+    out.push(
+      `${id}: ${m.errors} errors under load (generator ${m.generatorErrors}${m.serverNonOk && Object.keys(m.serverNonOk).length ? `, server ${JSON.stringify(m.serverNonOk)}` : ""})`,
+    );
   }
-  if (isNoisy(m)) out.push(`${id}: other processes used ${m.foreignCore0Percent.toFixed(0)}% of core 0 and ${m.foreignCore1Percent.toFixed(0)}% of core 1 during the run${m.attempts > 1 ? " (the quieter of two attempts)" : ""}`);
+  if (isNoisy(m))
+    out.push(
+      `${id}: other processes used ${m.foreignCore0Percent.toFixed(0)}% of core 0 and ${m.foreignCore1Percent.toFixed(0)}% of core 1 during the run${m.attempts > 1 ? " (the quieter of two attempts)" : ""}`,
+    );
   if (m.generatorSaturated) out.push(`${id}: load generator at ${m.generatorCpuPercent.toFixed(0)}% of its core - the number may be the generator's limit`);
   // Runs cut off at the end leave at most `c` calls in flight (twice for wrk's separate warm-up run).
-  if (m.serverCancelled !== undefined && m.serverCancelled > 2 * m.concurrency + 8) out.push(`${id}: ${m.serverCancelled} CANCELLED calls (more than the runs' ends explain)`);
+  if (m.serverCancelled !== undefined && m.serverCancelled > 2 * m.concurrency + 8)
+    out.push(`${id}: ${m.serverCancelled} CANCELLED calls (more than the runs' ends explain)`);
   return out;
 }
 
@@ -313,7 +322,9 @@ async function main(): Promise<number> {
         node: process.version,
       },
       pinning: `targets (server, floors, grpc-js, in-process reference) with \`taskset -c ${SERVER_CORE}\`; h2load/wrk with \`taskset -c ${GENERATOR_CORE}\` and one thread; this orchestrator (drains the server's log pipe, samples /proc) also on core ${GENERATOR_CORE}`,
-      h2loadShapes: Object.fromEntries([...new Set([...levels, ...o.imageLevels])].sort((a, b) => a - b).map((c) => [String(c), `${h2loadShape(c).connections}×${h2loadShape(c).streams}`])),
+      h2loadShapes: Object.fromEntries(
+        [...new Set([...levels, ...o.imageLevels])].sort((a, b) => a - b).map((c) => [String(c), `${h2loadShape(c).connections}×${h2loadShape(c).streams}`]),
+      ),
       serverEnv: { API_KEYS: "bench-key", LOG_LEVEL: "info", WORKERS: "1", INFERENCE_WORKERS: "1", HOST: "127.0.0.1", PORT: "<free>" },
       imageBatching: { on: batchingOf(fx.repoBatchingOn, IMAGE_MODEL), off: batchingOf(fx.repoBatchingOff, IMAGE_MODEL) },
       loanBatching: { on: batchingOf(shipped, LOAN_MODEL), off: batchingOf(fx.repoBatchingOff, LOAN_MODEL) },
@@ -337,7 +348,8 @@ async function main(): Promise<number> {
     const q = await waitForQuiet(Math.min(8000, quietBudgetMs), 15, 40);
     quietBudgetMs -= q.waitedMs;
     r.meta.quietWaitMs = (r.meta.quietWaitMs ?? 0) + q.waitedMs;
-    if (!q.quiet) log(`cores still busy (${q.busy.map((b) => b.toFixed(0) + "%").join(", ")}) after waiting ${(q.waitedMs / 1000).toFixed(1)} s; measuring anyway`);
+    if (!q.quiet)
+      log(`cores still busy (${q.busy.map((b) => `${b.toFixed(0)}%`).join(", ")}) after waiting ${(q.waitedMs / 1000).toFixed(1)} s; measuring anyway`);
   };
   const slots = new Slots(r);
   // One measurement; an exception (a socket reset, a target gone) becomes a failed measurement, never the end of the run.
@@ -376,7 +388,8 @@ async function main(): Promise<number> {
     if (m.command && (m.target === T.server || m.target === T.batchingOn)) r.meta.commands.push(m.command);
     console.log(describe(m));
     if (m.status === "verify-failed") console.error(`\n!!! ${m.target} answered ${m.workload} wrongly: ${m.detail}\n`);
-    if (m.status === "target-died" && !(m.detail ?? "").includes(EXTERNAL)) console.error(`\n!!! ${m.target} DIED under ${m.workload} c=${m.concurrency}: ${m.detail}\n`);
+    if (m.status === "target-died" && !(m.detail ?? "").includes(EXTERNAL))
+      console.error(`\n!!! ${m.target} DIED under ${m.workload} c=${m.concurrency}: ${m.detail}\n`);
   };
 
   try {
@@ -399,7 +412,9 @@ async function main(): Promise<number> {
     //    (idle ones cost nothing measurable), runs interleaved target by target
     //    so that the ratios compare numbers taken minutes apart at most.
     // PredictBatch right after single Predict: its check divides the two, round by round.
-    const predictIds: WorkloadId[] = (["predict-grpc", "predict-batch-grpc", "predict-connect-json", "predict-grpc-web", "predict-grpc-web-text"] as const).filter(want);
+    const predictIds: WorkloadId[] = (
+      ["predict-grpc", "predict-batch-grpc", "predict-connect-json", "predict-grpc-web", "predict-grpc-web-text"] as const
+    ).filter(want);
     if (predictIds.length) {
       const reply = fx.replyBinary.toString("base64");
       const server = await slots.add(T.server, () => startRealServer({ name: T.server, modelRepository: shipped }));
@@ -408,7 +423,8 @@ async function main(): Promise<number> {
       const needHttp = predictIds.includes("predict-connect-json") || predictIds.includes("predict-grpc-web");
       if (needH2) await slots.add(T.h2Floor, () => startReference(T.h2Floor, "bench/targets/h2-grpc-floor.ts", [reply]));
       if (needH2) await slots.add(T.grpcJs, () => startReference(T.grpcJs, "bench/targets/grpcjs-reference.ts", [reply]));
-      if (needHttp) await slots.add(T.httpFloor, () => startReference(T.httpFloor, "bench/targets/http-json-floor.ts", [reply, fx.replyJson.toString("base64")]));
+      if (needHttp)
+        await slots.add(T.httpFloor, () => startReference(T.httpFloor, "bench/targets/http-json-floor.ts", [reply, fx.replyJson.toString("base64")]));
       // The loan model without dynamic batching, in the checked rounds only:
       // not a target, it shows what the batcher gives a small model on one core.
       if (needH2) await slots.add(T.batchingOff, () => startRealServer({ name: T.batchingOff, modelRepository: fx.repoBatchingOff }));
@@ -459,7 +475,9 @@ async function main(): Promise<number> {
           if (round !== undefined) p.round = round;
           p.foreignCore0Percent = Math.max(0, (res.usage.coreBusyPercent[0] ?? NaN) - res.usage.cpuPercent);
           r.inProcess.push(p);
-          log(`in-process (${mode}) c=${p.concurrency}: ${p.imagesPerSec.toFixed(1)} images/s p50 ${p.latency.p50.toFixed(1)} p99 ${p.latency.p99.toFixed(1)} ms CPU ${p.cpuPercent.toFixed(0)}% (foreign on core 0 over the mode's run: ${p.foreignCore0Percent.toFixed(0)}%)`);
+          log(
+            `in-process (${mode}) c=${p.concurrency}: ${p.imagesPerSec.toFixed(1)} images/s p50 ${p.latency.p50.toFixed(1)} p99 ${p.latency.p99.toFixed(1)} ms CPU ${p.cpuPercent.toFixed(0)}% (foreign on core 0 over the mode's run: ${p.foreignCore0Percent.toFixed(0)}%)`,
+          );
         }
       };
       for (const c of o.imageLevels) {
@@ -474,7 +492,8 @@ async function main(): Promise<number> {
         // and the rate settle before it is read.
         const window = c >= 128 ? { warmupS: Math.max(o.warmupS, 5), durationS: Math.max(o.durationS, 15) } : {};
         for (let i = 0; i < repeats; i++) {
-          for (const name of [T.batchingOn, T.batchingOff]) await run(name, "classify-image-grpc", c, { readMetrics: true, model: IMAGE_MODEL, ...window, round: repeats > 1 ? i : undefined });
+          for (const name of [T.batchingOn, T.batchingOff])
+            await run(name, "classify-image-grpc", c, { readMetrics: true, model: IMAGE_MODEL, ...window, round: repeats > 1 ? i : undefined });
           if (checked) for (const mode of ["pool", "engine"] as const) await inProcess(mode, c, repeats > 1 ? i : undefined);
         }
       }
@@ -495,7 +514,8 @@ async function main(): Promise<number> {
   console.log(`\nwrote ${files.join(", ")}`);
   if (o.keepTmp) log(`kept ${tmp}`);
   // A broken run (wrong answers, dead target, failed generator) exits non-zero; FAIL checks do not.
-  const broken = r.measurements.some((m) => m.status !== "ok" && !(m.detail ?? "").includes(EXTERNAL)) || r.problems.some((p) => p.includes("in-process reference"));
+  const broken =
+    r.measurements.some((m) => m.status !== "ok" && !(m.detail ?? "").includes(EXTERNAL)) || r.problems.some((p) => p.includes("in-process reference"));
   return broken ? 1 : 0;
 }
 

@@ -2,12 +2,7 @@
 // protobuf-es types. Run: API_KEY=<key> npx tsx examples/grpc-js-client.ts [host:port]
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import {
-  LoanPurpose,
-  PredictRequestSchema,
-  PredictResponseSchema,
-  type PredictResponse,
-} from "../gen/prediction/v1/prediction_service_pb.js";
+import { LoanPurpose, PredictRequestSchema, PredictResponseSchema, type PredictResponse } from "../gen/prediction/v1/prediction_service_pb.js";
 
 const target = process.argv[2] ?? "localhost:8080";
 const client = new grpc.Client(target, grpc.credentials.createInsecure());

@@ -44,9 +44,19 @@ const random: Generator = (t, r) => {
   return body(t, "proto", [bytes]);
 };
 
-const mutatedProtobuf: Generator = (t, r) => body(t, "proto", Array.from({ length: count(t, r) }, () => mutateBytes(validProto(t, r), r)));
+const mutatedProtobuf: Generator = (t, r) =>
+  body(
+    t,
+    "proto",
+    Array.from({ length: count(t, r) }, () => mutateBytes(validProto(t, r), r)),
+  );
 
-const mutatedJson: Generator = (t, r) => body(t, "json", Array.from({ length: count(t, r) }, () => utf8(mutateJson(validJson(t, r), r))));
+const mutatedJson: Generator = (t, r) =>
+  body(
+    t,
+    "json",
+    Array.from({ length: count(t, r) }, () => utf8(mutateJson(validJson(t, r), r))),
+  );
 
 /** Envelopes that lie: about their length, their flags, or how many there are. */
 const badFrames: Generator = (t, r) => {
@@ -127,7 +137,7 @@ const hugeVarints: Generator = (t, r) => {
     [...tag(0), ...varint(2n ** 70n)],
     [...tag(2), ...varint(2n ** 32n + BigInt(int(r, 100))), 0x01, 0x02],
     [...tag(2), ...varint(2n ** 63n), 0x01],
-    [...varint(2n ** 29n << 3n), 0x01],
+    [...varint((2n ** 29n) << 3n), 0x01],
     [...varint(2n ** 40n), 0x01],
     [...tag(2), 0xff, 0xff, 0xff, 0xff, 0x07, ...Array<number>(8).fill(0x80)],
   ];

@@ -11,5 +11,5 @@ export async function servingStatus(session: http2.ClientHttp2Session, service =
   const r = await rawGrpc(session, { path: "/grpc.health.v1.Health/Check", frames: [grpcFrame(request)], timeoutMs: 5_000 });
   if (r.grpcStatus !== 0) return `grpc-status ${r.grpcStatus} ${r.grpcMessage ?? ""}`;
   const frame = splitFrames(r.body)[0];
-  return frame ? Serving[fromBinary(HealthCheckResponseSchema, frame.payload).status] ?? "?" : "no message";
+  return frame ? (Serving[fromBinary(HealthCheckResponseSchema, frame.payload).status] ?? "?") : "no message";
 }

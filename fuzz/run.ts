@@ -70,7 +70,8 @@ async function main(): Promise<void> {
       const reply = await sendCase(c, servers[c.server], headers, options.timeoutMs);
       tally.count(c, reply);
       // A replay shows each case in full: what was sent and what came back.
-      if (options.only) console.log(describeCase(c), JSON.stringify({ headers: c.body.headers, body: Buffer.concat(c.body.pieces).toString("base64").slice(0, 400), reply }));
+      if (options.only)
+        console.log(describeCase(c), JSON.stringify({ headers: c.body.headers, body: Buffer.concat(c.body.pieces).toString("base64").slice(0, 400), reply }));
       sent.push({ index: c.index, server: c.server });
     }
   };

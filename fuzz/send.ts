@@ -23,7 +23,16 @@ const grpcName = (n: number | undefined) => (n === undefined ? undefined : n >= 
 
 /** What a gRPC client makes of an HTTP error without grpc-status (the gRPC HTTP-to-status mapping). */
 function grpcCodeOfHttp(status: number): Code {
-  const mapped: Record<number, Code> = { 400: Code.Internal, 401: Code.Unauthenticated, 403: Code.PermissionDenied, 404: Code.Unimplemented, 429: Code.Unavailable, 502: Code.Unavailable, 503: Code.Unavailable, 504: Code.Unavailable };
+  const mapped: Record<number, Code> = {
+    400: Code.Internal,
+    401: Code.Unauthenticated,
+    403: Code.PermissionDenied,
+    404: Code.Unimplemented,
+    429: Code.Unavailable,
+    502: Code.Unavailable,
+    503: Code.Unavailable,
+    504: Code.Unavailable,
+  };
   return mapped[status] ?? Code.Unknown;
 }
 
@@ -71,13 +80,21 @@ function inflated(c: FuzzCase, headers: Record<string, string | string[] | undef
 function codeOf(c: FuzzCase, httpStatus: number, headers: Record<string, string | string[] | undefined>, raw: Buffer, grpcStatus?: number): string | undefined {
   const body = inflated(c, headers, raw);
   switch (c.protocol) {
-    case "grpc": return grpcCode(httpStatus, grpcStatus);
-    case "grpc-web": return grpcCode(httpStatus, parseGrpcWeb({ status: httpStatus, headers, body }).grpcStatus);
-    case "connect": return connectCode(httpStatus, body, c.path.streaming);
+    case "grpc":
+      return grpcCode(httpStatus, grpcStatus);
+    case "grpc-web":
+      return grpcCode(httpStatus, parseGrpcWeb({ status: httpStatus, headers, body }).grpcStatus);
+    case "connect":
+      return connectCode(httpStatus, body, c.path.streaming);
   }
 }
 
-export async function sendCase(c: FuzzCase, target: { port: number; session: () => http2.ClientHttp2Session }, headers: Record<string, string>, timeoutMs: number): Promise<Reply> {
+export async function sendCase(
+  c: FuzzCase,
+  target: { port: number; session: () => http2.ClientHttp2Session },
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<Reply> {
   const all = { ...c.body.headers, ...headers };
   if (c.http === "h1") {
     const r = await httpPost(target.port, c.path.path, Buffer.concat(c.body.pieces), all, timeoutMs);

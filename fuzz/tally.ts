@@ -18,7 +18,7 @@ export class FuzzTally {
   count(c: FuzzCase, reply: Reply): void {
     this.replies.set(c.index, reply);
     bump(this.bodies, c.protocol, c.generator);
-    bump(this.codes, c.protocol, reply.hang ? "(hang)" : reply.reset ? "(reset)" : reply.code ?? "(none)");
+    bump(this.codes, c.protocol, reply.hang ? "(hang)" : reply.reset ? "(reset)" : (reply.code ?? "(none)"));
     const prescribed = prescribed5xx(c, reply);
     if (prescribed) bump(this.prescribed, c.protocol, prescribed);
   }
@@ -71,5 +71,11 @@ function bump(m: Map<string, Map<string, number>>, row: string, column: string):
 }
 
 function table(m: Map<string, Map<string, number>>): string[] {
-  return [...m].map(([row, cols]) => `  ${row.padEnd(9)} ${[...cols].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k} ${v}`).join(", ")}`);
+  return [...m].map(
+    ([row, cols]) =>
+      `  ${row.padEnd(9)} ${[...cols]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ")}`,
+  );
 }

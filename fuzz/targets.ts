@@ -38,9 +38,12 @@ export type Codec = "proto" | "json";
 /** The request's content type for a protocol, codec and kind of procedure. */
 export function contentType(protocol: FuzzProtocol, codec: Codec, streaming: boolean): string {
   switch (protocol) {
-    case "grpc": return codec === "proto" ? "application/grpc" : "application/grpc+json";
-    case "grpc-web": return `application/grpc-web+${codec}`;
-    case "connect": return streaming ? `application/connect+${codec}` : `application/${codec}`;
+    case "grpc":
+      return codec === "proto" ? "application/grpc" : "application/grpc+json";
+    case "grpc-web":
+      return `application/grpc-web+${codec}`;
+    case "connect":
+      return streaming ? `application/connect+${codec}` : `application/${codec}`;
   }
 }
 

@@ -25,7 +25,7 @@ const plugin = createEcmaScriptPlugin<DocumentOptions>({
   },
   generateTs(schema) {
     const file = schema.generateFile(schema.options.out);
-    file.print(JSON.stringify(openApiDocument(schema.files, schema.allFiles, schema.options), null, 2) + "\n");
+    file.print(`${JSON.stringify(openApiDocument(schema.files, schema.allFiles, schema.options), null, 2)}\n`);
   },
 });
 

@@ -32,7 +32,7 @@ export async function buildWeb(outdir = "dist/web") {
   });
   // "%main.js%" in a template becomes the URL of the main entry's bundle.
   const urls = {};
-  const url = (file) => "/" + relative(outdir, file).split("\\").join("/");
+  const url = (file) => `/${relative(outdir, file).split("\\").join("/")}`;
   for (const [file, output] of Object.entries(metafile.outputs)) {
     const name = Object.keys(ENTRIES).find((n) => output.entryPoint === ENTRIES[n]);
     if (!name) continue;

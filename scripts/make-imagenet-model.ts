@@ -143,7 +143,15 @@ export function buildImagenetModel(options: ImagenetModelOptions = {}): Uint8Arr
   if (options.architecture === "mobilenetv2") {
     conv("stem", 32, 3, 2, 1, true); // 112x112x32
     // (expansion t, output channels c, repeats n, first stride s), as in the paper's Table 2.
-    const stages: Array<[number, number, number, number]> = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1], [6, 160, 3, 2], [6, 320, 1, 1]];
+    const stages: Array<[number, number, number, number]> = [
+      [1, 16, 1, 1],
+      [6, 24, 2, 2],
+      [6, 32, 3, 2],
+      [6, 64, 4, 2],
+      [6, 96, 3, 1],
+      [6, 160, 3, 2],
+      [6, 320, 1, 1],
+    ];
     let block = 0;
     for (const [t, c, n, s] of stages) {
       for (let i = 0; i < n; i++, block++) {
@@ -245,8 +253,8 @@ export function writeImagenetModel(dir: string, options: ImagenetModelOptions = 
   const modelPath = join(dir, version, "model.onnx");
   // The model first: the repository loads a version once config.json is there.
   writeFileSync(modelPath, buildImagenetModel(options));
-  writeFileSync(labelsPath, labels.join("\n") + "\n");
-  writeFileSync(configPath, JSON.stringify(imagenetConfig(name), null, 2) + "\n");
+  writeFileSync(labelsPath, `${labels.join("\n")}\n`);
+  writeFileSync(configPath, `${JSON.stringify(imagenetConfig(name), null, 2)}\n`);
   return { name, configPath, labelsPath, modelPath, labels };
 }
 

@@ -105,11 +105,16 @@ async function main(): Promise<void> {
   const metrics = {
     train: evaluate(scores(model, train), labelsOf(train)),
     test: evaluate(pTest, labelsOf(test)),
-    ceiling: evaluate(test.map((s) => s.trueProbability), labelsOf(test)),
+    ceiling: evaluate(
+      test.map((s) => s.trueProbability),
+      labelsOf(test),
+    ),
     groups: evaluateGroups(test, pTest),
   };
   const r = rounded(metrics);
-  console.log(`fitted in ${model.iterations} iterations; test accuracy ${r.test.accuracy}, ROC AUC ${r.test.roc_auc}, calibration error ${r.test.calibration_error}`);
+  console.log(
+    `fitted in ${model.iterations} iterations; test accuracy ${r.test.accuracy}, ROC AUC ${r.test.roc_auc}, calibration error ${r.test.calibration_error}`,
+  );
 
   mkdirSync(outDir, { recursive: true });
   const modelPath = join(outDir, "model.onnx");
@@ -157,7 +162,9 @@ async function main(): Promise<void> {
       sha256,
     }),
   );
-  console.log(`wrote ${outDir}: model.onnx (${bytes.length} bytes, sha256 ${sha256}), metrics.json, MODEL_CARD.md (${availableParallelism()} CPUs seen, ${ORT_THREADS} used)`);
+  console.log(
+    `wrote ${outDir}: model.onnx (${bytes.length} bytes, sha256 ${sha256}), metrics.json, MODEL_CARD.md (${availableParallelism()} CPUs seen, ${ORT_THREADS} used)`,
+  );
 }
 
 await main();

@@ -185,7 +185,10 @@ function readFileOrThrow(path: string, setting: string): string {
 }
 
 function listSetting(value: string | undefined): string[] {
-  return (value ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+  return (value ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
 }
 
 function boolSetting(env: Env, name: string, fallback: boolean): boolean {

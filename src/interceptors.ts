@@ -37,7 +37,12 @@ export function callLogInterceptor(policy: CallPolicy): Interceptor {
     const progress = req.contextValues.get(callStartedKey);
     if (progress) progress.started = true;
     const header = (n: string) => req.header.get(n);
-    const call = policy.begin(`/${req.service.typeName}/${req.method.name}`, protocolOf(req.header.get("content-type")), header, req.contextValues.get(connectionKey));
+    const call = policy.begin(
+      `/${req.service.typeName}/${req.method.name}`,
+      protocolOf(req.header.get("content-type")),
+      header,
+      req.contextValues.get(connectionKey),
+    );
     const keyName = req.contextValues.get(keyNameKey);
     if (keyName !== undefined) call.identify(keyName);
     if (call.trace !== undefined) req.contextValues.set(tracedCallKey, call.trace);

@@ -89,7 +89,14 @@ function add(args: Args, out: Output): void {
   const name = requireName(args);
   const entries = readEntries(args.file);
   if (entries.some((e) => e.name === name)) throw new UsageError(`a key named '${name}' exists: revoke it first, or pick another name`);
-  const methods = args.methods === undefined ? undefined : parseMethods(args.methods.split(",").map((m) => m.trim()), "--methods", SCOPABLE_METHODS);
+  const methods =
+    args.methods === undefined
+      ? undefined
+      : parseMethods(
+          args.methods.split(",").map((m) => m.trim()),
+          "--methods",
+          SCOPABLE_METHODS,
+        );
   const rate = args.rate === undefined ? undefined : Number(args.rate);
   if (rate !== undefined && (!Number.isInteger(rate) || rate < 1)) throw new UsageError("--rate must be a whole number of calls per second, at least 1");
   const key = newApiKey();

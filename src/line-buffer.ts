@@ -48,7 +48,10 @@ export class LineBuffer {
   private readonly maxPendingBytes: number;
   private readonly retryMs: number;
 
-  constructor(private readonly fd: number, options: LineBufferOptions) {
+  constructor(
+    private readonly fd: number,
+    options: LineBufferOptions,
+  ) {
     this.minChars = options.minChars;
     this.atomicBytes = options.atomicBytes ?? Infinity;
     this.maxPendingBytes = options.maxPendingBytes ?? DEFAULT_MAX_PENDING;

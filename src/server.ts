@@ -186,7 +186,10 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     repository.start().then(() => {
       for (const model of [config.loanModel, config.imageModel]) {
         if (!repository.defaultVersion(model)) {
-          logger.error({ model, path: `${config.modelRepository}/${model}` }, "a model the API needs has no ready version: its calls answer UNAVAILABLE and readiness is NOT_SERVING until one loads");
+          logger.error(
+            { model, path: `${config.modelRepository}/${model}` },
+            "a model the API needs has no ready version: its calls answer UNAVAILABLE and readiness is NOT_SERVING until one loads",
+          );
         }
       }
     });
@@ -194,13 +197,32 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   // while models load. As one of several processes sharing the port, it joins
   // only once loaded, so no call is routed to a process that cannot answer.
   const modelsLoaded = options.listenAfterLoad ? await load() : undefined;
-  const listener = await listen({ port: config.port, host: config.host, handler: withCors(handler, config.corsOrigins), streamHandler: unary?.stream, tls: config.tls, limits: config.limits });
+  const listener = await listen({
+    port: config.port,
+    host: config.host,
+    handler: withCors(handler, config.corsOrigins),
+    streamHandler: unary?.stream,
+    tls: config.tls,
+    limits: config.limits,
+  });
   metrics.gaugeFrom("rpc_server_calls_in_flight", "Calls begun and not yet finished (answered, failed or cancelled).", () => policy.inFlight);
   metrics.gaugeFrom("http_connections_open", "Client connections open now, any protocol.", () => listener.open().connections);
   metrics.gaugeFrom("http2_sessions_open", "HTTP/2 sessions open now.", () => listener.open().http2Sessions);
   // With WORKERS=n every process listens here too (node:cluster shares the port); any one answers for all (cluster-metrics.ts).
   const metricsListener = await listen({ port: config.metricsPort, host: config.host, handler: metricsOnly(metrics), limits: config.limits });
-  logger.info({ port: listener.port, metricsPort: metricsListener.port, host: config.host, tls: Boolean(config.tls), clientCertificates: Boolean(config.tls?.clientCa), inferenceWorkers: config.inferenceWorkers, fastPath: config.fastPath, tracing: options.tracing !== undefined }, "listening (gRPC, gRPC-Web, Connect)");
+  logger.info(
+    {
+      port: listener.port,
+      metricsPort: metricsListener.port,
+      host: config.host,
+      tls: Boolean(config.tls),
+      clientCertificates: Boolean(config.tls?.clientCa),
+      inferenceWorkers: config.inferenceWorkers,
+      fastPath: config.fastPath,
+      tracing: options.tracing !== undefined,
+    },
+    "listening (gRPC, gRPC-Web, Connect)",
+  );
   const loaded = options.listenAfterLoad ? Promise.resolve(modelsLoaded) : load();
   return {
     port: listener.port,

@@ -21,7 +21,7 @@ describe("the API reference at /docs", () => {
     page.on("request", (r) => {
       if (!r.url().startsWith(fx.server.baseUrl) && !r.url().startsWith("data:")) external.push(r.url());
     });
-    await page.goto(fx.server.baseUrl + "/docs");
+    await page.goto(`${fx.server.baseUrl}/docs`);
     const operation = page.locator(".opblock", { has: page.locator(`[data-path="${PREDICT}"]`) });
     await operation.waitFor();
     await screenshot(page, "docs");

@@ -13,7 +13,12 @@ import { TokenBucket } from "../src/policy/token-bucket.js";
 const header = (h: Record<string, string>) => (name: string) => h[name];
 const METHODS = ["Predict", "PredictBatch"];
 const SERVICE = "prediction.v1.PredictionService";
-const entry = (name: string, key: string, extra: Partial<KeyEntry> = {}): KeyEntry => ({ name, sha256: hashKey(key), created: "2026-12-06T18:00:00.000Z", ...extra });
+const entry = (name: string, key: string, extra: Partial<KeyEntry> = {}): KeyEntry => ({
+  name,
+  sha256: hashKey(key),
+  created: "2026-12-06T18:00:00.000Z",
+  ...extra,
+});
 
 describe("ApiKeyVerifier", () => {
   const verifier = () => new ApiKeyVerifier(KeySet.build(["key-one", "key-two"], [], [SERVICE]));
@@ -101,7 +106,10 @@ describe("key file", () => {
   });
 
   it("names the field that breaks the format, and never echoes a digest", () => {
-    const bad = (keys: unknown[], version: unknown = 1) => () => parseKeyFile(JSON.stringify({ version, keys }), METHODS);
+    const bad =
+      (keys: unknown[], version: unknown = 1) =>
+      () =>
+        parseKeyFile(JSON.stringify({ version, keys }), METHODS);
     const digest = hashKey("k1");
     expect(bad([], 2)).toThrow(/"version": expected 1/);
     expect(bad([{ ...good[0], sha256: digest.toUpperCase() }])).toThrow(/keys\[0\]\.sha256 \(key 'batch-jobs'\): expected 64 lower-case hex/);

@@ -53,9 +53,11 @@ describe("decodeBase64Stream", () => {
 
   it("round-trips with encodeBase64Stream, chunk by chunk", async () => {
     const bytes = Buffer.from(Array.from({ length: 1000 }, (_, i) => (i * 7) % 256));
-    const encoded = encodeBase64Stream((async function* () {
-      for (let i = 0; i < bytes.length; i += 97) yield bytes.subarray(i, i + 97);
-    })());
+    const encoded = encodeBase64Stream(
+      (async function* () {
+        for (let i = 0; i < bytes.length; i += 97) yield bytes.subarray(i, i + 97);
+      })(),
+    );
     expect(await collect(decodeBase64Stream(encoded))).toEqual(bytes);
   });
 });

@@ -11,7 +11,12 @@ const usage = (error?: string): never => {
 function read(argv: string[], on: (o: Option, seen: Record<string, unknown>) => void) {
   const seen: Record<string, unknown> = {};
   const positional: string[] = [];
-  readOptions(argv, usage, (o) => on(o, seen), (arg) => positional.push(arg));
+  readOptions(
+    argv,
+    usage,
+    (o) => on(o, seen),
+    (arg) => positional.push(arg),
+  );
   return { seen, positional };
 }
 

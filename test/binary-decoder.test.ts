@@ -3,7 +3,12 @@
 // fields, the result (message or error) must be fromBinary's.
 import { fromBinary, toBinary, type DescMessage } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { ClassifyImageRequestSchema, PredictBatchRequestSchema, PredictImageResponseSchema, PredictRequestSchema } from "../gen/prediction/v1/prediction_service_pb.js";
+import {
+  ClassifyImageRequestSchema,
+  PredictBatchRequestSchema,
+  PredictImageResponseSchema,
+  PredictRequestSchema,
+} from "../gen/prediction/v1/prediction_service_pb.js";
 import { decodeMessage, decodesItself } from "../src/codec/binary-decoder.js";
 import { MESSAGES, randomMessage, rng } from "./support/random-messages.js";
 
@@ -21,7 +26,8 @@ function both(schema: DescMessage, bytes: Uint8Array) {
 
 describe("decodeMessage", () => {
   it("reads the fast path's requests itself, and leaves other types to fromBinary", () => {
-    for (const schema of [PredictRequestSchema, PredictBatchRequestSchema, ClassifyImageRequestSchema]) expect(decodesItself(schema), schema.typeName).toBe(true);
+    for (const schema of [PredictRequestSchema, PredictBatchRequestSchema, ClassifyImageRequestSchema])
+      expect(decodesItself(schema), schema.typeName).toBe(true);
     expect(decodesItself(PredictImageResponseSchema)).toBe(false); // a oneof
   });
 

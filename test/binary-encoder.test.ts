@@ -15,7 +15,8 @@ import { MESSAGES, randomMessage, rng } from "./support/random-messages.js";
 describe("encodeMessage", () => {
   it("writes the fast path's answers itself, and leaves a type with a oneof to toBinary", () => {
     expect(MESSAGES.length).toBeGreaterThan(30);
-    for (const schema of [PredictResponseSchema, PredictBatchResponseSchema, ClassifyImageResponseSchema]) expect(encodesItself(schema), schema.typeName).toBe(true);
+    for (const schema of [PredictResponseSchema, PredictBatchResponseSchema, ClassifyImageResponseSchema])
+      expect(encodesItself(schema), schema.typeName).toBe(true);
     expect(encodesItself(PredictImageResponseSchema)).toBe(false);
   });
 
@@ -51,7 +52,9 @@ describe("encodeMessage", () => {
     for (let round = 0; round < 3; round++) {
       for (const modelName of names) {
         const message = create(PredictResponseSchema, { modelName, modelVersion: modelName.slice(0, 3), probability: round });
-        expect(encodeMessage(PredictResponseSchema, message).equals(Buffer.from(toBinary(PredictResponseSchema, message))), `${modelName} round ${round}`).toBe(true);
+        expect(encodeMessage(PredictResponseSchema, message).equals(Buffer.from(toBinary(PredictResponseSchema, message))), `${modelName} round ${round}`).toBe(
+          true,
+        );
       }
     }
   });

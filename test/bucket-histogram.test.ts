@@ -10,7 +10,13 @@ const BUCKETS = [0.001, 0.01, 0.1, 1];
 /** Samples in a fixed order, labels sorted, so two renderings compare as values. */
 function canonical(samples: MetricSample[]): string[] {
   return samples
-    .map((s) => `${s.name}{${Object.entries(s.labels).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join(",")}} ${s.value}`)
+    .map(
+      (s) =>
+        `${s.name}{${Object.entries(s.labels)
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([k, v]) => `${k}=${v}`)
+          .join(",")}} ${s.value}`,
+    )
     .sort();
 }
 

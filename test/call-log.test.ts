@@ -22,7 +22,16 @@ describe("CallLog", () => {
     write(log, rec);
     write(log, { ...rec, requestId: "r2", durationMs: 2 });
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatchObject({ level: 30, msg: "call", service: "test", requestId: "r1", method: rec.method, protocol: "grpc", code: "OK", durationMs: 1.235 });
+    expect(lines[0]).toMatchObject({
+      level: 30,
+      msg: "call",
+      service: "test",
+      requestId: "r1",
+      method: rec.method,
+      protocol: "grpc",
+      code: "OK",
+      durationMs: 1.235,
+    });
     expect(lines[1]).toMatchObject({ requestId: "r2", code: "OK", durationMs: 2 });
     expect(lines[0]).not.toHaveProperty("error");
   });
@@ -51,12 +60,27 @@ describe("CallLog", () => {
 
   it("keeps every field right for any number of distinct methods (client-chosen names are not all given a logger)", () => {
     const { log, lines } = capture();
-    for (let i = 0; i < 600; i++) write(log, { requestId: `r${i}`, method: `/unknown.Service/M${i}`, protocol: "grpc-web", code: Code.Unimplemented, durationMs: i, error: "no such method" });
+    for (let i = 0; i < 600; i++)
+      write(log, {
+        requestId: `r${i}`,
+        method: `/unknown.Service/M${i}`,
+        protocol: "grpc-web",
+        code: Code.Unimplemented,
+        durationMs: i,
+        error: "no such method",
+      });
     // A method seen before the cap keeps its own logger after it.
     write(log, { requestId: "again", method: "/unknown.Service/M0", protocol: "grpc-web", code: Code.Unimplemented, durationMs: 1 });
     expect(lines).toHaveLength(601);
     lines.slice(0, 600).forEach((line, i) =>
-      expect(line).toMatchObject({ requestId: `r${i}`, method: `/unknown.Service/M${i}`, protocol: "grpc-web", code: "UNIMPLEMENTED", durationMs: i, error: "no such method" }),
+      expect(line).toMatchObject({
+        requestId: `r${i}`,
+        method: `/unknown.Service/M${i}`,
+        protocol: "grpc-web",
+        code: "UNIMPLEMENTED",
+        durationMs: i,
+        error: "no such method",
+      }),
     );
     expect(lines[600]).toMatchObject({ requestId: "again", method: "/unknown.Service/M0", code: "UNIMPLEMENTED" });
   });

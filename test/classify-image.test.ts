@@ -21,7 +21,6 @@ import { ms } from "./support/durations.js";
 const AUTH = { "x-api-key": API_KEY };
 const CLASSIFY_PATH = "/prediction.v1.PredictionService/ClassifyImage";
 
-
 function expectFailure<T>(o: Outcome<T>, code: Code, message?: RegExp): void {
   expect(o.ok, "the call should fail").toBe(false);
   if (o.ok) return;
@@ -48,7 +47,11 @@ describe.each(PROTOCOL_CLIENTS)("ClassifyImage over $name", (factory) => {
   afterAll(() => client?.close());
 
   it("classifies PNG, JPEG and WebP images with the labels, model and timings asked for", async () => {
-    for (const [label, format, topK] of [["star", "png", 3], ["cross", "jpeg", 1], ["ring", "webp", 6]] as const) {
+    for (const [label, format, topK] of [
+      ["star", "png", 3],
+      ["cross", "jpeg", 1],
+      ["ring", "webp", 6],
+    ] as const) {
       const s = await sample(label, 21, format);
       const r = await client.classifyImage({ image: s.bytes, contentType: s.contentType, topK }, { headers: AUTH });
       expect(r.ok, r.ok ? "" : r.message).toBe(true);
@@ -67,9 +70,21 @@ describe.each(PROTOCOL_CLIENTS)("ClassifyImage over $name", (factory) => {
   it("refuses bad bytes, a type it does not take, a type that lies, a broken rule and a missing key, then classifies", async () => {
     const s = await sample("triangle", 21, "webp");
     const png = await sample("circle", 21);
-    expectFailure(await client.classifyImage({ image: s.bytes.subarray(0, s.bytes.length >> 1), contentType: s.contentType }, { headers: AUTH }), Code.InvalidArgument, /WEBP/);
-    expectFailure(await client.classifyImage({ image: await sharp(s.bytes).gif().toBuffer(), contentType: "image/gif" }, { headers: AUTH }), Code.InvalidArgument, /unsupported format \(gif\)/);
-    expectFailure(await client.classifyImage({ image: png.bytes, contentType: "image/jpeg" }, { headers: AUTH }), Code.InvalidArgument, /bytes are PNG but content_type says JPEG/);
+    expectFailure(
+      await client.classifyImage({ image: s.bytes.subarray(0, s.bytes.length >> 1), contentType: s.contentType }, { headers: AUTH }),
+      Code.InvalidArgument,
+      /WEBP/,
+    );
+    expectFailure(
+      await client.classifyImage({ image: await sharp(s.bytes).gif().toBuffer(), contentType: "image/gif" }, { headers: AUTH }),
+      Code.InvalidArgument,
+      /unsupported format \(gif\)/,
+    );
+    expectFailure(
+      await client.classifyImage({ image: png.bytes, contentType: "image/jpeg" }, { headers: AUTH }),
+      Code.InvalidArgument,
+      /bytes are PNG but content_type says JPEG/,
+    );
     const rule = await client.classifyImage({ image: png.bytes, contentType: "image/png", topK: 101 }, { headers: AUTH });
     expectFailure(rule, Code.InvalidArgument, /top_k/);
     if (!rule.ok) expect(rule.badRequest?.fieldViolations.map((v) => v.field)).toEqual(["top_k"]);
@@ -111,17 +126,22 @@ describe("ClassifyImage with curl and fetch (Connect JSON)", () => {
   });
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-  const jsonBody = (bytes: Uint8Array, contentType: string, topK = 3) =>
-    JSON.stringify({ image: Buffer.from(bytes).toString("base64"), contentType, topK });
+  const jsonBody = (bytes: Uint8Array, contentType: string, topK = 3) => JSON.stringify({ image: Buffer.from(bytes).toString("base64"), contentType, topK });
 
   const post = (body: string, headers: Record<string, string> = AUTH) =>
     fetch(server.baseUrl + CLASSIFY_PATH, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
 
   it("classifies over Connect JSON, exactly as curl sends it", async () => {
-    for (const [label, format] of [["star", "png"], ["cross", "jpeg"], ["ring", "webp"]] as const) {
+    for (const [label, format] of [
+      ["star", "png"],
+      ["cross", "jpeg"],
+      ["ring", "webp"],
+    ] as const) {
       const s = await sample(label, 11, format);
       const res = await post(jsonBody(s.bytes, s.contentType));
-      const json = (await res.json()) as { classification: { labels: { label: string; score: number }[]; modelName: string; modelVersion: string; decodeTime: string; inferenceTime: string } };
+      const json = (await res.json()) as {
+        classification: { labels: { label: string; score: number }[]; modelName: string; modelVersion: string; decodeTime: string; inferenceTime: string };
+      };
       expect(res.status, JSON.stringify(json)).toBe(200);
       const c = json.classification;
       expect(c.labels.map((l) => l.label)[0]).toBe(label);

@@ -34,8 +34,14 @@ describe("buf curl, schema from reflection", () => {
 
   it("calls Predict over gRPC with a key", async () => {
     const r = await bufCurl([
-      "--protocol", "grpc", "--http2-prior-knowledge", "-H", `x-api-key: ${API_KEY}`,
-      "-d", JSON.stringify(body), `${server.baseUrl}/prediction.v1.PredictionService/Predict`,
+      "--protocol",
+      "grpc",
+      "--http2-prior-knowledge",
+      "-H",
+      `x-api-key: ${API_KEY}`,
+      "-d",
+      JSON.stringify(body),
+      `${server.baseUrl}/prediction.v1.PredictionService/Predict`,
     ]);
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
@@ -45,7 +51,10 @@ describe("buf curl, schema from reflection", () => {
 
   it("calls Predict over the Connect protocol on HTTP/1.1, and shows the BadRequest details", async () => {
     const r = await bufCurl([
-      "-H", `x-api-key: ${API_KEY}`, "-d", JSON.stringify({ ...body, age: 12 }),
+      "-H",
+      `x-api-key: ${API_KEY}`,
+      "-d",
+      JSON.stringify({ ...body, age: 12 }),
       `${server.baseUrl}/prediction.v1.PredictionService/Predict`,
     ]);
     expect(r.code).not.toBe(0);
@@ -78,7 +87,11 @@ describe("plain JSON POST", () => {
     const noKey = await fetch(url(), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
     expect(noKey.status).toBe(401);
     expect((await noKey.json()).code).toBe("unauthenticated");
-    const bad = await fetch(url(), { method: "POST", headers: { "content-type": "application/json", "x-api-key": API_KEY }, body: JSON.stringify({ ...body, creditScore: 900 }) });
+    const bad = await fetch(url(), {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": API_KEY },
+      body: JSON.stringify({ ...body, creditScore: 900 }),
+    });
     expect(bad.status).toBe(400);
     const err = await bad.json();
     expect(err.code).toBe("invalid_argument");
@@ -87,10 +100,10 @@ describe("plain JSON POST", () => {
 
   it("answers GET / with the web page, which points at the API reference", async () => {
     // dist/web, built by npm ci / npm run build; without it, GET / gives a JSON index (static-site.test.ts).
-    const res = await fetch(server.baseUrl + "/");
+    const res = await fetch(`${server.baseUrl}/`);
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("text/html; charset=utf-8");
     expect(await res.text()).toContain('href="/docs"');
-    expect((await fetch(server.baseUrl + "/openapi.json")).status).toBe(200);
+    expect((await fetch(`${server.baseUrl}/openapi.json`)).status).toBe(200);
   });
 });

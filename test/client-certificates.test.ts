@@ -39,7 +39,11 @@ function makeCert(dir: string, name: string, subject: string, issuer?: KeyPair, 
     const ext = join(dir, `${name}.ext`);
     writeFileSync(ext, extensions ?? "");
     execFileSync("openssl", ["req", "-new", ...ec, "-out", csr], { stdio: "ignore" });
-    execFileSync("openssl", ["x509", "-req", "-in", csr, "-CA", issuer.certFile, "-CAkey", issuer.keyFile, "-CAcreateserial", "-days", "1", "-extfile", ext, "-out", certFile], { stdio: "ignore" });
+    execFileSync(
+      "openssl",
+      ["x509", "-req", "-in", csr, "-CA", issuer.certFile, "-CAkey", issuer.keyFile, "-CAcreateserial", "-days", "1", "-extfile", ext, "-out", certFile],
+      { stdio: "ignore" },
+    );
   }
   return { key: readFileSync(keyFile), cert: readFileSync(certFile), keyFile, certFile };
 }
@@ -122,12 +126,17 @@ describe("TLS_CLIENT_CA_FILE: clients must present a certificate from that CA", 
 
   it.each(["2", "1.1"] as const)("connect-node over HTTP/%s: refused without the CA's certificate; served with it, subject logged", async (httpVersion) => {
     const call = (creds: { key?: Buffer; cert?: Buffer }) =>
-      createClient(PredictionService, createConnectTransport({ baseUrl: `https://${address}`, httpVersion, nodeOptions: { ca: ca.cert, ...creds } }))
-        .predict(VALID, { headers: AUTH, timeoutMs: 10_000, onHeader: (h) => (requestId = h.get("x-request-id") ?? undefined) });
+      createClient(PredictionService, createConnectTransport({ baseUrl: `https://${address}`, httpVersion, nodeOptions: { ca: ca.cert, ...creds } })).predict(
+        VALID,
+        { headers: AUTH, timeoutMs: 10_000, onHeader: (h) => (requestId = h.get("x-request-id") ?? undefined) },
+      );
     let requestId: string | undefined;
     const callsBefore = server.logs.filter((l) => l.msg === "call").length;
     for (const creds of [{}, { key: stranger.key, cert: stranger.cert }]) {
-      const e = await call(creds).then(() => undefined, (err: unknown) => err);
+      const e = await call(creds).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
       // The connection is gone before any call is read (the code is the client's reading of a dropped connection).
       expect(e).toBeInstanceOf(ConnectError);
     }

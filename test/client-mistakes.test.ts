@@ -13,7 +13,7 @@ import { VALID } from "./support/applications.js";
 import { postRaw, PREDICT_PATH } from "./support/connect-json.js";
 import { PREDICT_IMAGE_PATH } from "./support/image-streams.js";
 import { grpcFrame, rawGrpc, serverWithSession } from "./support/raw-grpc.js";
-import { API_KEY, startTestServer, type TestServer } from "./support/test-server.js";
+import { API_KEY, startTestServer } from "./support/test-server.js";
 
 const AUTH = { "x-api-key": API_KEY };
 const CLASSIFY_PATH = "/prediction.v1.PredictionService/ClassifyImage";
@@ -102,14 +102,20 @@ describe("Connect (HTTP/1.1)", () => {
     expect(r.json?.message).toContain("image");
     expect(lastCall(CLASSIFY_PATH)?.code).toBe("INVALID_ARGUMENT");
   });
-
 });
 
 describe("Connect streaming (HTTP/2)", () => {
   it("an envelope with the compressed flag and no connect-content-encoding: invalid_argument", async () => {
-    const header = toBinary(PredictImageRequestSchema, create(PredictImageRequestSchema, { kind: { case: "header", value: { id: "a", contentType: "image/png" } } }));
+    const header = toBinary(
+      PredictImageRequestSchema,
+      create(PredictImageRequestSchema, { kind: { case: "header", value: { id: "a", contentType: "image/png" } } }),
+    );
     // The same envelope layout as gRPC's: flag byte, length, message.
-    const r = await rawGrpc(live.session, { path: PREDICT_IMAGE_PATH, frames: [grpcFrame(header, { compressed: true })], headers: { ...AUTH, "content-type": "application/connect+proto" } });
+    const r = await rawGrpc(live.session, {
+      path: PREDICT_IMAGE_PATH,
+      frames: [grpcFrame(header, { compressed: true })],
+      headers: { ...AUTH, "content-type": "application/connect+proto" },
+    });
     expect(r.body.toString("utf8")).toMatch(/"code":"invalid_argument"/);
     expect(lastCall(PREDICT_IMAGE_PATH)?.code).toBe("INVALID_ARGUMENT");
   });

@@ -5,7 +5,6 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import { create } from "@bufbuild/protobuf";
-import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PredictionService, PredictRequestSchema } from "../gen/prediction/v1/prediction_service_pb.js";
 import { VALID } from "./support/applications.js";
@@ -20,7 +19,16 @@ const MAX_HEADERS = 24;
 
 /** A gRPC Predict's request headers, as HEADERS frames carry them. */
 const grpcRequest = (extra: Record<string, string> = {}) =>
-  headerBlock({ ":method": "POST", ":scheme": "http", ":path": PREDICT, ":authority": "127.0.0.1", "content-type": "application/grpc", te: "trailers", "x-api-key": API_KEY, ...extra });
+  headerBlock({
+    ":method": "POST",
+    ":scheme": "http",
+    ":path": PREDICT,
+    ":authority": "127.0.0.1",
+    "content-type": "application/grpc",
+    te: "trailers",
+    "x-api-key": API_KEY,
+    ...extra,
+  });
 
 /**
  * One h2c GET on a new session, once the server knows its SETTINGS were
@@ -68,7 +76,11 @@ async function predictOk(server: TestServer): Promise<void> {
 describe(`MAX_CONCURRENT_STREAMS=${MAX_STREAMS}, MAX_HEADER_BYTES=${MAX_HEADER_BYTES}, MAX_HEADERS=${MAX_HEADERS}`, () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer({ MAX_CONCURRENT_STREAMS: String(MAX_STREAMS), MAX_HEADER_BYTES: String(MAX_HEADER_BYTES), MAX_HEADERS: String(MAX_HEADERS) });
+    server = await startTestServer({
+      MAX_CONCURRENT_STREAMS: String(MAX_STREAMS),
+      MAX_HEADER_BYTES: String(MAX_HEADER_BYTES),
+      MAX_HEADERS: String(MAX_HEADERS),
+    });
   });
   afterAll(async () => {
     await server?.close();
@@ -92,7 +104,8 @@ describe(`MAX_CONCURRENT_STREAMS=${MAX_STREAMS}, MAX_HEADER_BYTES=${MAX_HEADER_B
       const ids = [1, 3, 5, 7, 9];
       await conn.write(Buffer.concat(ids.map((id) => headersFrame(id, grpcRequest(), false))));
       const deadline = Date.now() + 5000;
-      const refused = () => conn.frames.filter((f) => f.type === FRAME.RST_STREAM && f.payload.readUInt32BE(0) === ERROR_CODE.REFUSED_STREAM).map((f) => f.streamId);
+      const refused = () =>
+        conn.frames.filter((f) => f.type === FRAME.RST_STREAM && f.payload.readUInt32BE(0) === ERROR_CODE.REFUSED_STREAM).map((f) => f.streamId);
       while (refused().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       expect(refused()).toEqual([7, 9]);
     } finally {

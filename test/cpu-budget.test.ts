@@ -53,7 +53,10 @@ describe("cgroupCpuQuota", () => {
   it("no quota anywhere, or no cgroup files at all: undefined", () => {
     expect(cgroupCpuQuota(files({ "/proc/self/cgroup": "0::/\n", [`${ROOT}/cpu.max`]: "max 100000\n" }), ROOT)).toBeUndefined();
     expect(
-      cgroupCpuQuota(files({ "/proc/self/cgroup": "1:cpu:/\n", [`${ROOT}/cpu/cpu.cfs_quota_us`]: "-1\n", [`${ROOT}/cpu/cpu.cfs_period_us`]: "100000\n" }), ROOT),
+      cgroupCpuQuota(
+        files({ "/proc/self/cgroup": "1:cpu:/\n", [`${ROOT}/cpu/cpu.cfs_quota_us`]: "-1\n", [`${ROOT}/cpu/cpu.cfs_period_us`]: "100000\n" }),
+        ROOT,
+      ),
     ).toBeUndefined();
     expect(cgroupCpuQuota(files({}), ROOT)).toBeUndefined();
   });

@@ -147,7 +147,7 @@ describe("a Python grpcio client (h2c, descriptors loaded at run time)", () => {
     expect(missing.details).toBe("missing or invalid API key");
     expect(missing.violations).toBeNull();
 
-    const wrong = await python("predict", API_KEY + "x");
+    const wrong = await python("predict", `${API_KEY}x`);
     expect(wrong.code).toBe("UNAUTHENTICATED");
     expect(wrong.details).toBe("missing or invalid API key");
   });

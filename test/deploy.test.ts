@@ -50,14 +50,19 @@ function parseYamlFile(path: string): Manifest[] {
   return out;
 }
 
-const yamlFiles = readdirSync(K8S_DIR).filter((f) => /\.ya?ml$/.test(f)).sort();
+const yamlFiles = readdirSync(K8S_DIR)
+  .filter((f) => /\.ya?ml$/.test(f))
+  .sort();
 const files: ManifestFile[] = yamlFiles.map((file) => ({ file, docs: parseYamlFile(join(K8S_DIR, file)) }));
 const kustomization = files.find((f) => f.file === "kustomization.yaml")?.docs[0];
 const objects = files.filter((f) => f.file !== "kustomization.yaml").flatMap((f) => f.docs);
 
 function only(kind: string, name?: string): Manifest {
   const found = objects.filter((o) => o.kind === kind && (name === undefined || o.metadata?.name === name));
-  expect(found.map((o) => o.metadata?.name), `exactly one ${kind}${name ? ` ${name}` : ""}`).toHaveLength(1);
+  expect(
+    found.map((o) => o.metadata?.name),
+    `exactly one ${kind}${name ? ` ${name}` : ""}`,
+  ).toHaveLength(1);
   return found[0]!;
 }
 
@@ -100,8 +105,20 @@ function quantity(q: string | number): number {
   const m = /^([0-9.]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/.exec(q.trim());
   if (!m) throw new Error(`unsupported quantity "${q}"`);
   const factors: Record<string, number> = {
-    "": 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
-    Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+    "": 1,
+    m: 1e-3,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    P: 1e15,
+    E: 1e18,
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+    Pi: 2 ** 50,
+    Ei: 2 ** 60,
   };
   return Number(m[1]) * factors[m[2] ?? ""]!;
 }
@@ -169,7 +186,7 @@ describe("deploy/k8s manifests", () => {
     }
   });
 
-  it("probes are native gRPC health checks on that port: liveness and startup on \"liveness\", readiness on the PredictionService", () => {
+  it('probes are native gRPC health checks on that port: liveness and startup on "liveness", readiness on the PredictionService', () => {
     const port = serverPort();
     expect(Health.typeName).toBe("grpc.health.v1.Health");
     expect(PredictionService.typeName).toBe("prediction.v1.PredictionService");
@@ -383,7 +400,7 @@ function parseDockerfile(text: string): Instruction[] {
     if (line.startsWith("#")) continue; // comments and parser directives, also inside continuations
     if (line === "" && current === "") continue;
     if (line.endsWith("\\")) {
-      current += line.slice(0, -1) + " ";
+      current += `${line.slice(0, -1)} `;
       continue;
     }
     current += line;
@@ -494,29 +511,47 @@ describe("Dockerfile", () => {
     const npmCiIndex = stage!.findIndex((i) => i.keyword === "RUN" && /\bnpm ci\b/.test(i.args));
     const run = stage![npmCiIndex]!.args;
     expect(run).toMatch(/npm ci\b[^&;|]*--omit=dev/);
-    const skippedByEnv = stage!
-      .slice(0, npmCiIndex)
-      .some((i) => i.keyword === "ENV" && assignments(i.args).get("ONNXRUNTIME_NODE_INSTALL") === "skip");
+    const skippedByEnv = stage!.slice(0, npmCiIndex).some((i) => i.keyword === "ENV" && assignments(i.args).get("ONNXRUNTIME_NODE_INSTALL") === "skip");
     const skippedInline = /ONNXRUNTIME_NODE_INSTALL=skip\s+npm ci/.test(run);
     expect(skippedByEnv || skippedInline).toBe(true);
     // The lockfile is what npm ci installs.
-    const copiedBefore = stage!.slice(0, npmCiIndex).filter((i) => i.keyword === "COPY").map((i) => i.args).join(" ");
+    const copiedBefore = stage!
+      .slice(0, npmCiIndex)
+      .filter((i) => i.keyword === "COPY")
+      .map((i) => i.args)
+      .join(" ");
     expect(copiedBefore).toContain("package-lock.json");
     expect(copiedBefore).toContain(".npmrc");
   });
 
   it("copies what the server needs at run time into the final stage", () => {
-    const copies = finalStage().filter((i) => i.keyword === "COPY").map((i) => i.args);
+    const copies = finalStage()
+      .filter((i) => i.keyword === "COPY")
+      .map((i) => i.args);
     expect(copies.some((c) => /^--from=\S+\s+\S*node_modules\s/.test(c))).toBe(true);
     // The compiled server, built in the first stage from src/ and gen/.
     expect(copies.some((c) => /^--from=\S+\s+\S*dist\s/.test(c))).toBe(true);
-    const firstStageRuns = dockerfile.filter((i) => i.keyword === "RUN").map((i) => i.args).join(" ");
+    const firstStageRuns = dockerfile
+      .filter((i) => i.keyword === "RUN")
+      .map((i) => i.args)
+      .join(" ");
     expect(firstStageRuns).toContain("scripts/build.mjs");
     for (const needed of ["models", "package.json"]) {
-      expect(copies.some((c) => c.split(/\s+/).filter((w) => !w.startsWith("--")).slice(0, -1).includes(needed)), needed).toBe(true);
+      expect(
+        copies.some((c) =>
+          c
+            .split(/\s+/)
+            .filter((w) => !w.startsWith("--"))
+            .slice(0, -1)
+            .includes(needed),
+        ),
+        needed,
+      ).toBe(true);
     }
     // The server reads ./models by default, relative to WORKDIR.
-    const workdir = finalStage().filter((i) => i.keyword === "WORKDIR").at(-1)?.args;
+    const workdir = finalStage()
+      .filter((i) => i.keyword === "WORKDIR")
+      .at(-1)?.args;
     expect(workdir).toBe("/app");
     expect(loadConfig({}).modelRepository).toBe("./models");
   });
@@ -532,7 +567,9 @@ describe("Dockerfile", () => {
 
   it("exposes and configures the server's port and the metrics port", () => {
     const port = loadConfig({}).port;
-    const exposed = finalStage().filter((i) => i.keyword === "EXPOSE").flatMap((i) => i.args.split(/\s+/));
+    const exposed = finalStage()
+      .filter((i) => i.keyword === "EXPOSE")
+      .flatMap((i) => i.args.split(/\s+/));
     expect(exposed.map((p) => Number(p.split("/")[0]))).toEqual([port, metricsPort()]);
     expect(loadConfig({ PORT: dockerEnv(finalStage(), "PORT") }).port).toBe(port);
     expect(dockerEnv(finalStage(), "NODE_ENV")).toBe("production");
@@ -540,26 +577,57 @@ describe("Dockerfile", () => {
   });
 
   it("starts the compiled server with node itself, not npm (which would not forward SIGTERM)", () => {
-    const cmd = finalStage().filter((i) => i.keyword === "CMD").at(-1);
+    const cmd = finalStage()
+      .filter((i) => i.keyword === "CMD")
+      .at(-1);
     expect(cmd).toBeDefined();
     // Exec form: node is PID 1 and gets the signal, no shell in between.
     expect(JSON.parse(cmd!.args)).toEqual(["node", "dist/src/main.js"]);
     // The same command as `npm start`.
     expect(JSON.parse(readFileSync("package.json", "utf8")).scripts.start).toBe("node dist/src/main.js");
     expect(finalStage().some((i) => i.keyword === "ENTRYPOINT")).toBe(false);
-    expect(dockerfile.filter((i) => i.keyword === "CMD" || i.keyword === "ENTRYPOINT").map((i) => i.args).join(" ")).not.toMatch(/\bnpm\b/);
+    expect(
+      dockerfile
+        .filter((i) => i.keyword === "CMD" || i.keyword === "ENTRYPOINT")
+        .map((i) => i.args)
+        .join(" "),
+    ).not.toMatch(/\bnpm\b/);
   });
 
   it(".dockerignore keeps local and test files out and lets every COPY source in", () => {
-    for (const path of ["node_modules", "node_modules/sharp/package.json", ".git", ".git/HEAD", "test/deploy.test.ts", "bench/results/run.json", "README.md", "deploy/k8s/deployment.yaml", ".env"]) {
+    for (const path of [
+      "node_modules",
+      "node_modules/sharp/package.json",
+      ".git",
+      ".git/HEAD",
+      "test/deploy.test.ts",
+      "bench/results/run.json",
+      "README.md",
+      "deploy/k8s/deployment.yaml",
+      ".env",
+    ]) {
       expect(dockerIgnored(dockerignore, path), path).toBe(true);
     }
-    for (const path of ["package.json", "package-lock.json", ".npmrc", "scripts/build.mjs", "src/main.ts", "src/engine/inference-worker.mjs", "gen/prediction/v1/prediction_service_pb.ts", "models/shapes/2/model.onnx"]) {
+    for (const path of [
+      "package.json",
+      "package-lock.json",
+      ".npmrc",
+      "scripts/build.mjs",
+      "src/main.ts",
+      "src/engine/inference-worker.mjs",
+      "gen/prediction/v1/prediction_service_pb.ts",
+      "models/shapes/2/model.onnx",
+    ]) {
       expect(dockerIgnored(dockerignore, path), path).toBe(false);
     }
     const contextSources = dockerfile
       .filter((i) => i.keyword === "COPY" && !i.args.includes("--from="))
-      .flatMap((i) => i.args.split(/\s+/).filter((w) => !w.startsWith("--")).slice(0, -1));
+      .flatMap((i) =>
+        i.args
+          .split(/\s+/)
+          .filter((w) => !w.startsWith("--"))
+          .slice(0, -1),
+      );
     expect(contextSources.length).toBeGreaterThan(0);
     for (const source of contextSources) expect(dockerIgnored(dockerignore, source), source).toBe(false);
   });

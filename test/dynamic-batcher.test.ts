@@ -67,8 +67,7 @@ function setup(opts: Partial<BatcherOptions<Item, string>> = {}) {
     maxQueueDelayUs: 0,
     maxQueueRows: 100,
     rowsOf: (item) => item.rows ?? 1,
-    execute: (items) =>
-      new Promise((resolve, reject) => calls.push({ ids: items.map((i) => i.id), resolve, reject })),
+    execute: (items) => new Promise((resolve, reject) => calls.push({ ids: items.map((i) => i.id), resolve, reject })),
     clock,
     onBatch: (info) => batches.push(info),
     ...opts,
@@ -124,10 +123,16 @@ describe("DynamicBatcher", () => {
     expect(calls.map((c) => c.ids)).toEqual([["a", "b"]]);
     expect(batcher.queuedRows).toBe(4);
     await complete();
-    expect(calls.map((c) => c.ids)).toEqual([["a", "b"], ["big", "c"]]);
+    expect(calls.map((c) => c.ids)).toEqual([
+      ["a", "b"],
+      ["big", "c"],
+    ]);
     await complete();
     expect(await Promise.all(results)).toEqual(["r-a", "r-b", "r-big", "r-c"]);
-    expect(batches.map((b) => [b.rows, b.items])).toEqual([[2, 2], [4, 2]]);
+    expect(batches.map((b) => [b.rows, b.items])).toEqual([
+      [2, 2],
+      [4, 2],
+    ]);
   });
 
   it("with delay 0 dispatches a lone item at once and coalesces same-tick submits", async () => {
@@ -264,11 +269,18 @@ describe("DynamicBatcher", () => {
     const { calls, batcher, complete } = setup({ maxBatchSize: 2, maxConcurrency: 2 });
     const results = ["a", "b", "c", "d", "e", "f"].map((id) => batcher.submit({ id }));
     await flush();
-    expect(calls.map((c) => c.ids)).toEqual([["a", "b"], ["c", "d"]]);
+    expect(calls.map((c) => c.ids)).toEqual([
+      ["a", "b"],
+      ["c", "d"],
+    ]);
     expect(batcher.running).toBe(2);
     expect(batcher.queuedRows).toBe(2);
     await complete(calls[1]); // completion order does not matter
-    expect(calls.map((c) => c.ids)).toEqual([["a", "b"], ["c", "d"], ["e", "f"]]);
+    expect(calls.map((c) => c.ids)).toEqual([
+      ["a", "b"],
+      ["c", "d"],
+      ["e", "f"],
+    ]);
     expect(batcher.running).toBe(2);
     await complete(calls[0]);
     expect(batcher.running).toBe(1);
@@ -281,7 +293,10 @@ describe("DynamicBatcher", () => {
     const { calls, batcher, complete } = setup({ maxBatchSize: 2, maxBatchesPerDispatch: 2 });
     const results = ["a", "b", "c", "d", "e", "f", "g"].map((id) => batcher.submit({ id }));
     await flush();
-    expect(calls.map((c) => c.ids)).toEqual([["a", "b"], ["c", "d"]]);
+    expect(calls.map((c) => c.ids)).toEqual([
+      ["a", "b"],
+      ["c", "d"],
+    ]);
     expect(batcher.running).toBe(2);
     await complete(calls[0]);
     expect(calls).toHaveLength(2); // the slot is free when the whole dispatch is done
@@ -297,7 +312,10 @@ describe("DynamicBatcher", () => {
     const { clock, calls, batcher, complete } = setup({ maxBatchSize: 2, maxQueueDelayUs: 1000, maxBatchesPerDispatch: 8 });
     const results = ["a", "b", "c", "d", "e"].map((id) => batcher.submit({ id }));
     await flush();
-    expect(calls.map((c) => c.ids)).toEqual([["a", "b"], ["c", "d"]]);
+    expect(calls.map((c) => c.ids)).toEqual([
+      ["a", "b"],
+      ["c", "d"],
+    ]);
     expect(batcher.queuedRows).toBe(1);
     await complete(calls[0]);
     await complete(calls[1]);

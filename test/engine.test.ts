@@ -84,7 +84,10 @@ describe("versions, pinning and metadata", () => {
     const list = await c.listModels({}, { headers });
     const loan = list.models.find((m) => m.name === "loan-approval")!;
     expect(loan.defaultVersion).toBe("2");
-    expect(loan.versions.map((v) => [v.version, v.state])).toEqual([["2", ModelVersionState.READY], ["1", ModelVersionState.READY]]);
+    expect(loan.versions.map((v) => [v.version, v.state])).toEqual([
+      ["2", ModelVersionState.READY],
+      ["1", ModelVersionState.READY],
+    ]);
     const meta = await c.getModelMetadata({ name: "loan-approval" }, { headers });
     expect(meta.inputs.map((t) => [t.name, t.dtype, t.shape.map(Number)])).toEqual([["features", "float32", [-1, 9]]]);
     expect(meta.outputs.map((t) => t.name)).toEqual(["approval_probability", "contributions"]);
@@ -218,7 +221,8 @@ describe("dynamic batching through the server", () => {
     for (const input of inputs) alone.push((await c.predict(input, { headers })).approvalProbability);
     const sizeCount = async () => {
       const text = await (await fetch(`${server.metricsBaseUrl}/metrics`)).text();
-      const bucket = (le: string) => Number(new RegExp(`inference_batch_size_bucket\\{le="${le}",model="loan-approval",version="1"\\} (\\d+)`).exec(text)?.[1] ?? "0");
+      const bucket = (le: string) =>
+        Number(new RegExp(`inference_batch_size_bucket\\{le="${le}",model="loan-approval",version="1"\\} (\\d+)`).exec(text)?.[1] ?? "0");
       return { single: bucket("1"), all: bucket("\\+Inf") };
     };
     const before = await sizeCount();
@@ -272,7 +276,8 @@ describe("a batch larger than the model's max_batch_size", () => {
     });
     // 30 rows in chunks of 8: four runs at least, none over 8 rows.
     const text = await (await fetch(`${server.metricsBaseUrl}/metrics`)).text();
-    const bucket = (le: string) => Number(new RegExp(`inference_batch_size_bucket\\{le="${le}",model="loan-approval",version="1"\\} (\\d+)`).exec(text)?.[1] ?? "NaN");
+    const bucket = (le: string) =>
+      Number(new RegExp(`inference_batch_size_bucket\\{le="${le}",model="loan-approval",version="1"\\} (\\d+)`).exec(text)?.[1] ?? "NaN");
     expect(bucket("\\+Inf")).toBeGreaterThanOrEqual(4);
     expect(bucket("8")).toBe(bucket("\\+Inf"));
   });

@@ -78,7 +78,12 @@ describe("MAX_DEADLINE_MS=300: a longer deadline is clamped to the cap, not refu
   it("gRPC, grpc-timeout 10 s: DEADLINE_EXCEEDED when the cap passes", async () => {
     const session = h2cSession(server.baseUrl);
     try {
-      const r = await rawGrpc(session, { path: PREDICT_PATH, frames: [grpcFrame(VALID_BINARY)], headers: { ...AUTH, "grpc-timeout": "10S" }, bodyDelayMs: BODY_DELAY_MS });
+      const r = await rawGrpc(session, {
+        path: PREDICT_PATH,
+        frames: [grpcFrame(VALID_BINARY)],
+        headers: { ...AUTH, "grpc-timeout": "10S" },
+        bodyDelayMs: BODY_DELAY_MS,
+      });
       expect(r.grpcStatus, r.grpcMessage).toBe(Code.DeadlineExceeded);
       // A deadline under the cap is the client's, as before.
       const ok = await rawGrpc(session, { path: PREDICT_PATH, frames: [grpcFrame(VALID_BINARY)], headers: { ...AUTH, "grpc-timeout": "200m" } });
@@ -145,8 +150,6 @@ describe("deadlines", () => {
       }),
     };
   }
-
-
 
   it("the server enforces grpc-timeout (1 ms, slow body): the call fails, is logged, and the connection still serves", async () => {
     const { session, result } = grpcWithExpiredDeadline();
@@ -290,9 +293,10 @@ describe("methods the server does not have", () => {
     for (const useBinaryFormat of [false, true]) {
       const transport = createConnectTransport({ baseUrl: server.baseUrl, httpVersion: "1.1", useBinaryFormat });
       for (const method of [unknownMethod, unknownService]) {
-        const e = await transport
-          .unary(method as never, undefined, undefined, AUTH, create(method.input) as never)
-          .then(() => undefined, (err: unknown) => err);
+        const e = await transport.unary(method as never, undefined, undefined, AUTH, create(method.input) as never).then(
+          () => undefined,
+          (err: unknown) => err,
+        );
         expect(errorOf(e).code, `${method.parent.typeName}/${method.name}, binary: ${useBinaryFormat}`).toBe(Code.Unimplemented);
       }
     }
@@ -303,7 +307,14 @@ describe("methods the server does not have", () => {
     try {
       for (const path of ["/prediction.v1.PredictionService/NoSuchMethod", "/no.such.v1.Service/Predict"]) {
         const code = await new Promise<number | undefined>((resolve) =>
-          client.makeUnaryRequest(path, (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), new grpc.Metadata(), (err) => resolve(err?.code)),
+          client.makeUnaryRequest(
+            path,
+            (b: Buffer) => b,
+            (b: Buffer) => b,
+            Buffer.alloc(0),
+            new grpc.Metadata(),
+            (err) => resolve(err?.code),
+          ),
         );
         expect(code, path).toBe(grpc.status.UNIMPLEMENTED);
       }
@@ -318,11 +329,18 @@ describe("methods the server does not have", () => {
     md.set("x-api-key", API_KEY);
     try {
       const status = await new Promise<grpc.StatusObject>((resolve) => {
-        const call = client.makeBidiStreamRequest("/prediction.v1.PredictionService/PredictImage", (b: Buffer) => b, (b: Buffer) => b, md);
+        const call = client.makeBidiStreamRequest(
+          "/prediction.v1.PredictionService/PredictImage",
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          md,
+        );
         call.on("data", () => {});
         call.on("error", () => {}); // the status event carries it
         call.on("status", resolve);
-        call.write(Buffer.from(toBinary(PredictImageRequestSchema, create(PredictImageRequestSchema, { kind: { case: "chunk", value: new Uint8Array([1, 2, 3]) } }))));
+        call.write(
+          Buffer.from(toBinary(PredictImageRequestSchema, create(PredictImageRequestSchema, { kind: { case: "chunk", value: new Uint8Array([1, 2, 3]) } }))),
+        );
         call.end();
       });
       expect(status.code).toBe(grpc.status.INVALID_ARGUMENT);
@@ -342,7 +360,10 @@ describe("methods the server does not have", () => {
       for await (const _ of client.predictImage(empty(), { headers: AUTH })) {
         // no answers expected
       }
-    })().then(() => undefined, (err: unknown) => err);
+    })().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     expect(errorOf(e).code).toBe(Code.InvalidArgument);
   });
 

@@ -22,7 +22,15 @@ let page: Page;
 
 /** A page on its own origin that loads the bundled calls. */
 async function startSite(): Promise<{ server: Server; origin: string }> {
-  const bundle = await build({ entryPoints: ["test/browser/grpc-web-calls.ts"], bundle: true, write: false, format: "esm", platform: "browser", target: "es2022", logLevel: "warning" });
+  const bundle = await build({
+    entryPoints: ["test/browser/grpc-web-calls.ts"],
+    bundle: true,
+    write: false,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    logLevel: "warning",
+  });
   const js = bundle.outputFiles[0]!.text;
   const s = createServer((req, res) => {
     if (req.url === "/calls.js") {
@@ -42,7 +50,7 @@ beforeAll(async () => {
   server = await startTestServer({ CORS_ORIGINS: started.origin });
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: HEADLESS_ARGS });
   page = await browser.newPage();
-  await page.goto(started.origin + "/");
+  await page.goto(`${started.origin}/`);
   await page.waitForFunction(() => "grpcWebCall" in globalThis);
 }, 120_000);
 afterAll(async () => {
@@ -60,7 +68,12 @@ async function call(c: Omit<BrowserCall, "baseUrl">): Promise<BrowserOutcome> {
 describe.each(["text", "binary"] as const)("grpc-web %s mode", (format) => {
   it("predicts, with the request id the server logged as a gRPC-Web call", async () => {
     const requestId = `browser-${format}-1`;
-    const r = await call({ format, method: "prediction.v1.PredictionService/Predict", request: APPLICATION, metadata: { "x-api-key": API_KEY, "x-request-id": requestId } });
+    const r = await call({
+      format,
+      method: "prediction.v1.PredictionService/Predict",
+      request: APPLICATION,
+      metadata: { "x-api-key": API_KEY, "x-request-id": requestId },
+    });
     expect(r.ok, r.message).toBe(true);
     expect(r.messages[0]).toMatchObject({ modelName: "loan-approval", decision: expect.stringMatching(/^DECISION_(APPROVED|DENIED)$/) });
     expect(r.requestId).toBe(requestId);
@@ -74,7 +87,12 @@ describe.each(["text", "binary"] as const)("grpc-web %s mode", (format) => {
   });
 
   it("names the invalid field with INVALID_ARGUMENT", async () => {
-    const r = await call({ format, method: "prediction.v1.PredictionService/Predict", request: { ...APPLICATION, age: 17 }, metadata: { "x-api-key": API_KEY } });
+    const r = await call({
+      format,
+      method: "prediction.v1.PredictionService/Predict",
+      request: { ...APPLICATION, age: 17 },
+      metadata: { "x-api-key": API_KEY },
+    });
     expect(r).toMatchObject({ ok: false, code: 3 });
     expect(r.message).toContain("age must be at least 18");
   });

@@ -34,7 +34,8 @@ function frame(bytes: Uint8Array): Buffer {
 /** The length-prefixed frames of a decoded body. */
 function frames(body: Buffer): Array<{ flags: number; data: Buffer }> {
   const out: Array<{ flags: number; data: Buffer }> = [];
-  for (let i = 0; i + 5 <= body.length; i += 5 + body.readUInt32BE(i + 1)) out.push({ flags: body[i]!, data: body.subarray(i + 5, i + 5 + body.readUInt32BE(i + 1)) });
+  for (let i = 0; i + 5 <= body.length; i += 5 + body.readUInt32BE(i + 1))
+    out.push({ flags: body[i]!, data: body.subarray(i + 5, i + 5 + body.readUInt32BE(i + 1)) });
   return out;
 }
 
@@ -114,7 +115,8 @@ it("holds a text-mode message to the same size limit as a binary one, with the s
     const auth = { "x-api-key": API_KEY, "x-grpc-web": "1" };
     const binary = await postTo(small.baseUrl, { ...auth, "content-type": "application/grpc-web+proto" }, big);
     const text = await postTo(small.baseUrl, { ...auth, "content-type": "application/grpc-web-text" }, base64Pieces(big, 512));
-    const status = (r: Answer) => rpcStatusOf("grpc-web", { ...r, trailers: {}, headers: { ...r.headers, "content-type": "application/grpc-web" }, body: binaryBody(r) });
+    const status = (r: Answer) =>
+      rpcStatusOf("grpc-web", { ...r, trailers: {}, headers: { ...r.headers, "content-type": "application/grpc-web" }, body: binaryBody(r) });
     expect(status(binary).code).toBe(Code.ResourceExhausted);
     expect(status(text).code).toBe(Code.ResourceExhausted);
     expect(messageOf(text)).toBe(messageOf(binary));

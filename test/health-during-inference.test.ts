@@ -65,7 +65,9 @@ it("answers health checks in milliseconds while long inferences run", async () =
   await work;
   latencies.sort((a, b) => a - b);
   const median = latencies[Math.floor(latencies.length / 2)];
-  console.info(`slow model: one run ${oneRunMs.toFixed(0)} ms; health Check p50 ${median.toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms over ${latencies.length} checks`);
+  console.info(
+    `slow model: one run ${oneRunMs.toFixed(0)} ms; health Check p50 ${median.toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms over ${latencies.length} checks`,
+  );
   // If inference blocked the event loop, each check would wait for a whole run.
   expect(oneRunMs, "the slow model should take tens of ms per run").toBeGreaterThan(40);
   expect(latencies.length).toBeGreaterThanOrEqual(10);

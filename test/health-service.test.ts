@@ -7,11 +7,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { grpcJsServiceClient, startRouteServer } from "./support/route-server.js";
 import * as grpc from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  Health,
-  HealthCheckResponse_ServingStatus as ServingStatus,
-  type HealthCheckResponse,
-} from "../gen/grpc/health/v1/health_pb.js";
+import { Health, HealthCheckResponse_ServingStatus as ServingStatus, type HealthCheckResponse } from "../gen/grpc/health/v1/health_pb.js";
 import { createHealthService } from "../src/health/health-service.js";
 import { HealthStatus } from "../src/health/health-status.js";
 
@@ -111,9 +107,7 @@ describe("Health.Check", () => {
     const client = grpcJsClient(Health, await startHealthServer(new HealthStatus()));
     const check = (service: string) =>
       new Promise<HealthCheckResponse>((resolve, reject) =>
-        client.check({ service }, (err: grpc.ServiceError | null, res: HealthCheckResponse) =>
-          err ? reject(err) : resolve(res),
-        ),
+        client.check({ service }, (err: grpc.ServiceError | null, res: HealthCheckResponse) => (err ? reject(err) : resolve(res))),
       );
     expect((await check("")).status).toBe(ServingStatus.SERVING);
     await expect(check("no.such.Service")).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
@@ -156,9 +150,7 @@ describe("Health.Watch", () => {
     const status = new HealthStatus();
     const client = connectClient(await startHealthServer(status));
     const abort = new AbortController();
-    const messages = client
-      .watch({ service: PREDICTION }, { signal: abort.signal })
-      [Symbol.asyncIterator]();
+    const messages = client.watch({ service: PREDICTION }, { signal: abort.signal })[Symbol.asyncIterator]();
 
     expect((await next(messages)).status).toBe(ServingStatus.SERVICE_UNKNOWN);
     status.set(PREDICTION, ServingStatus.SERVING);

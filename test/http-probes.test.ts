@@ -38,7 +38,7 @@ describe("a ready server", () => {
 
   it("answers HEAD with the status and no body, and refuses other methods with 405", async () => {
     expect(await probe(server.baseUrl, "/readyz", "HEAD")).toMatchObject({ status: 200, text: "" });
-    const post = await fetch(server.baseUrl + "/healthz", { method: "POST", body: "x" });
+    const post = await fetch(`${server.baseUrl}/healthz`, { method: "POST", body: "x" });
     expect(post.status).toBe(405);
     expect(post.headers.get("allow")).toBe("GET, HEAD");
   });

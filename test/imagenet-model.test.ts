@@ -39,7 +39,6 @@ let written: WrittenImagenetModel;
 let server: TestServer;
 let session: ort.InferenceSession;
 
-
 /** Raw RGB pixels with structure everywhere (gradients and stripes), so that crops and channel order matter. */
 async function knownImage(width: number, height: number, format: "png" | "jpeg" = "png"): Promise<Buffer> {
   const px = Buffer.alloc(width * height * 3);
@@ -141,10 +140,22 @@ describe("scripts/make-imagenet-model.ts", () => {
       outputs: [{ name: "logits", dtype: "float32", shape: [-1, 1000] }],
       labels_file: "labels.txt",
       preprocessing: {
-        image: { width: 224, height: 224, resize: "cover", layout: "NCHW", channel_order: "RGB", scale: 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], output: "logits" },
+        image: {
+          width: 224,
+          height: 224,
+          resize: "cover",
+          layout: "NCHW",
+          channel_order: "RGB",
+          scale: 255,
+          mean: [0.485, 0.456, 0.406],
+          std: [0.229, 0.224, 0.225],
+          output: "logits",
+        },
       },
     });
-    const lines = readFileSync(written.labelsPath, "utf8").split("\n").filter((l) => l !== "");
+    const lines = readFileSync(written.labelsPath, "utf8")
+      .split("\n")
+      .filter((l) => l !== "");
     expect(lines).toHaveLength(1000);
     expect(new Set(lines).size).toBe(1000);
     expect(session.inputNames).toEqual(["input"]);
@@ -157,7 +168,9 @@ describe("scripts/make-imagenet-model.ts", () => {
     expect(Buffer.from(buildImagenetModel({ seed: SEED + 1 })).equals(model)).toBe(false);
     const out = join(repo, "..", `${MODEL}-cli-${process.pid}`);
     try {
-      const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", SCRIPT, out, "--seed", String(SEED)], { cwd: fileURLToPath(new URL("..", import.meta.url)) });
+      const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", SCRIPT, out, "--seed", String(SEED)], {
+        cwd: fileURLToPath(new URL("..", import.meta.url)),
+      });
       expect(stdout).toContain("wrote model");
       expect(readFileSync(join(out, "1", "model.onnx")).equals(model)).toBe(true);
       expect(readFileSync(join(out, "labels.txt"), "utf8")).toBe(readFileSync(written.labelsPath, "utf8"));
@@ -205,8 +218,12 @@ describe("the server with an ImageNet-shaped model in its repository", () => {
     expect(md.model?.task).toBe("image_classification");
     expect(md.model?.defaultVersion).toBe("1");
     expect(md.model?.versions.map((v) => [v.version, v.state])).toEqual([["1", ModelVersionState.READY]]);
-    expect(md.inputs.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape.map(Number) }))).toEqual([{ name: "input", dtype: "float32", shape: [-1, 3, 224, 224] }]);
-    expect(md.outputs.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape.map(Number) }))).toEqual([{ name: "logits", dtype: "float32", shape: [-1, 1000] }]);
+    expect(md.inputs.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape.map(Number) }))).toEqual([
+      { name: "input", dtype: "float32", shape: [-1, 3, 224, 224] },
+    ]);
+    expect(md.outputs.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape.map(Number) }))).toEqual([
+      { name: "logits", dtype: "float32", shape: [-1, 1000] },
+    ]);
     expect(md.labels).toEqual(written.labels);
   });
 
@@ -222,7 +239,11 @@ describe("the server with an ImageNet-shaped model in its repository", () => {
       const pinned = await client.classifyImage({ image: png, contentType: "image/png", topK: 3, modelName: MODEL, modelVersion: "1" }, { headers: AUTH });
       expectWellFormed(pinned.classification, 3);
     }
-    const fail = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => ConnectError.from(e));
+    const fail = (p: Promise<unknown>) =>
+      p.then(
+        () => undefined,
+        (e: unknown) => ConnectError.from(e),
+      );
     const noVersion = await fail(grpcClient.classifyImage({ image: png, contentType: "image/png", modelName: MODEL, modelVersion: "2" }, { headers: AUTH }));
     expect(noVersion?.code).toBe(Code.NotFound);
     // No model named, and the default image model is not in this repository.
@@ -239,13 +260,17 @@ describe("the server with an ImageNet-shaped model in its repository", () => {
       knownImage(300, 200),
       knownImage(90, 260, "jpeg"),
       renderShape("ring", 901_002, 128),
-      sharp(await renderShape("cross", 901_003, 128)).webp().toBuffer(),
+      sharp(await renderShape("cross", 901_003, 128))
+        .webp()
+        .toBuffer(),
     ]);
     const types = ["image/png", "image/jpeg", "image/png", "image/webp"];
     const client = new grpc.Client(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 });
     const stream = grpcJsImageStream(client, AUTH);
     try {
-      images.forEach((img, i) => stream.send(...imageMessages(`img-${i}`, img, { contentType: types[i], modelName: MODEL, topK: 10, sizeBytes: i % 2 === 0, chunkSize: 4096 })));
+      images.forEach((img, i) =>
+        stream.send(...imageMessages(`img-${i}`, img, { contentType: types[i], modelName: MODEL, topK: 10, sizeBytes: i % 2 === 0, chunkSize: 4096 })),
+      );
       // No model named: the default ("shapes") is not in this repository; that image alone fails.
       stream.send(...imageMessages("default-model", images[2]!, { sizeBytes: true }));
       stream.send(...imageMessages("img-again", images[0]!, { modelName: MODEL, modelVersion: "1", topK: 1 }));

@@ -34,13 +34,17 @@ describe("session.execution", () => {
   it("on the event loop, the loan model answers exactly as in an inference worker, batched or not", async () => {
     const config = await readModelConfig(LOAN_DIR);
     const modelPath = join(LOAN_DIR, "1", "model.onnx");
-    const load = (execution: "worker" | "event_loop") => ServedVersion.load({ pool, config: withExecution(config, execution), modelPath, version: "1", workers: 1 });
+    const load = (execution: "worker" | "event_loop") =>
+      ServedVersion.load({ pool, config: withExecution(config, execution), modelPath, version: "1", workers: 1 });
     const [inline, worker] = await Promise.all([load("event_loop"), load("worker")]);
     try {
       const rows = applications(50).map((a) => create(PredictRequestSchema, a));
       // Concurrent single rows (batched together) and one 50-row request, on both.
       const run = (served: ServedVersion) =>
-        Promise.all([served.infer(encodeApplications(served.config, rows)), ...rows.slice(0, 8).map((r) => served.infer(encodeApplications(served.config, [r])))]);
+        Promise.all([
+          served.infer(encodeApplications(served.config, rows)),
+          ...rows.slice(0, 8).map((r) => served.infer(encodeApplications(served.config, [r]))),
+        ]);
       const [a, b] = await Promise.all([run(inline), run(worker)]);
       expect(a.length).toBe(b.length);
       a.forEach((outputs, i) => {
@@ -58,7 +62,8 @@ describe("session.execution", () => {
     const base = await readModelConfig(LOAN_DIR);
     const config: ModelConfig = { ...base, batching: { ...base.batching, max_batch_size: 1 } };
     const modelPath = join(LOAN_DIR, "1", "model.onnx");
-    const load = (execution: "worker" | "event_loop") => ServedVersion.load({ pool, config: withExecution(config, execution), modelPath, version: "1", workers: 1 });
+    const load = (execution: "worker" | "event_loop") =>
+      ServedVersion.load({ pool, config: withExecution(config, execution), modelPath, version: "1", workers: 1 });
     const [inline, worker] = await Promise.all([load("event_loop"), load("worker")]);
     try {
       expect(worker.batchesPerDispatch).toBe(1);
@@ -90,7 +95,9 @@ describe("session.execution", () => {
     const served = await ServedVersion.load({ pool, config, modelPath, version: "1", workers: 1 });
     try {
       expect(served.execution).toBe("worker");
-      expect(served.executionNote).toMatch(/session\.execution "event_loop" needs a run of max_batch_size \(1000\) rows under 5 ms, this one took \d+(\.\d)? ms - running it in an inference worker instead/);
+      expect(served.executionNote).toMatch(
+        /session\.execution "event_loop" needs a run of max_batch_size \(1000\) rows under 5 ms, this one took \d+(\.\d)? ms - running it in an inference worker instead/,
+      );
     } finally {
       await served.unload();
     }

@@ -202,9 +202,7 @@ describe("InferencePool", () => {
     expect(own.stats().every((w) => w.threadId !== undefined)).toBe(true);
     await own.close();
     expect(own.stats().every((w) => w.threadId === undefined)).toBe(true);
-    await expect(session.run({ features: { type: "float32", data: loanFeatures(), dims: [LOAN_ROWS.length, 9] } })).rejects.toThrow(
-      /closed/,
-    );
+    await expect(session.run({ features: { type: "float32", data: loanFeatures(), dims: [LOAN_ROWS.length, 9] } })).rejects.toThrow(/closed/);
     await expect(own.load(LOAN_MODEL)).rejects.toThrow(/closed/);
     await own.close(); // idempotent
   });

@@ -2,7 +2,12 @@
 // messages of every type in the contract, the text (or the error) must be the same.
 import { create, toJsonString, type DescMessage } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { ClassifyImageResponseSchema, PredictBatchResponseSchema, PredictImageResponseSchema, PredictResponseSchema } from "../gen/prediction/v1/prediction_service_pb.js";
+import {
+  ClassifyImageResponseSchema,
+  PredictBatchResponseSchema,
+  PredictImageResponseSchema,
+  PredictResponseSchema,
+} from "../gen/prediction/v1/prediction_service_pb.js";
 import { encodeJson, writesJsonItself } from "../src/codec/json-encoder.js";
 import { MESSAGES, randomMessage, rng } from "./support/random-messages.js";
 
@@ -19,7 +24,8 @@ function both(schema: DescMessage, message: never) {
 
 describe("encodeJson", () => {
   it("writes the fast path's answers itself, and leaves a type with a oneof to toJsonString", () => {
-    for (const schema of [PredictResponseSchema, PredictBatchResponseSchema, ClassifyImageResponseSchema]) expect(writesJsonItself(schema), schema.typeName).toBe(true);
+    for (const schema of [PredictResponseSchema, PredictBatchResponseSchema, ClassifyImageResponseSchema])
+      expect(writesJsonItself(schema), schema.typeName).toBe(true);
     expect(writesJsonItself(PredictImageResponseSchema)).toBe(false);
   });
 

@@ -106,7 +106,11 @@ describe("through the server", () => {
 
   it("a Connect JSON stream: a hex top_k ends it invalid_argument naming header.top_k", async () => {
     const header = Buffer.from(JSON.stringify({ header: { id: "a", contentType: "image/png", topK: "0x5" } }));
-    const r = await rawGrpc(live.session, { path: PREDICT_IMAGE_PATH, frames: [grpcFrame(header)], headers: { ...AUTH, "content-type": "application/connect+json" } });
+    const r = await rawGrpc(live.session, {
+      path: PREDICT_IMAGE_PATH,
+      frames: [grpcFrame(header)],
+      headers: { ...AUTH, "content-type": "application/connect+json" },
+    });
     const text = r.body.toString("utf8");
     expect(text).toMatch(/"code":"invalid_argument"/);
     expect(text).toContain("header.top_k");

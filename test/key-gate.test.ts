@@ -35,14 +35,26 @@ function variants(streaming: boolean): Variant[] {
   const grpcLike = (protocol: "grpc" | "grpc-web", ct: string, versions: HttpVersion[]): Variant[] =>
     versions.flatMap((version): Variant[] => [
       { name: `${ct} HTTP/${version}`, version, protocol, headers: { "content-type": ct, te: "trailers" }, body: enveloped(GARBAGE) },
-      { name: `${ct} gzip HTTP/${version}`, version, protocol, headers: { "content-type": ct, te: "trailers", "grpc-encoding": "gzip" }, body: enveloped(GARBAGE, true) },
+      {
+        name: `${ct} gzip HTTP/${version}`,
+        version,
+        protocol,
+        headers: { "content-type": ct, te: "trailers", "grpc-encoding": "gzip" },
+        body: enveloped(GARBAGE, true),
+      },
     ]);
   const common = [...grpcLike("grpc", "application/grpc", ["2"]), ...grpcLike("grpc-web", "application/grpc-web+proto", ["1.1", "2"])];
   if (streaming) {
     const connectStream = (ct: string, body: Uint8Array): Variant[] =>
       (["1.1", "2"] as const).flatMap((version): Variant[] => [
         { name: `${ct} HTTP/${version}`, version, protocol: "connect-stream", headers: { "content-type": ct }, body: enveloped(body) },
-        { name: `${ct} gzip HTTP/${version}`, version, protocol: "connect-stream", headers: { "content-type": ct, "connect-content-encoding": "gzip" }, body: enveloped(body, true) },
+        {
+          name: `${ct} gzip HTTP/${version}`,
+          version,
+          protocol: "connect-stream",
+          headers: { "content-type": ct, "connect-content-encoding": "gzip" },
+          body: enveloped(body, true),
+        },
       ]);
     return [...common, ...connectStream("application/connect+proto", GARBAGE), ...connectStream("application/connect+json", GARBAGE_JSON)];
   }
@@ -50,7 +62,14 @@ function variants(streaming: boolean): Variant[] {
     (["1.1", "2"] as const).flatMap((version): Variant[] => [
       { name: `${ct} HTTP/${version}`, version, protocol: "connect", headers: { "content-type": ct }, body },
       { name: `${ct} gzip HTTP/${version}`, version, protocol: "connect", headers: { "content-type": ct, "content-encoding": "gzip" }, body: gz(body) },
-      { name: `${ct} with a query HTTP/${version}`, version, protocol: "connect", headers: { "content-type": ct, "connect-protocol-version": "1" }, body, query: "?x=1" },
+      {
+        name: `${ct} with a query HTTP/${version}`,
+        version,
+        protocol: "connect",
+        headers: { "content-type": ct, "connect-protocol-version": "1" },
+        body,
+        query: "?x=1",
+      },
     ]);
   const get: Variant = {
     name: "Connect GET HTTP/1.1",
@@ -72,7 +91,12 @@ const raw = rawServerForFile();
 
 let ids = 0;
 function call(path: string, v: Variant, headers: Record<string, string>, body: RawRequest["body"]) {
-  const request: RawRequest = { path: path + (v.query ?? ""), method: v.method, headers: { ...v.headers, ...headers }, body: v.method === "GET" ? new Uint8Array() : body };
+  const request: RawRequest = {
+    path: path + (v.query ?? ""),
+    method: v.method,
+    headers: { ...v.headers, ...headers },
+    body: v.method === "GET" ? new Uint8Array() : body,
+  };
   return raw.request(v.version, request);
 }
 

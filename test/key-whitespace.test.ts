@@ -28,8 +28,20 @@ const CALLS: Array<{ name: string; version: HttpVersion; protocol: RpcProtocol; 
   { name: "gRPC", version: "2", protocol: "grpc", headers: { "content-type": "application/grpc", te: "trailers" }, body: framed },
   ...(["1.1", "2"] as const).flatMap((version) => [
     { name: "gRPC-Web", version, protocol: "grpc-web" as const, headers: { "content-type": "application/grpc-web+proto" }, body: framed },
-    { name: "Connect JSON", version, protocol: "connect" as const, headers: { "content-type": "application/json" }, body: Buffer.from(toJsonString(PredictRequestSchema, message)) },
-    { name: "Connect proto", version, protocol: "connect" as const, headers: { "content-type": "application/proto" }, body: toBinary(PredictRequestSchema, message) },
+    {
+      name: "Connect JSON",
+      version,
+      protocol: "connect" as const,
+      headers: { "content-type": "application/json" },
+      body: Buffer.from(toJsonString(PredictRequestSchema, message)),
+    },
+    {
+      name: "Connect proto",
+      version,
+      protocol: "connect" as const,
+      headers: { "content-type": "application/proto" },
+      body: toBinary(PredictRequestSchema, message),
+    },
   ]),
 ];
 
@@ -37,7 +49,10 @@ const raw = rawServerForFile();
 
 describe.each(CALLS)("$name over HTTP/$version", ({ version, protocol, headers, body }) => {
   it.each(PADDINGS.map((p) => [JSON.stringify(p), p]))("takes the key padded as %s (as x-api-key and as a Bearer token)", async (_label, padded) => {
-    for (const [name, value] of [["x-api-key", padded], ["authorization", `Bearer ${padded}`]] as const) {
+    for (const [name, value] of [
+      ["x-api-key", padded],
+      ["authorization", `Bearer ${padded}`],
+    ] as const) {
       const accepted = version === "1.1" || (await reachesHandler(value));
       const res = await raw.request(version, { path: PATH, headers: { ...headers, [name]: value }, body });
       expect(rpcStatusOf(protocol, res).code, `${name}: ${JSON.stringify(value)}`).toBe(accepted ? 0 : Code.Unauthenticated);

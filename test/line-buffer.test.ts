@@ -119,7 +119,12 @@ describe("LineBuffer", () => {
     }
     text += pipe.read();
     expect(buffer.pendingByteCount).toBe(0);
-    expect(text.split("\n").filter(Boolean).map((l) => JSON.parse(l).i)).toEqual(Array.from({ length: 1200 }, (_, i) => i));
+    expect(
+      text
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l).i),
+    ).toEqual(Array.from({ length: 1200 }, (_, i) => i));
     rescue();
     pipe.close();
   });

@@ -38,9 +38,7 @@ function h1Get(port: number, path: string, extra: https.RequestOptions = {}): Pr
       let text = "";
       res.setEncoding("utf8");
       res.on("data", (d) => (text += d));
-      res.on("end", () =>
-        resolve({ status: res.statusCode ?? 0, body: JSON.parse(text), reusedSocket: req.reusedSocket }),
-      );
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text), reusedSocket: req.reusedSocket }));
     });
     req.on("error", reject);
   });
@@ -152,9 +150,7 @@ describe("cleartext: HTTP/1.1 and h2c on one port", () => {
   it("serves h2c with prior knowledge, many concurrent streams on one session", async () => {
     const session = h2Connect(base);
     try {
-      const replies = await Promise.all(
-        Array.from({ length: 8 }, (_, i) => h2Get(session, `/stream-${i}?delay=${20 * (8 - i)}`)),
-      );
+      const replies = await Promise.all(Array.from({ length: 8 }, (_, i) => h2Get(session, `/stream-${i}?delay=${20 * (8 - i)}`)));
       replies.forEach((reply, i) => {
         expect(reply.status).toBe(200);
         expect(reply.body).toEqual({ protocol: "2.0", path: `/stream-${i}?delay=${20 * (8 - i)}` });
@@ -306,10 +302,9 @@ describe("TLS: ALPN picks h2 or http/1.1 on one port", () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "listen-tls-"));
     const [keyFile, certFile] = [join(dir, "key.pem"), join(dir, "cert.pem")];
-    execFileSync("openssl", [
-      "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "1",
-      "-keyout", keyFile, "-out", certFile,
-    ], { stdio: "ignore" });
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "1", "-keyout", keyFile, "-out", certFile], {
+      stdio: "ignore",
+    });
     ca = readFileSync(certFile);
     server = await listen({ port: 0, handler, streamHandler, tls: { cert: ca, key: readFileSync(keyFile) } });
   });

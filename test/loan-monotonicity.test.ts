@@ -40,11 +40,16 @@ function randomApplicant(r: Rand): Application {
 /** The field's allowed range for this applicant (the contract's bounds, and employment_years <= age - 14). */
 function range(field: Field, a: Application): [number, number] {
   switch (field) {
-    case "creditScore": return [300, 850];
-    case "income": return [1, 1e9];
-    case "loanAmount": return [1, 1e9];
-    case "employmentYears": return [0, Math.min(80, a.age - 14)];
-    case "age": return [Math.max(18, Math.ceil(a.employmentYears + 14)), 120];
+    case "creditScore":
+      return [300, 850];
+    case "income":
+      return [1, 1e9];
+    case "loanAmount":
+      return [1, 1e9];
+    case "employmentYears":
+      return [0, Math.min(80, a.age - 14)];
+    case "age":
+      return [Math.max(18, Math.ceil(a.employmentYears + 14)), 120];
   }
 }
 

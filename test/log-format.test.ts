@@ -12,7 +12,17 @@ import { ConfigError, loadConfig } from "../src/config.js";
  */
 function runServer(env: Record<string, string>, stopWhen: RegExp): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: "0", METRICS_PORT: "0", HOST: "127.0.0.1", API_KEYS: "log-format-key", WORKERS: "1", INFERENCE_WORKERS: "1", ...env },
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      PORT: "0",
+      METRICS_PORT: "0",
+      HOST: "127.0.0.1",
+      API_KEYS: "log-format-key",
+      WORKERS: "1",
+      INFERENCE_WORKERS: "1",
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";

@@ -131,7 +131,11 @@ describe.each(CLIENTS)("%s", (name, factory, i) => {
     expect((await client.predict(VALID, auth(doomed))).ok).toBe(true);
     expect((await client.predict(VALID, auth(doomed))).ok).toBe(true);
     keysCommand("revoke", `doomed-${i}`);
-    const took = await untilOutcome(() => client.predict(VALID, auth(doomed)), (o) => !o.ok && o.code === Code.Unauthenticated, REVOCATION_BOUND_MS);
+    const took = await untilOutcome(
+      () => client.predict(VALID, auth(doomed)),
+      (o) => !o.ok && o.code === Code.Unauthenticated,
+      REVOCATION_BOUND_MS,
+    );
     expect(took, "refused within 5 s").toBeDefined();
     refusedAfterMs.push([name, took!]);
     expect((await client.predict(VALID, auth(keys.get("steady")!))).ok).toBe(true);
@@ -142,7 +146,14 @@ describe("the key file while the server runs", () => {
   it("lets a PredictImage stream already open finish when its key is revoked", async () => {
     const key = addKey("streaming");
     const client = PROTOCOL_CLIENTS[0].make(server.baseUrl);
-    expect(await untilOutcome(() => client.predict(VALID, auth(key)), (o) => o.ok, REVOCATION_BOUND_MS), "the new key taken").toBeDefined();
+    expect(
+      await untilOutcome(
+        () => client.predict(VALID, auth(key)),
+        (o) => o.ok,
+        REVOCATION_BOUND_MS,
+      ),
+      "the new key taken",
+    ).toBeDefined();
     const { stream, close } = STREAM_CLIENTS[0].open(server.baseUrl, { "x-api-key": key });
     try {
       const image = await sample("star", 6);
@@ -150,7 +161,11 @@ describe("the key file while the server runs", () => {
       send("before");
       expect((await stream.next(30_000))?.id).toBe("before");
       keysCommand("revoke", "streaming");
-      const took = await untilOutcome(() => client.predict(VALID, auth(key)), (o) => !o.ok && o.code === Code.Unauthenticated, REVOCATION_BOUND_MS);
+      const took = await untilOutcome(
+        () => client.predict(VALID, auth(key)),
+        (o) => !o.ok && o.code === Code.Unauthenticated,
+        REVOCATION_BOUND_MS,
+      );
       expect(took, "new calls refused").toBeDefined();
       send("after");
       expect((await stream.next(30_000))?.id).toBe("after");
@@ -207,7 +222,11 @@ describe("the key file while the server runs", () => {
 
     const client = PROTOCOL_CLIENTS[0].make(server.baseUrl);
     try {
-      const took = await untilOutcome(() => client.predict(VALID, auth(key)), (o) => o.ok, REVOCATION_BOUND_MS);
+      const took = await untilOutcome(
+        () => client.predict(VALID, auth(key)),
+        (o) => o.ok,
+        REVOCATION_BOUND_MS,
+      );
       expect(took, "a new key accepted within 5 s").toBeDefined();
 
       const listed = (await npm("list")).stdout;
@@ -216,7 +235,11 @@ describe("the key file while the server runs", () => {
       expect(listed).not.toContain(hashKey(key));
 
       await npm("revoke", "from-cli");
-      const refused = await untilOutcome(() => client.predict(VALID, auth(key)), (o) => !o.ok && o.code === Code.Unauthenticated, REVOCATION_BOUND_MS);
+      const refused = await untilOutcome(
+        () => client.predict(VALID, auth(key)),
+        (o) => !o.ok && o.code === Code.Unauthenticated,
+        REVOCATION_BOUND_MS,
+      );
       expect(refused, "refused within 5 s").toBeDefined();
       refusedAfterMs.push(["npm run keys revoke, grpc-js", refused!]);
     } finally {

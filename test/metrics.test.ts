@@ -210,7 +210,11 @@ describe("ServerMetrics", () => {
     expect(value(exp, "model_version_state", { model: "loan-approval", version: "2", state: "loading" })).toBe(0);
     expect(value(exp, "model_version_state", { model: "image", version: "1", state: "failed" })).toBe(1);
     // Every version has exactly one state at 1.
-    for (const v of [["loan-approval", "2"], ["loan-approval", "3"], ["image", "1"]]) {
+    for (const v of [
+      ["loan-approval", "2"],
+      ["loan-approval", "3"],
+      ["image", "1"],
+    ]) {
       const series = find(exp, "model_version_state", { model: v[0], version: v[1] });
       expect(series).toHaveLength(4);
       expect(series.reduce((n, s) => n + s.value, 0)).toBe(1);
@@ -252,9 +256,21 @@ describe("ServerMetrics", () => {
       { model: "loan-approval", version: "4", state: "loading" },
     ]);
     m.expectCalls([PREDICT], ["web", "batch-jobs"]);
-    m.setReadyVersions(new Map([["loan-approval", 1], ["image", 0]]));
+    m.setReadyVersions(
+      new Map([
+        ["loan-approval", 1],
+        ["image", 0],
+      ]),
+    );
     let exp = await scrape(m);
-    for (const name of ["inference_shed_total", "inference_executions_total", "inference_requests_total", "model_load_failures_total", "inference_queue_duration_seconds_count", "inference_compute_duration_seconds_count"]) {
+    for (const name of [
+      "inference_shed_total",
+      "inference_executions_total",
+      "inference_requests_total",
+      "model_load_failures_total",
+      "inference_queue_duration_seconds_count",
+      "inference_compute_duration_seconds_count",
+    ]) {
       expect(value(exp, name, LOAN), name).toBe(0);
     }
     // A version still loading can fail to load, but sheds nothing yet.
@@ -418,7 +434,9 @@ describe("the server's metrics listener (METRICS_PORT)", () => {
       const scraped = await fetch(`${server.metricsBaseUrl}/metrics`);
       expect(scraped.status).toBe(200);
       const exp = parse(await scraped.text());
-      expect(value(exp, "rpc_server_calls_total", { method: "/prediction.v1.PredictionService/ListModels", protocol: "connect", code: "OK", key: "env:0" })).toBe(1);
+      expect(
+        value(exp, "rpc_server_calls_total", { method: "/prediction.v1.PredictionService/ListModels", protocol: "connect", code: "OK", key: "env:0" }),
+      ).toBe(1);
 
       // The API port knows nothing of /metrics, over HTTP/1.1 or HTTP/2.
       const onApi = await fetch(`${server.baseUrl}/metrics`);

@@ -28,10 +28,12 @@ describe("readModelConfig", () => {
     expect(shapes.reject).toEqual({ label: "other", min_score: 0.4 });
     const loan = await readModelConfig("models/loan-approval");
     expect(loan.batching.max_batch_size).toBe(2048);
-    const bare = await readModelConfig(shapesConfig((c) => {
-      delete c.batching;
-      delete c.session;
-    }));
+    const bare = await readModelConfig(
+      shapesConfig((c) => {
+        delete c.batching;
+        delete c.session;
+      }),
+    );
     expect(bare.batching).toEqual({ max_batch_size: 64, max_queue_delay_us: 0, max_queue_rows: 1024 });
     expect(bare.session).toEqual({ intra_op_threads: 1, graph_optimization_level: "all", execution: "worker" });
   });

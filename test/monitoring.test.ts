@@ -34,7 +34,9 @@ const podMonitor = manifest("deploy/k8s/podmonitor.yaml");
 const prometheusRule = manifest("deploy/k8s/prometheus-rules.yaml");
 const ruleGroups: Manifest[] = parse(readFileSync(RULES_FILE, "utf8")).groups;
 const alerts: Manifest[] = ruleGroups.flatMap((g) => g.rules).filter((r) => r.alert);
-const ruleTestFiles = readdirSync(RULE_TESTS_DIR).filter((f) => f.endsWith(".yaml")).map((f) => `${RULE_TESTS_DIR}/${f}`);
+const ruleTestFiles = readdirSync(RULE_TESTS_DIR)
+  .filter((f) => f.endsWith(".yaml"))
+  .map((f) => `${RULE_TESTS_DIR}/${f}`);
 const job = podLabels[podMonitor.spec.jobLabel];
 const metricsPortName: string = podMonitor.spec.podMetricsEndpoints[0].port;
 
@@ -46,7 +48,11 @@ function serverMetricsPort(): number {
 
 /** GitHub's anchor for a Markdown heading. */
 function anchor(heading: string): string {
-  return heading.trim().toLowerCase().replace(/[^\w\- ]/g, "").replace(/ /g, "-");
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\w\- ]/g, "")
+    .replace(/ /g, "-");
 }
 
 describe("the PodMonitor", () => {

@@ -34,7 +34,10 @@ describe("a model answering NaN or Infinity", () => {
     expect(r.ok).toBe(true);
   });
 
-  for (const [what, creditScore] of [["NaN probability", 700], ["infinite contribution", 701]] as const) {
+  for (const [what, creditScore] of [
+    ["NaN probability", 700],
+    ["infinite contribution", 701],
+  ] as const) {
     it(`turns a ${what} into INTERNAL on every protocol, logged with the request id`, async () => {
       for (const [k, client] of clients.entries()) {
         const id = `non-finite-${creditScore}-${k}`;

@@ -12,21 +12,9 @@ import * as grpc from "@grpc/grpc-js";
 import sharp from "sharp";
 import { pngBomb } from "./support/png-bomb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  PredictionService,
-  type ImageClassification,
-  type PredictImageResponse,
-} from "../gen/prediction/v1/prediction_service_pb.js";
+import { PredictionService, type ImageClassification, type PredictImageResponse } from "../gen/prediction/v1/prediction_service_pb.js";
 import { looksLikeStackTrace } from "./support/connect-json.js";
-import {
-  chunk,
-  drain,
-  grpcJsImageStream,
-  imageMessages,
-  STREAM_CLIENTS,
-  type ImageStream,
-  type StreamClientKind,
-} from "./support/image-streams.js";
+import { chunk, drain, grpcJsImageStream, imageMessages, STREAM_CLIENTS, type ImageStream, type StreamClientKind } from "./support/image-streams.js";
 import { metricValue, scrapeMetrics } from "./support/scrape-metrics.js";
 import { sample, type Sample } from "./support/shape-samples.js";
 import { SHAPE_LABELS } from "./support/shape-images.js";
@@ -42,7 +30,6 @@ function sendImage(stream: ImageStream, id: string, s: Sample, sizeBytes: boolea
   expect(messages.length, `${id} is sent as a header and several chunks`).toBeGreaterThanOrEqual(4);
   stream.send(...messages);
 }
-
 
 function describeAnswer(a: PredictImageResponse | undefined): string {
   if (!a) return "no answer";
@@ -82,7 +69,12 @@ function expectImageError(a: PredictImageResponse | undefined, id: string, code:
 }
 
 /** Opens a stream, runs `body`, and always releases the client. */
-async function withStream<T>(kind: StreamClientKind, baseUrl: string, body: (s: ImageStream) => Promise<T>, headers: Record<string, string> = AUTH): Promise<T> {
+async function withStream<T>(
+  kind: StreamClientKind,
+  baseUrl: string,
+  body: (s: ImageStream) => Promise<T>,
+  headers: Record<string, string> = AUTH,
+): Promise<T> {
   const { stream, close } = kind.open(baseUrl, headers);
   try {
     return await body(stream);
@@ -172,7 +164,13 @@ describe("PredictImage streams", () => {
       const bad: Array<{ id: string; bytes: Uint8Array; contentType: string; sized: boolean; message: RegExp }> = [
         { id: "garbage", bytes: Buffer.from("these bytes are no image of any kind ".repeat(300)), contentType: "image/png", sized: true, message: /PNG/ },
         { id: "gif", bytes: gif, contentType: "image/gif", sized: false, message: /unsupported format \(gif\)/ },
-        { id: "text-as-gif", bytes: Buffer.from("hello, I am a text file\n".repeat(400)), contentType: "image/gif", sized: true, message: /unsupported format \(gif\)/ },
+        {
+          id: "text-as-gif",
+          bytes: Buffer.from("hello, I am a text file\n".repeat(400)),
+          contentType: "image/gif",
+          sized: true,
+          message: /unsupported format \(gif\)/,
+        },
         { id: "png-as-jpeg", bytes: png, contentType: "image/jpeg", sized: false, message: /bytes are PNG but content_type says JPEG/ },
         { id: "truncated-png", bytes: png.subarray(0, Math.floor(png.length / 2)), contentType: "image/png", sized: true, message: /truncated|corrupt/ },
       ];
@@ -273,7 +271,10 @@ describe("PredictImage streams", () => {
 
       // ClassifyImage has the same limit.
       const unary = createClient(PredictionService, createGrpcTransport({ baseUrl: server.baseUrl }));
-      const e = await unary.classifyImage({ image: bomb, contentType: "image/png" }, { headers: AUTH }).then(() => undefined, (err: unknown) => ConnectError.from(err));
+      const e = await unary.classifyImage({ image: bomb, contentType: "image/png" }, { headers: AUTH }).then(
+        () => undefined,
+        (err: unknown) => ConnectError.from(err),
+      );
       expect(e?.code, e?.rawMessage).toBe(Code.ResourceExhausted);
       expect(e?.rawMessage).toMatch(/pixels/);
     } finally {
@@ -284,7 +285,12 @@ describe("PredictImage streams", () => {
   }, 90_000);
 
   it.each(STREAM_CLIENTS)("a client that cancels mid-image leaves nothing behind ($name)", async (kind) => {
-    expect(await pollUntil(() => activeStreams(server.metricsBaseUrl), (n) => n === 0)).toBe(0);
+    expect(
+      await pollUntil(
+        () => activeStreams(server.metricsBaseUrl),
+        (n) => n === 0,
+      ),
+    ).toBe(0);
     const s = await sample("cross", 7);
     const messages = imageMessages("half", s.bytes, { sizeBytes: true, chunkSize: 2048 });
     const { stream, close } = kind.open(server.baseUrl, AUTH);
@@ -300,7 +306,12 @@ describe("PredictImage streams", () => {
     } finally {
       close();
     }
-    expect(await pollUntil(() => activeStreams(server.metricsBaseUrl), (n) => n === 0)).toBe(0);
+    expect(
+      await pollUntil(
+        () => activeStreams(server.metricsBaseUrl),
+        (n) => n === 0,
+      ),
+    ).toBe(0);
     await withStream(kind, server.baseUrl, async (again) => {
       sendImage(again, "again", s, true);
       expectClassified(await again.next(), "again", "cross");
@@ -400,7 +411,12 @@ describe("image limits", () => {
         sendImage(s, id, small, true);
         expectClassified(await s.next(), id, "ring"); // admitted and open
       }
-      expect(await pollUntil(() => activeStreams(server.metricsBaseUrl), (n) => n === 2)).toBe(2);
+      expect(
+        await pollUntil(
+          () => activeStreams(server.metricsBaseUrl),
+          (n) => n === 2,
+        ),
+      ).toBe(2);
 
       const third = grpcJsImageStream(channel, AUTH);
       open.push(third);
@@ -421,7 +437,10 @@ describe("image limits", () => {
       // ...and a slot given back on this one can be taken again.
       open[0]!.end();
       expect((await drain(open[0]!)).end.code).toBe(0);
-      await pollUntil(() => activeStreams(server.metricsBaseUrl), (n) => n === 1);
+      await pollUntil(
+        () => activeStreams(server.metricsBaseUrl),
+        (n) => n === 1,
+      );
       const fourth = grpcJsImageStream(channel, AUTH);
       open.push(fourth);
       sendImage(fourth, "fourth", small, true);
@@ -454,7 +473,12 @@ describe("idle image streams (IMAGE_STREAM_IDLE_MS=300)", () => {
     expectClassified(answers[0], "only", "circle");
     expect(end.code, end.message).toBe(Code.DeadlineExceeded);
     expect(end.message).toMatch(/300 ms/);
-    expect(await pollUntil(() => activeStreams(server.metricsBaseUrl), (n) => n === 0)).toBe(0);
+    expect(
+      await pollUntil(
+        () => activeStreams(server.metricsBaseUrl),
+        (n) => n === 0,
+      ),
+    ).toBe(0);
   });
 
   it("a stream that never sends a message ends with DEADLINE_EXCEEDED (grpc-js)", async () => {
@@ -472,7 +496,12 @@ describe("idle image streams (IMAGE_STREAM_IDLE_MS=300)", () => {
     });
     expect(answers).toEqual([]);
     expect(end.code, end.message).toBe(Code.DeadlineExceeded);
-    expect(await pollUntil(() => activeStreams(server.metricsBaseUrl), (n) => n === 0)).toBe(0);
+    expect(
+      await pollUntil(
+        () => activeStreams(server.metricsBaseUrl),
+        (n) => n === 0,
+      ),
+    ).toBe(0);
   });
 });
 
@@ -505,7 +534,12 @@ describe("a stream's lifetime (IMAGE_STREAM_MAX_MS=1500) on connections closed w
     expect(end.message).toMatch(/open for 1500 ms/);
     expect(lastedMs).toBeGreaterThanOrEqual(1500);
     expect(lastedMs).toBeLessThan(5000);
-    expect(await pollUntil(() => activeStreams(server.metricsBaseUrl), (n) => n === 0)).toBe(0);
+    expect(
+      await pollUntil(
+        () => activeStreams(server.metricsBaseUrl),
+        (n) => n === 0,
+      ),
+    ).toBe(0);
   });
 
   it.each(STREAM_CLIENTS)("a stream quiet for three connection idle periods is not cut off ($name)", async (kind) => {

@@ -64,7 +64,10 @@ describe("promtool check metrics on a running server's scrape", () => {
       }
       expect(metricValue(samples, "rpc_server_call_duration_seconds_count", { method: method("Predict"), protocol })).toBe(0);
     }
-    for (const [model, version] of [["loan-approval", "1"], ["shapes", "2"]] as const) {
+    for (const [model, version] of [
+      ["loan-approval", "1"],
+      ["shapes", "2"],
+    ] as const) {
       const labels = { model, version };
       expect(metricValue(samples, "model_ready_versions", { model })).toBe(1);
       expect(metricValue(samples, "model_load_failures_total", labels)).toBe(0);
@@ -75,7 +78,11 @@ describe("promtool check metrics on a running server's scrape", () => {
     const rules = parse(readFileSync("deploy/monitoring/prediction-server.rules.yaml", "utf8")) as { groups: Array<{ rules: Array<{ expr: string }> }> };
     const read = new Set(rules.groups.flatMap((g) => g.rules).flatMap((r) => [...r.expr.matchAll(/([a-z_:][a-z0-9_:]*)\{/g)].map((m) => m[1]!)));
     expect(read.size).toBeGreaterThanOrEqual(6);
-    for (const name of read) expect(samples.some((s: MetricSample) => s.name === name), name).toBe(true);
+    for (const name of read)
+      expect(
+        samples.some((s: MetricSample) => s.name === name),
+        name,
+      ).toBe(true);
   });
 
   it("passes after calls of every kind, on every protocol, ok and failed", async () => {
@@ -109,7 +116,9 @@ describe("promtool check metrics on a running server's scrape", () => {
 
     const text = await scrapeText(server);
     const samples = parseMetrics(text);
-    expect(metricValue(samples, "rpc_server_calls_total", { method: method("Predict"), protocol: "grpc", code: "UNAUTHENTICATED", key: "" })).toBeGreaterThan(0);
+    expect(metricValue(samples, "rpc_server_calls_total", { method: method("Predict"), protocol: "grpc", code: "UNAUTHENTICATED", key: "" })).toBeGreaterThan(
+      0,
+    );
     expect(metricValue(samples, "rpc_server_calls_total", { method: method("PredictImage"), protocol: "connect", code: "OK", key: "env:0" })).toBe(1);
     expect(await promtoolCheck(text)).toEqual({ code: 0, output: "" });
   });

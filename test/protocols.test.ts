@@ -59,7 +59,7 @@ describe.each(PROTOCOL_CLIENTS.map((f) => [f.name, f] as const))("%s", (_name, f
 
   it("refuses a missing or wrong key alike, with UNAUTHENTICATED", async () => {
     const missing = await client.predict(VALID);
-    const wrong = await client.predict(VALID, { headers: { "x-api-key": API_KEY + "x" } });
+    const wrong = await client.predict(VALID, { headers: { "x-api-key": `${API_KEY}x` } });
     const wrongBearer = await client.predict(VALID, { headers: { authorization: "Bearer nope" } });
     for (const r of [missing, wrong, wrongBearer]) {
       expect(r.ok).toBe(false);

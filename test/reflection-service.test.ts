@@ -2,20 +2,13 @@
 // Connect's gRPC transport, and by `buf curl` as a real reflection client.
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import {
-  create,
-  createFileRegistry,
-  fromBinary,
-  getExtension,
-  type DescService,
-  type MessageInitShape,
-} from "@bufbuild/protobuf";
+import { create, createFileRegistry, fromBinary, getExtension, type DescService, type MessageInitShape } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { createClient, type ConnectRouter } from "@connectrpc/connect";
 import { createAsyncIterable } from "@connectrpc/connect/protocol";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { grpcJsServiceClient, startRouteServer } from "./support/route-server.js";
-import * as grpc from "@grpc/grpc-js";
+import type * as grpc from "@grpc/grpc-js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { file_grpc_health_v1_health, Health } from "../gen/grpc/health/v1/health_pb.js";
 import * as v1 from "../gen/grpc/reflection/v1/reflection_pb.js";
@@ -62,9 +55,7 @@ function openGrpcJsStream(service: DescService, address: string) {
 /** Rebuilds a registry from a file_descriptor_response, as a reflection client would. */
 function registryFrom(response: Response) {
   expect(response.messageResponse.case).toBe("fileDescriptorResponse");
-  const bytes = response.messageResponse.case === "fileDescriptorResponse"
-    ? response.messageResponse.value.fileDescriptorProto
-    : [];
+  const bytes = response.messageResponse.case === "fileDescriptorResponse" ? response.messageResponse.value.fileDescriptorProto : [];
   const files = bytes.map((b) => fromBinary(FileDescriptorProtoSchema, b));
   // The server sends the requested file first and its imports after it,
   // importers before imports; a FileDescriptorSet wants the reverse.
@@ -100,9 +91,7 @@ describe.each([
     expect(response.validHost).toBe("example");
     expect(response.originalRequest?.messageRequest).toEqual({ case: "listServices", value: "*" });
     expect(response.messageResponse.case).toBe("listServicesResponse");
-    const names = response.messageResponse.case === "listServicesResponse"
-      ? response.messageResponse.value.service.map((s) => s.name)
-      : [];
+    const names = response.messageResponse.case === "listServicesResponse" ? response.messageResponse.value.service.map((s) => s.name) : [];
     expect(names.sort()).toEqual([...SERVICES].sort());
   });
 
@@ -112,17 +101,13 @@ describe.each([
     expect(error?.errorCode).toBe(5);
     expect(error?.errorMessage).toContain("no.such.Thing");
 
-    const { names } = registryFrom(
-      await ask({ messageRequest: { case: "fileContainingSymbol", value: "prediction.v1.PredictionService" } }),
-    );
+    const { names } = registryFrom(await ask({ messageRequest: { case: "fileContainingSymbol", value: "prediction.v1.PredictionService" } }));
     expect(names[0]).toBe("prediction/v1/prediction_service.proto");
   });
 
   it("sends a file with all its imports, enough to rebuild the contract and its options", async () => {
     const ask = openGrpcJsStream(service, address);
-    const { names, registry } = registryFrom(
-      await ask({ messageRequest: { case: "fileContainingSymbol", value: "prediction.v1.PredictionService" } }),
-    );
+    const { names, registry } = registryFrom(await ask({ messageRequest: { case: "fileContainingSymbol", value: "prediction.v1.PredictionService" } }));
     expect(names.sort()).toEqual([
       "google/protobuf/descriptor.proto",
       "google/protobuf/duration.proto",
@@ -142,16 +127,17 @@ describe.each([
   it("finds files by name, method, nested or enum symbol, and by extension", async () => {
     const ask = openGrpcJsStream(service, address);
     const first = async (request: RequestInit) => registryFrom(await ask(request)).names[0];
-    expect(await first({ messageRequest: { case: "fileByFilename", value: "prediction/v1/field_rules.proto" } }))
-      .toBe("prediction/v1/field_rules.proto");
-    expect(await first({ messageRequest: { case: "fileContainingSymbol", value: "prediction.v1.PredictionService.Predict" } }))
-      .toBe("prediction/v1/prediction_service.proto");
-    expect(await first({ messageRequest: { case: "fileContainingSymbol", value: "grpc.health.v1.HealthCheckResponse.ServingStatus" } }))
-      .toBe("grpc/health/v1/health.proto");
-    expect(await first({ messageRequest: { case: "fileContainingSymbol", value: "prediction.v1.LOAN_PURPOSE_HOME" } }))
-      .toBe("prediction/v1/prediction_service.proto");
-    expect(await first({ messageRequest: { case: "fileContainingSymbol", value: "prediction.v1.rules" } }))
-      .toBe("prediction/v1/field_rules.proto");
+    expect(await first({ messageRequest: { case: "fileByFilename", value: "prediction/v1/field_rules.proto" } })).toBe("prediction/v1/field_rules.proto");
+    expect(await first({ messageRequest: { case: "fileContainingSymbol", value: "prediction.v1.PredictionService.Predict" } })).toBe(
+      "prediction/v1/prediction_service.proto",
+    );
+    expect(await first({ messageRequest: { case: "fileContainingSymbol", value: "grpc.health.v1.HealthCheckResponse.ServingStatus" } })).toBe(
+      "grpc/health/v1/health.proto",
+    );
+    expect(await first({ messageRequest: { case: "fileContainingSymbol", value: "prediction.v1.LOAN_PURPOSE_HOME" } })).toBe(
+      "prediction/v1/prediction_service.proto",
+    );
+    expect(await first({ messageRequest: { case: "fileContainingSymbol", value: "prediction.v1.rules" } })).toBe("prediction/v1/field_rules.proto");
     expect(
       await first({
         messageRequest: {
@@ -205,11 +191,7 @@ describe("reflection over connect's gRPC transport", () => {
     )) {
       responses.push(response);
     }
-    expect(responses.map((r) => r.messageResponse.case)).toEqual([
-      "listServicesResponse",
-      "errorResponse",
-      "fileDescriptorResponse",
-    ]);
+    expect(responses.map((r) => r.messageResponse.case)).toEqual(["listServicesResponse", "errorResponse", "fileDescriptorResponse"]);
     expect(errorOf(responses[1])?.errorCode).toBe(5);
     const { registry } = registryFrom(responses[2]);
     expect(registry.getService("prediction.v1.PredictionService")?.method.predict.name).toBe("Predict");
@@ -218,11 +200,7 @@ describe("reflection over connect's gRPC transport", () => {
 
 describe("buf curl", () => {
   const bufCurl = async (...args: string[]) => {
-    const { stdout } = await promisify(execFile)(
-      "npx",
-      ["buf", "curl", "--protocol", "grpc", "--http2-prior-knowledge", ...args],
-      { timeout: 20_000 },
-    );
+    const { stdout } = await promisify(execFile)("npx", ["buf", "curl", "--protocol", "grpc", "--http2-prior-knowledge", ...args], { timeout: 20_000 });
     return stdout;
   };
 

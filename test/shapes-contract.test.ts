@@ -22,7 +22,16 @@ describe("shapes model contract", () => {
     expect(meta.reject?.minScore).toBeGreaterThan(0);
     expect(meta.reject?.minScore).toBeLessThan(1);
     expect(meta.imageInput).toMatchObject({ width: 64, height: 64, resize: "contain", padRgb: [127, 127, 127] });
-    for (const key of ["val_in_range_accuracy", "val_reject_flagged", "robust_small", "robust_non_square", "robust_textured", "robust_low_contrast", "robust_ood_flagged", "robust_in_range_flagged"]) {
+    for (const key of [
+      "val_in_range_accuracy",
+      "val_reject_flagged",
+      "robust_small",
+      "robust_non_square",
+      "robust_textured",
+      "robust_low_contrast",
+      "robust_ood_flagged",
+      "robust_in_range_flagged",
+    ]) {
       expect(meta.metrics[key], key).toBeGreaterThanOrEqual(0);
       expect(meta.metrics[key], key).toBeLessThanOrEqual(1);
     }
@@ -37,7 +46,9 @@ describe("shapes model contract", () => {
   it("ClassifyImage answers a single shape unrejected and a flat image rejected", async () => {
     const star = await renderScene("plain", 20_001); // index mod 6 = 3: a star
     expect(star.expected).toBe("star");
-    const flat = await sharp({ create: { width: 80, height: 60, channels: 3, background: { r: 40, g: 160, b: 90 } } }).png().toBuffer();
+    const flat = await sharp({ create: { width: 80, height: 60, channels: 3, background: { r: 40, g: 160, b: 90 } } })
+      .png()
+      .toBuffer();
     const a = (await client().classifyImage({ image: star.bytes, contentType: star.contentType, modelName: "shapes", topK: 2 }, { headers })).classification!;
     const b = (await client().classifyImage({ image: flat, contentType: "image/png", modelName: "shapes", topK: 2 }, { headers })).classification!;
     expect([a.labels[0]?.label, a.rejected]).toEqual(["star", false]);
@@ -46,9 +57,23 @@ describe("shapes model contract", () => {
 });
 
 describe("letterboxing", () => {
-  const pre: ImagePreprocessing = { width: 8, height: 8, resize: "contain", pad_rgb: [10, 20, 30], layout: "NCHW", channel_order: "RGB", scale: 1, mean: [0, 0, 0], std: [1, 1, 1], output: "probabilities" };
+  const pre: ImagePreprocessing = {
+    width: 8,
+    height: 8,
+    resize: "contain",
+    pad_rgb: [10, 20, 30],
+    layout: "NCHW",
+    channel_order: "RGB",
+    scale: 1,
+    mean: [0, 0, 0],
+    std: [1, 1, 1],
+    output: "probabilities",
+  };
   const limits = { maxBytes: 1 << 20, maxPixels: 1 << 20 };
-  const wide = () => sharp({ create: { width: 32, height: 16, channels: 3, background: { r: 200, g: 0, b: 0 } } }).png().toBuffer();
+  const wide = () =>
+    sharp({ create: { width: 32, height: 16, channels: 3, background: { r: 200, g: 0, b: 0 } } })
+      .png()
+      .toBuffer();
   /** Channel c of pixel (x, y) in an 8x8 NCHW tensor. */
   const at = (t: Float32Array, c: number, x: number, y: number) => t[c * 64 + y * 8 + x];
 

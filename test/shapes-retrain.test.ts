@@ -32,7 +32,9 @@ describe.skipIf(!RUN)("shapes retrain (SHAPES_RETRAIN=1)", () => {
         expect(Math.abs(retrained[key] - shipped[key]), key).toBeLessThanOrEqual(TOLERANCE);
       }
       const sameEnvironment = JSON.stringify(retrained.environment) === JSON.stringify(shipped.environment);
-      console.log(`shapes retrain sha256 ${retrained.model_sha256} (shipped ${shipped.model_sha256}; same environment: ${sameEnvironment}); timing ${JSON.stringify(retrained.timing)}`);
+      console.log(
+        `shapes retrain sha256 ${retrained.model_sha256} (shipped ${shipped.model_sha256}; same environment: ${sameEnvironment}); timing ${JSON.stringify(retrained.timing)}`,
+      );
       if (sameEnvironment) expect(retrained.model_sha256).toBe(shipped.model_sha256);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -28,7 +28,9 @@ async function run(condition: Condition): Promise<Answer[]> {
   const answers: Answer[] = [];
   for (let i = 0; i < scenes.length; i += 16) {
     const chunk = scenes.slice(i, i + 16);
-    const replies = await Promise.all(chunk.map((s) => client().classifyImage({ image: s.bytes, contentType: s.contentType, modelName: "shapes", topK: 1 }, { headers })));
+    const replies = await Promise.all(
+      chunk.map((s) => client().classifyImage({ image: s.bytes, contentType: s.contentType, modelName: "shapes", topK: 1 }, { headers })),
+    );
     replies.forEach((r, j) => {
       const c = r.classification!;
       answers.push({ scene: chunk[j]!, label: c.labels[0]!.label, score: c.labels[0]!.score, rejected: c.rejected });

@@ -149,7 +149,10 @@ function logLines(child: Child): Array<Record<string, unknown>> {
 }
 
 /** One HTTP/1.1 request on a connection of its own (no keep-alive pool), so node:cluster may hand it to any process. */
-function onNewConnection(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; text: string }> {
+function onNewConnection(
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method: init.method ?? "GET", headers: init.headers, agent: false }, (res) => {
       let text = "";
@@ -161,7 +164,6 @@ function onNewConnection(url: string, init: { method?: string; headers?: Record<
     req.end(init.body);
   });
 }
-
 
 // `npm start` runs `node dist/src/main.js`, the build that `npm ci` makes
 // (the prepare script). Node is run directly rather than through npm: npm
@@ -261,7 +263,10 @@ describe("configuration errors", () => {
       // The old format, one plaintext key per line.
       refused("# keys for the payments team\nfile-key-one\n", /not valid JSON at line 1, column 1/);
       refused(formatKeyFile([]), /holds no key/);
-      refused(formatKeyFile([{ name: "ops", sha256: hashKey("k"), methods: ["Train"], created: new Date().toISOString() }]), /keys\[0\]\.methods \(key 'ops'\): "Train" is not a method/);
+      refused(
+        formatKeyFile([{ name: "ops", sha256: hashKey("k"), methods: ["Train"], created: new Date().toISOString() }]),
+        /keys\[0\]\.methods \(key 'ops'\): "Train" is not a method/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -303,10 +308,13 @@ describe("API_KEYS_FILE with hashed keys", () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "pred-keys-"));
     const file = join(dir, "keys.json");
-    writeFileSync(file, formatKeyFile([
-      { name: "payments", sha256: hashKey("file-key-one"), created },
-      { name: "reports", sha256: hashKey("file-key-two"), created },
-    ]));
+    writeFileSync(
+      file,
+      formatKeyFile([
+        { name: "payments", sha256: hashKey("file-key-one"), created },
+        { name: "reports", sha256: hashKey("file-key-two"), created },
+      ]),
+    );
     // API_KEYS empty: only the file's keys count.
     server = await startTestServer({ API_KEYS: "", API_KEYS_FILE: file });
   });
@@ -316,7 +324,10 @@ describe("API_KEYS_FILE with hashed keys", () => {
   });
 
   it("accepts every key in the file and logs each call with its key's name", async () => {
-    for (const [key, name] of [["file-key-one", "payments"], ["file-key-two", "reports"]]) {
+    for (const [key, name] of [
+      ["file-key-one", "payments"],
+      ["file-key-two", "reports"],
+    ]) {
       const r = await predictJson(server.baseUrl, { "x-api-key": key });
       expect(r.status, `${key}: ${r.text}`).toBe(200);
       const line = server.logs.find((l) => l.msg === "call" && l.requestId === r.headers.get("x-request-id"));
@@ -344,7 +355,14 @@ describe("WORKERS=2: several server processes on one port", () => {
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const keyFile = join(dir, "keys.json");
     writeFileSync(keyFile, formatKeyFile([{ name: "ops", sha256: hashKey("ops-key"), created: new Date().toISOString() }]));
-    const child = run(process.execPath, ["dist/src/main.js"], { PORT: String(port), METRICS_PORT: String(metricsPort), HOST: "127.0.0.1", WORKERS: "2", API_KEYS: API_KEY, API_KEYS_FILE: keyFile });
+    const child = run(process.execPath, ["dist/src/main.js"], {
+      PORT: String(port),
+      METRICS_PORT: String(metricsPort),
+      HOST: "127.0.0.1",
+      WORKERS: "2",
+      API_KEYS: API_KEY,
+      API_KEYS_FILE: keyFile,
+    });
     const baseUrl = `http://127.0.0.1:${port}`;
     const listening = () => logLines(child).filter((l) => l.msg === "listening (gRPC, gRPC-Web, Connect)");
     await child.waitUntilServing(baseUrl, 60_000);
@@ -360,7 +378,11 @@ describe("WORKERS=2: several server processes on one port", () => {
     expect(pids).not.toContain(child.proc.pid);
     // Each call and each scrape on a connection of its own: node:cluster hands them to the two processes in turn.
     for (let i = 0; i < 10; i++) {
-      const r = await onNewConnection(`${baseUrl}${PREDICT_PATH}`, { method: "POST", body: VALID_JSON, headers: { "content-type": "application/json", "x-api-key": API_KEY } });
+      const r = await onNewConnection(`${baseUrl}${PREDICT_PATH}`, {
+        method: "POST",
+        body: VALID_JSON,
+        headers: { "content-type": "application/json", "x-api-key": API_KEY },
+      });
       expect(r.status).toBe(200);
     }
     // The API port does not serve metrics.

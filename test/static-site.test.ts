@@ -111,7 +111,19 @@ describe("the static site", () => {
   });
 
   it("serves nothing outside its files: no traversal, no listing, no /redoc", async () => {
-    for (const path of ["/../package.json", "/assets/../../package.json", "/%2e%2e/package.json", "/assets/..%2f..%2fpackage.json", "/assets/", "/assets", "/docs/../../src/server.ts", "/index.html/", "/redoc", "/etc/passwd", "//etc/passwd"]) {
+    for (const path of [
+      "/../package.json",
+      "/assets/../../package.json",
+      "/%2e%2e/package.json",
+      "/assets/..%2f..%2fpackage.json",
+      "/assets/",
+      "/assets",
+      "/docs/../../src/server.ts",
+      "/index.html/",
+      "/redoc",
+      "/etc/passwd",
+      "//etc/passwd",
+    ]) {
       const res = await get(path);
       expect(res.status, path).toBe(404);
       // The RPC router's "no route" answer: the site let the path go by.
@@ -137,10 +149,10 @@ describe("without a built page", () => {
   it("GET / still answers with the JSON index", async () => {
     const bare = await startTestServer({}, { webRoot: join(webRoot, "missing") });
     try {
-      const res = await fetch(bare.baseUrl + "/");
+      const res = await fetch(`${bare.baseUrl}/`);
       expect(res.status).toBe(200);
       expect((await res.json()).name).toBe("prediction-server");
-      expect((await fetch(bare.baseUrl + "/docs")).status).toBe(404);
+      expect((await fetch(`${bare.baseUrl}/docs`)).status).toBe(404);
     } finally {
       await bare.close();
     }

@@ -3,7 +3,7 @@
 // INTERNAL or UNKNOWN, and no error-level line is written (it is not our fault).
 // Real clients cancel: grpc-js call.cancel(), a Connect client's
 // AbortController (gRPC and Connect protocols), and a bare HTTP/2 RST_STREAM.
-import * as http2 from "node:http2";
+import type * as http2 from "node:http2";
 import { toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PredictImageRequestSchema } from "../gen/prediction/v1/prediction_service_pb.js";
@@ -113,7 +113,9 @@ describe("PredictImage streams cancelled by the client mid-way", () => {
     expect(server.logs.filter((l) => l.level === LEVEL_ERROR).map((l) => `${l.msg}: ${JSON.stringify(l.err ?? l.error ?? "")}`.slice(0, 200))).toEqual([]);
 
     // Codes with a count: the alerted codes' series exist at zero from the start.
-    const counted = (await scrapeMetrics(server.metricsBaseUrl)).filter((s) => s.name === "rpc_server_calls_total" && s.labels.method === PREDICT_IMAGE_PATH && s.value > 0);
+    const counted = (await scrapeMetrics(server.metricsBaseUrl)).filter(
+      (s) => s.name === "rpc_server_calls_total" && s.labels.method === PREDICT_IMAGE_PATH && s.value > 0,
+    );
     const byCode: Record<string, number> = {};
     for (const s of counted) byCode[s.labels.code!] = (byCode[s.labels.code!] ?? 0) + s.value;
     expect(byCode).toEqual({ CANCELLED: total });

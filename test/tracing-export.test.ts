@@ -43,7 +43,12 @@ it("sends a traced gRPC call's spans to the OTLP endpoint, and no span of an uns
   const span = await receiver.waitFor((s) => s.traceId === traceId && s.name === "prediction.v1.PredictionService/Predict", 20_000);
   expect(span.parentSpanId).toBe(parentId);
   expect(span.serviceName).toBe("prediction-e2e");
-  expect(span.attributes).toMatchObject({ "rpc.system": "grpc", "rpc.service": "prediction.v1.PredictionService", "rpc.method": "Predict", "rpc.grpc.status_code": 0 });
+  expect(span.attributes).toMatchObject({
+    "rpc.system": "grpc",
+    "rpc.service": "prediction.v1.PredictionService",
+    "rpc.method": "Predict",
+    "rpc.grpc.status_code": 0,
+  });
   const run = await receiver.waitFor((s) => s.traceId === traceId && s.name === "inference", 5_000);
   expect(run.parentSpanId).toBe(span.spanId);
   // Spans arrive in batches: the untraced call, made first, would have come by now.

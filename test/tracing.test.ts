@@ -7,7 +7,14 @@
 // gRPC, gRPC-Web and Connect protocols are covered.
 import { randomBytes } from "node:crypto";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
-import { AlwaysOffSampler, InMemorySpanExporter, ParentBasedSampler, SimpleSpanProcessor, TraceIdRatioBasedSampler, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
+import {
+  AlwaysOffSampler,
+  InMemorySpanExporter,
+  ParentBasedSampler,
+  SimpleSpanProcessor,
+  TraceIdRatioBasedSampler,
+  type ReadableSpan,
+} from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Tracing } from "../src/tracing/call-spans.js";
 import { VALID } from "./support/applications.js";
@@ -43,7 +50,8 @@ describe.each([
   afterAll(() => server?.close());
 
   const spansOf = (traceId: string) => exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId);
-  const childrenOf = (span: ReadableSpan, name: string) => spansOf(span.spanContext().traceId).filter((s) => s.name === name && s.parentSpanContext?.spanId === span.spanContext().spanId);
+  const childrenOf = (span: ReadableSpan, name: string) =>
+    spansOf(span.spanContext().traceId).filter((s) => s.name === name && s.parentSpanContext?.spanId === span.spanContext().spanId);
   const logLineOf = (requestId: string | undefined) => server.logs.find((l) => l.msg === "call" && l.requestId === requestId);
 
   describe.each(CLIENTS)("over $name", (factory) => {
@@ -63,7 +71,11 @@ describe.each([
       expect(span.parentSpanContext?.spanId).toBe(caller.spanId);
       expect(span.spanContext().traceState?.get("caller")).toBe("1");
       const grpc = !factory.name.startsWith("Connect");
-      expect(span.attributes).toMatchObject({ "rpc.system": grpc ? "grpc" : "connect_rpc", "rpc.service": "prediction.v1.PredictionService", "rpc.method": "Predict" });
+      expect(span.attributes).toMatchObject({
+        "rpc.system": grpc ? "grpc" : "connect_rpc",
+        "rpc.service": "prediction.v1.PredictionService",
+        "rpc.method": "Predict",
+      });
       if (grpc) expect(span.attributes["rpc.grpc.status_code"]).toBe(0);
       expect(span.status.code).not.toBe(SpanStatusCode.ERROR);
 
@@ -157,7 +169,10 @@ describe("tracing at a ratio", () => {
   const exporter = new InMemorySpanExporter();
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer({}, { tracing: new Tracing({ sampler: new TraceIdRatioBasedSampler(0.5), spanProcessors: [new SimpleSpanProcessor(exporter)] }) });
+    server = await startTestServer(
+      {},
+      { tracing: new Tracing({ sampler: new TraceIdRatioBasedSampler(0.5), spanProcessors: [new SimpleSpanProcessor(exporter)] }) },
+    );
   });
   afterAll(() => server?.close());
 

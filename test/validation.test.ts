@@ -3,7 +3,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ClassifyImageRequestSchema, LoanPurpose, PredictBatchRequestSchema, PredictRequestSchema } from "../gen/prediction/v1/prediction_service_pb.js";
+import { ClassifyImageRequestSchema, type LoanPurpose, PredictBatchRequestSchema, PredictRequestSchema } from "../gen/prediction/v1/prediction_service_pb.js";
 import { allViolations, findViolations, keepsRules } from "../src/policy/field-violations.js";
 import { rng } from "./support/random-messages.js";
 import { applications, VALID, type Application } from "./support/applications.js";
@@ -129,7 +129,11 @@ describe("the compiled rule check", () => {
       const rows = Array.from({ length: r() < 0.1 ? Math.floor(r() * 3) * 50 + 1 : Math.floor(r() * 4) }, () => edgyApplication(r));
       const batch = create(PredictBatchRequestSchema, { inputs: rows, modelVersion: r() < 0.1 ? "x".repeat(33) : "" });
       const image = create(ClassifyImageRequestSchema, { topK: Math.floor(r() * 140) - 5, contentType: r() < 0.1 ? "x".repeat(300) : "image/png" });
-      for (const [schema, message] of [[PredictRequestSchema, row], [PredictBatchRequestSchema, batch], [ClassifyImageRequestSchema, image]] as const) {
+      for (const [schema, message] of [
+        [PredictRequestSchema, row],
+        [PredictBatchRequestSchema, batch],
+        [ClassifyImageRequestSchema, image],
+      ] as const) {
         const walked = allViolations(schema, message);
         expect(keepsRules(schema, message), `${schema.typeName} #${i}`).toBe(walked.length === 0);
         expect(findViolations(schema, message)).toEqual(walked);
@@ -178,7 +182,12 @@ describe("field rules, through the server", () => {
   });
 
   it("takes 1 and 100 inputs, refuses 0 and 101", async () => {
-    for (const [n, ok] of [[1, true], [100, true], [0, false], [101, false]] as const) {
+    for (const [n, ok] of [
+      [1, true],
+      [100, true],
+      [0, false],
+      [101, false],
+    ] as const) {
       const r = await client.predictBatch({ inputs: applications(n) }, { headers });
       expect(r.ok, `batch of ${n}`).toBe(ok);
       if (!r.ok) {

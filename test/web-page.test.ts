@@ -24,7 +24,7 @@ afterAll(() => fx?.close());
 
 async function openPage(key?: string, baseUrl = fx.server.baseUrl): Promise<{ page: Page; problems: string[] }> {
   const opened = await newPage(fx.browser);
-  await opened.page.goto(baseUrl + "/");
+  await opened.page.goto(`${baseUrl}/`);
   if (key !== undefined) {
     await opened.page.fill("#api-key", key);
     await opened.page.press("#api-key", "Enter");
@@ -132,12 +132,15 @@ describe("the web page", () => {
     await page.check("input[name=transport][value=grpc-web]");
     const image = await sample("ring", 2, "jpeg");
     // What a drop from the desktop delivers: a DragEvent whose DataTransfer holds the file.
-    await page.evaluate(async ([b64, type]) => {
-      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-      const data = new DataTransfer();
-      data.items.add(new File([bytes], "ring.jpg", { type }));
-      document.getElementById("image-drop")!.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }));
-    }, [image.bytes.toString("base64"), image.contentType]);
+    await page.evaluate(
+      async ([b64, type]) => {
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const data = new DataTransfer();
+        data.items.add(new File([bytes], "ring.jpg", { type }));
+        document.getElementById("image-drop")!.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }));
+      },
+      [image.bytes.toString("base64"), image.contentType],
+    );
     const top = page.locator("[data-testid=top-label]");
     await top.waitFor();
     expect(await top.textContent()).toBe("ring");
@@ -162,7 +165,13 @@ describe("the web page", () => {
     const box = (await page.locator("#sketch").boundingBox())!;
     await page.mouse.move(box.x + 30, box.y + 30);
     await page.mouse.down();
-    for (const [x, y] of [[130, 30], [130, 130], [30, 130], [30, 30]]) await page.mouse.move(box.x + x, box.y + y, { steps: 4 });
+    for (const [x, y] of [
+      [130, 30],
+      [130, 130],
+      [30, 130],
+      [30, 30],
+    ])
+      await page.mouse.move(box.x + x, box.y + y, { steps: 4 });
     await page.mouse.up();
     await page.click("#sketch-send");
     await page.locator("[data-testid=top-label]").waitFor();
@@ -234,10 +243,13 @@ describe("the web page", () => {
     await page.keyboard.press("Tab");
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Get decision");
     await page.keyboard.press("Enter");
-    await page.locator("[data-testid=decision]").waitFor().catch(async (e) => {
-      await screenshot(page, "keyboard-failed");
-      throw new Error(`${e}; status: ${await page.textContent("#loan-status")}`);
-    });
+    await page
+      .locator("[data-testid=decision]")
+      .waitFor()
+      .catch(async (e) => {
+        await screenshot(page, "keyboard-failed");
+        throw new Error(`${e}; status: ${await page.textContent("#loan-status")}`);
+      });
   });
 
   it("says when the model is not ready, and shows its failed version", async () => {

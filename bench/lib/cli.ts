@@ -45,7 +45,10 @@ export function readOptions(argv: readonly string[], usage: (error?: string) => 
       if (!(n >= min) || (whole && !Number.isInteger(n))) usage(`${flag} wants ${whole ? "a whole number" : "a number"} of at least ${min}, got ${v}`);
       return n;
     };
-    const list = () => value().split(",").map((v) => v.trim());
+    const list = () =>
+      value()
+        .split(",")
+        .map((v) => v.trim());
     option({
       flag,
       value,

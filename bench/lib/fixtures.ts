@@ -97,7 +97,9 @@ export async function makeJpeg(width = JPEG_WIDTH, height = JPEG_HEIGHT): Promis
       raw[i + 2] = clamp((255 * y) / height + noise());
     }
   }
-  return sharp(raw, { raw: { width, height, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
+  return sharp(raw, { raw: { width, height, channels: 3 } })
+    .jpeg({ quality: 85 })
+    .toBuffer();
 }
 
 const clamp = (v: number) => Math.max(0, Math.min(255, Math.round(v)));
@@ -136,7 +138,9 @@ export async function writeRequestFiles(dir: string): Promise<RequestFiles> {
   const classifyFrameFile = join(dir, "classify-image.grpc.bin");
   writeFileSync(
     classifyFrameFile,
-    grpcFrame(toBinary(ClassifyImageRequestSchema, create(ClassifyImageRequestSchema, { image: jpeg, contentType: "image/jpeg", topK: 5, modelName: IMAGE_MODEL }))),
+    grpcFrame(
+      toBinary(ClassifyImageRequestSchema, create(ClassifyImageRequestSchema, { image: jpeg, contentType: "image/jpeg", topK: 5, modelName: IMAGE_MODEL })),
+    ),
   );
   return { dir, predict, predictFrameFile, predictTextFile, predictJsonFile, batchFrameFile, classifyFrameFile, jpeg };
 }

@@ -35,13 +35,7 @@ export interface GrpcCallResult {
 }
 
 /** One unary gRPC call over h2c on a fresh session; never throws. */
-export async function grpcCall(
-  port: number,
-  path: string,
-  body: Buffer,
-  headers: Record<string, string> = {},
-  timeoutMs = 10_000,
-): Promise<GrpcCallResult> {
+export async function grpcCall(port: number, path: string, body: Buffer, headers: Record<string, string> = {}, timeoutMs = 10_000): Promise<GrpcCallResult> {
   const session = http2.connect(`http://127.0.0.1:${port}`);
   // Errors surface through the call's result; a late one must not crash the bench.
   session.on("error", () => {});
@@ -150,7 +144,9 @@ export function httpGet(port: number, path: string, timeoutMs = 10_000): Promise
     const req = http.get({ host: "127.0.0.1", port, path, agent: false, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (d: Buffer) => chunks.push(d));
-      res.on("end", () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks).toString("utf8")) : reject(new Error(`GET ${path} answered ${res.statusCode}`))));
+      res.on("end", () =>
+        res.statusCode === 200 ? resolve(Buffer.concat(chunks).toString("utf8")) : reject(new Error(`GET ${path} answered ${res.statusCode}`)),
+      );
     });
     req.on("timeout", () => req.destroy(new Error(`GET ${path}: no answer within ${timeoutMs} ms`)));
     req.on("error", reject);

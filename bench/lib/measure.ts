@@ -162,14 +162,29 @@ export async function measure(target: Target, w: Workload, concurrency: number, 
       if (o.warmupS > 0) {
         await runWrk({ url, bodyFile: w.bodyFile, headers: w.headers, concurrency, durationS: Math.max(1, Math.round(o.warmupS)), checkGrpcWeb: false });
       }
-      run = await runWrk({ url, bodyFile: w.bodyFile, headers: w.headers, concurrency, durationS: o.durationS, checkGrpcWeb: w.metricsProtocol === "grpc-web" });
+      run = await runWrk({
+        url,
+        bodyFile: w.bodyFile,
+        headers: w.headers,
+        concurrency,
+        durationS: o.durationS,
+        checkGrpcWeb: w.metricsProtocol === "grpc-web",
+      });
       m.command = run.command;
       if (run.code !== 0) throw new Error(`wrk exited with ${run.code}: ${run.stderr.slice(-500)}${run.stdout.slice(-500)}`);
       const r = parseWrk(run.stdout);
       m.calls = r.requests;
       m.callsPerSec = r.requests / (r.duration_us / 1e6);
       const us = r.latency_us;
-      m.latency = { p50: us.p50 / 1000, p90: us.p90 / 1000, p99: us.p99 / 1000, p999: us.p999 / 1000, max: us.max / 1000, mean: us.mean / 1000, count: r.requests };
+      m.latency = {
+        p50: us.p50 / 1000,
+        p90: us.p90 / 1000,
+        p99: us.p99 / 1000,
+        p999: us.p999 / 1000,
+        max: us.max / 1000,
+        mean: us.mean / 1000,
+        count: r.requests,
+      };
       const e = r.errors;
       m.generatorErrors = Math.max(e.status, r.bad_grpc_status) + e.connect + e.read + e.write + e.timeout;
       m.durationS = r.duration_us / 1e6;
@@ -215,9 +230,9 @@ export async function measure(target: Target, w: Workload, concurrency: number, 
       if (code !== "OK" && code !== "CANCELLED" && delta > 0) nonOk[code] = delta;
     }
     m.serverNonOk = nonOk;
-    m.serverCancelled = (b["CANCELLED"] ?? 0) - (a["CANCELLED"] ?? 0);
+    m.serverCancelled = (b.CANCELLED ?? 0) - (a.CANCELLED ?? 0);
     // Share of OK among the calls the server finished (warm-up included), CANCELLED aside.
-    const ok = (b["OK"] ?? 0) - (a["OK"] ?? 0);
+    const ok = (b.OK ?? 0) - (a.OK ?? 0);
     const failed = Object.values(nonOk).reduce((x, y) => x + y, 0);
     serverOkShare = ok + failed > 0 ? ok / (ok + failed) : 1;
     if (o.model) {
@@ -246,10 +261,7 @@ export const NOISY_CORE0 = 10;
 export const BUSY_CORE1 = 90;
 
 export function isNoisy(m: Measurement): boolean {
-  return (
-    m.status === "ok" &&
-    (m.foreignCore0Percent > NOISY_CORE0 || (m.foreignCore1Percent > 10 && (m.coreBusyPercent[1] ?? 0) > BUSY_CORE1))
-  );
+  return m.status === "ok" && (m.foreignCore0Percent > NOISY_CORE0 || (m.foreignCore1Percent > 10 && (m.coreBusyPercent[1] ?? 0) > BUSY_CORE1));
 }
 
 /** Of two attempts at the same measurement, the one disturbed least by other processes. */

@@ -140,7 +140,7 @@ export function parseWrk(text: string): WrkResult {
 export function counterBy(text: string, name: string, match: Record<string, string>, by: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const line of text.split("\n")) {
-    if (!line.startsWith(name + "{")) continue;
+    if (!line.startsWith(`${name}{`)) continue;
     const m = /^[\w:]+\{(.*)\}\s+(\S+)/.exec(line);
     if (!m) continue;
     const labels: Record<string, string> = {};

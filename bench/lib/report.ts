@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { PREDICT_CHECK_LEVEL, ratioRows, T, type Results } from "./results.js";
 import { renderChart } from "./svg.js";
 
-const num = (v: number | undefined, digits = 0) => (v === undefined || !Number.isFinite(v) ? "–" : v.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }));
+const num = (v: number | undefined, digits = 0) =>
+  v === undefined || !Number.isFinite(v) ? "–" : v.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const ms = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? "–" : v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0));
 
 function table(head: string[], rows: string[][]): string {
@@ -17,7 +18,9 @@ export function checkRows(r: Results): string[][] {
   return r.checks.map((c) => [
     !Number.isFinite(c.value) ? "NOT MEASURED" : c.pass ? "**PASS**" : "**FAIL**",
     c.name,
-    c.target.includes("ms") || c.target.includes(" s") || c.target.includes("MB") ? `${num(c.value, 2)}${c.target.includes("ms") ? " ms" : c.target.includes("MB") ? " MB" : " s"}` : num(c.value, 2),
+    c.target.includes("ms") || c.target.includes(" s") || c.target.includes("MB")
+      ? `${num(c.value, 2)}${c.target.includes("ms") ? " ms" : c.target.includes("MB") ? " MB" : " s"}`
+      : num(c.value, 2),
     c.target,
     c.formula,
     c.note ?? "",
@@ -32,15 +35,29 @@ export function markdown(r: Results): string {
   out.push(`Run ${m.startedAt} → ${m.finishedAt ?? "?"}; \`npm run bench${m.quick ? " -- --quick" : ""}${m.only ? ` --only ${m.only.join(",")}` : ""}\`.`);
   out.push("");
   out.push(`- Build: ${m.build ?? "not recorded"}.`);
-  out.push(`- Machine: ${m.cpu}, ${m.cores} cores; load average before ${m.loadavgBefore.map((x) => x.toFixed(2)).join(" ")}, after ${(m.loadavgAfter ?? []).map((x) => x.toFixed(2)).join(" ")} (a shared machine: other work may run).`);
+  out.push(
+    `- Machine: ${m.cpu}, ${m.cores} cores; load average before ${m.loadavgBefore.map((x) => x.toFixed(2)).join(" ")}, after ${(m.loadavgAfter ?? []).map((x) => x.toFixed(2)).join(" ")} (a shared machine: other work may run).`,
+  );
   out.push(`- Pinning: ${m.pinning}.`);
-  out.push(`- Each measurement: ${m.warmupS} s warm-up, then ${m.durationS} s measured; Predict workloads at c = ${m.levels.join(", ")}; images at c = ${m.imageLevels.join(", ")}.`);
-  out.push(`- h2load streams in flight = connections × streams per connection: ${Object.entries(m.h2loadShapes).map(([c, s]) => `c=${c} → ${s}`).join(", ")}. wrk: one thread, c connections, one request in flight each.`);
-  out.push(`- Real server: \`node dist/src/main.js\` with ${Object.entries(m.serverEnv).map(([k, v]) => `${k}=${v}`).join(" ")}; stdout (info log, one line per call) into a pipe the bench drains.`);
+  out.push(
+    `- Each measurement: ${m.warmupS} s warm-up, then ${m.durationS} s measured; Predict workloads at c = ${m.levels.join(", ")}; images at c = ${m.imageLevels.join(", ")}.`,
+  );
+  out.push(
+    `- h2load streams in flight = connections × streams per connection: ${Object.entries(m.h2loadShapes)
+      .map(([c, s]) => `c=${c} → ${s}`)
+      .join(", ")}. wrk: one thread, c connections, one request in flight each.`,
+  );
+  out.push(
+    `- Real server: \`node dist/src/main.js\` with ${Object.entries(m.serverEnv)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(" ")}; stdout (info log, one line per call) into a pipe the bench drains.`,
+  );
   out.push(`- Tools: ${Object.values(m.tools).join("; ")}.`);
   out.push(`- Image model batching: ON ${JSON.stringify(m.imageBatching.on)}, OFF ${JSON.stringify(m.imageBatching.off)}.`);
   if (m.loanBatching) {
-    out.push(`- Loan model batching: ${JSON.stringify(m.loanBatching.on)} on the server (as shipped), ${JSON.stringify(m.loanBatching.off)} on "${T.batchingOff}", which also takes part in the Predict gRPC rounds at c=${PREDICT_CHECK_LEVEL} (not a target).`);
+    out.push(
+      `- Loan model batching: ${JSON.stringify(m.loanBatching.on)} on the server (as shipped), ${JSON.stringify(m.loanBatching.off)} on "${T.batchingOff}", which also takes part in the Predict gRPC rounds at c=${PREDICT_CHECK_LEVEL} (not a target).`,
+    );
   }
   out.push("");
   out.push("## Target checks");
@@ -52,7 +69,15 @@ export function markdown(r: Results): string {
   out.push(
     table(
       ["workload", "c", "measured", "value", "reference", "reference value", "ratio"],
-      ratioRows(r).map((x) => [x.workload, String(x.concurrency), x.server, `${num(x.serverValue)} ${x.unit}`, x.reference, num(x.referenceValue), num(x.ratio, 2)]),
+      ratioRows(r).map((x) => [
+        x.workload,
+        String(x.concurrency),
+        x.server,
+        `${num(x.serverValue)} ${x.unit}`,
+        x.reference,
+        num(x.referenceValue),
+        num(x.ratio, 2),
+      ]),
     ),
   );
   out.push("");
@@ -69,7 +94,29 @@ export function markdown(r: Results): string {
   out.push("");
   out.push(
     table(
-      ["target", "workload", "c", "shape", "calls/s", "OK calls/s", "rows/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "errors", "server non-OK", "cancelled", "server CPU %", "server peak RSS MiB", "gen CPU %", "bench CPU %", "foreign core0/core1 %", "mean batch", "status"],
+      [
+        "target",
+        "workload",
+        "c",
+        "shape",
+        "calls/s",
+        "OK calls/s",
+        "rows/s",
+        "p50 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "max ms",
+        "errors",
+        "server non-OK",
+        "cancelled",
+        "server CPU %",
+        "server peak RSS MiB",
+        "gen CPU %",
+        "bench CPU %",
+        "foreign core0/core1 %",
+        "mean batch",
+        "status",
+      ],
       r.measurements.map((x) => [
         x.target,
         x.workload,
@@ -83,7 +130,11 @@ export function markdown(r: Results): string {
         ms(x.latency?.p999),
         ms(x.latency?.max),
         String(x.errors),
-        x.serverNonOk ? Object.entries(x.serverNonOk).map(([k, v]) => `${k}:${v}`).join(" ") || "0" : "n/a",
+        x.serverNonOk
+          ? Object.entries(x.serverNonOk)
+              .map(([k, v]) => `${k}:${v}`)
+              .join(" ") || "0"
+          : "n/a",
         x.serverCancelled === undefined ? "n/a" : String(x.serverCancelled),
         num(x.serverCpuPercent),
         num(x.serverPeakRssMiB),
@@ -107,7 +158,17 @@ export function markdown(r: Results): string {
     out.push(
       table(
         ["mode", "c", "images/s", "p50 ms", "p99 ms", "p99.9 ms", "CPU %", "peak RSS MiB", "foreign core0 % (mode's whole run)"],
-        r.inProcess.map((p) => [p.mode, String(p.concurrency), num(p.imagesPerSec, 1), ms(p.latency.p50), ms(p.latency.p99), ms(p.latency.p999), num(p.cpuPercent), num(p.peakRssMiB), num(p.foreignCore0Percent)]),
+        r.inProcess.map((p) => [
+          p.mode,
+          String(p.concurrency),
+          num(p.imagesPerSec, 1),
+          ms(p.latency.p50),
+          ms(p.latency.p99),
+          ms(p.latency.p999),
+          num(p.cpuPercent),
+          num(p.peakRssMiB),
+          num(p.foreignCore0Percent),
+        ]),
       ),
     );
     out.push("");
@@ -118,7 +179,13 @@ export function markdown(r: Results): string {
     out.push(
       table(
         ["start", "spawn → SERVING s", "idle RSS MiB", "idle RSS MB", "settle s"],
-        r.startup.map((s, i) => [String(i + 1), (s.toServingMs / 1000).toFixed(3), s.idleRssMiB.toFixed(1), ((s.idleRssMiB * 2 ** 20) / 1e6).toFixed(1), (s.settleMs / 1000).toFixed(1)]),
+        r.startup.map((s, i) => [
+          String(i + 1),
+          (s.toServingMs / 1000).toFixed(3),
+          s.idleRssMiB.toFixed(1),
+          ((s.idleRssMiB * 2 ** 20) / 1e6).toFixed(1),
+          (s.settleMs / 1000).toFixed(1),
+        ]),
       ),
     );
     out.push("");
@@ -130,7 +197,9 @@ export function markdown(r: Results): string {
   out.push("## Server logs");
   out.push("");
   for (const [name, l] of Object.entries(r.serverLogs)) {
-    out.push(`- ${name}: ${l.lines.toLocaleString("en-US")} lines, ${(l.bytes / 2 ** 20).toFixed(1)} MiB drained; ${l.problems.length} warn/error lines${l.problems.length ? ` (first: \`${l.problems[0]!.slice(0, 300)}\`)` : ""}`);
+    out.push(
+      `- ${name}: ${l.lines.toLocaleString("en-US")} lines, ${(l.bytes / 2 ** 20).toFixed(1)} MiB drained; ${l.problems.length} warn/error lines${l.problems.length ? ` (first: \`${l.problems[0]!.slice(0, 300)}\`)` : ""}`,
+    );
   }
   out.push("");
   out.push("## Command lines");
@@ -153,7 +222,9 @@ export function consoleSummary(r: Results): string {
   }
   lines.push("", "Ratios:");
   for (const x of ratioRows(r)) {
-    lines.push(`  ${x.workload.padEnd(22)} c=${String(x.concurrency).padEnd(4)} ${x.server} ${num(x.serverValue)} / ${x.reference} ${num(x.referenceValue)} = ${num(x.ratio, 2)}`);
+    lines.push(
+      `  ${x.workload.padEnd(22)} c=${String(x.concurrency).padEnd(4)} ${x.server} ${num(x.serverValue)} / ${x.reference} ${num(x.referenceValue)} = ${num(x.ratio, 2)}`,
+    );
   }
   if (r.problems.length) lines.push("", "Problems:", ...r.problems.map((p) => `  - ${p}`));
   return lines.join("\n");
@@ -161,7 +232,7 @@ export function consoleSummary(r: Results): string {
 
 export function writeResults(dir: string, r: Results): string[] {
   const files = [join(dir, "latest.json"), join(dir, "latest.md"), join(dir, "latest.svg")];
-  writeFileSync(files[0]!, JSON.stringify(r, null, 2) + "\n");
+  writeFileSync(files[0]!, `${JSON.stringify(r, null, 2)}\n`);
   writeFileSync(files[1]!, markdown(r));
   writeFileSync(files[2]!, renderChart(r));
   return files;

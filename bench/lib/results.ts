@@ -157,11 +157,20 @@ export function pairedWorkloadRatio(r: Results, c: number, num: string, den: str
  * each round, seconds apart; before, in loops minutes apart).
  */
 export function pairedBatchRatio(r: Results, c: number): PairedRatio {
-  return roundByRound(r, c, { target: T.server, workload: "predict-batch-grpc" }, { target: T.server, workload: "predict-grpc" }, (m) => (m.workload === "predict-batch-grpc" ? m.rowsPerSec : m.okCallsPerSec));
+  return roundByRound(r, c, { target: T.server, workload: "predict-batch-grpc" }, { target: T.server, workload: "predict-grpc" }, (m) =>
+    m.workload === "predict-batch-grpc" ? m.rowsPerSec : m.okCallsPerSec,
+  );
 }
 
-function roundByRound(r: Results, c: number, num: { target: string; workload: string }, den: { target: string; workload: string }, value: (m: Measurement) => number): PairedRatio {
-  const ok = (s: { target: string; workload: string }) => r.measurements.filter((m) => m.target === s.target && m.workload === s.workload && m.concurrency === c && m.status === "ok");
+function roundByRound(
+  r: Results,
+  c: number,
+  num: { target: string; workload: string },
+  den: { target: string; workload: string },
+  value: (m: Measurement) => number,
+): PairedRatio {
+  const ok = (s: { target: string; workload: string }) =>
+    r.measurements.filter((m) => m.target === s.target && m.workload === s.workload && m.concurrency === c && m.status === "ok");
   const pairs = sameRound(ok(num), ok(den));
   if (pairs.length > 0) {
     const rounds = pairs.map(([m, o]) => value(m) / value(o));
@@ -182,7 +191,10 @@ export function pairedInProcess(r: Results, c: number): PairedRatio & { mode?: I
   const best = bestInProcess(r, c);
   const on = r.measurements.filter((m) => m.target === T.batchingOn && m.workload === "classify-image-grpc" && m.concurrency === c && m.status === "ok");
   if (!best) return { value: NaN, rounds: [], runs: on };
-  const pairs = sameRound(on, r.inProcess.filter((p) => p.mode === best.mode && p.concurrency === c));
+  const pairs = sameRound(
+    on,
+    r.inProcess.filter((p) => p.mode === best.mode && p.concurrency === c),
+  );
   if (pairs.length > 0) {
     const rounds = pairs.map(([m, p]) => m.okCallsPerSec / p.imagesPerSec);
     return { value: median(rounds), rounds, runs: pairs.map(([m]) => m), mode: best.mode };
@@ -202,7 +214,15 @@ export function computeChecks(r: Results): Check[] {
   const checks: Check[] = [];
   // A measurement with errors under load cannot make a check pass, whatever its ratio.
   const clean = (...ms: Array<Measurement | undefined>) => ms.every((m) => m === undefined || m.errors === 0);
-  const ratio = (name: string, formula: string, num: number | undefined, den: number | undefined, min: number, note: string | undefined, inputs: Array<Measurement | undefined>) => {
+  const ratio = (
+    name: string,
+    formula: string,
+    num: number | undefined,
+    den: number | undefined,
+    min: number,
+    note: string | undefined,
+    inputs: Array<Measurement | undefined>,
+  ) => {
     const value = num !== undefined && den !== undefined && den > 0 ? num / den : NaN;
     const ok = clean(...inputs);
     checks.push({
@@ -234,7 +254,12 @@ export function computeChecks(r: Results): Check[] {
   };
 
   const sGrpc = find(r, T.server, "predict-grpc", PREDICT_CHECK_LEVEL);
-  paired("Predict gRPC: server vs trivial grpc-js, c=64", "server OK calls/s ÷ grpc-js calls/s", pairedRatio(r, "predict-grpc", PREDICT_CHECK_LEVEL, T.server, T.grpcJs), 1.0);
+  paired(
+    "Predict gRPC: server vs trivial grpc-js, c=64",
+    "server OK calls/s ÷ grpc-js calls/s",
+    pairedRatio(r, "predict-grpc", PREDICT_CHECK_LEVEL, T.server, T.grpcJs),
+    1.0,
+  );
   const p99 = sGrpc?.latency?.p99;
   checks.push({
     name: "Predict gRPC: server p99 latency, c=64",
@@ -244,15 +269,43 @@ export function computeChecks(r: Results): Check[] {
     pass: p99 !== undefined && p99 <= 10 && clean(sGrpc),
     note: p99 === undefined ? "not measured" : errorsNote(sGrpc),
   });
-  paired("Predict Connect JSON/HTTP1.1: server vs bare node:http, c=64", "server OK calls/s ÷ node:http floor calls/s", pairedRatio(r, "predict-connect-json", PREDICT_CHECK_LEVEL, T.server, T.httpFloor), 0.4);
-  for (const [workload, mode] of [["predict-grpc-web", "binary"], ["predict-grpc-web-text", "text"]] as const) {
-    paired(`Predict gRPC-Web ${mode} vs Connect JSON, same server, c=64`, `server gRPC-Web ${mode} OK calls/s ÷ server Connect JSON OK calls/s`, pairedWorkloadRatio(r, PREDICT_CHECK_LEVEL, workload, "predict-connect-json"), 0.8);
+  paired(
+    "Predict Connect JSON/HTTP1.1: server vs bare node:http, c=64",
+    "server OK calls/s ÷ node:http floor calls/s",
+    pairedRatio(r, "predict-connect-json", PREDICT_CHECK_LEVEL, T.server, T.httpFloor),
+    0.4,
+  );
+  for (const [workload, mode] of [
+    ["predict-grpc-web", "binary"],
+    ["predict-grpc-web-text", "text"],
+  ] as const) {
+    paired(
+      `Predict gRPC-Web ${mode} vs Connect JSON, same server, c=64`,
+      `server gRPC-Web ${mode} OK calls/s ÷ server Connect JSON OK calls/s`,
+      pairedWorkloadRatio(r, PREDICT_CHECK_LEVEL, workload, "predict-connect-json"),
+      0.8,
+    );
   }
-  paired("PredictBatch(100) rows/s vs single Predict calls/s, c=64 (gRPC)", "(batch OK calls/s × 100) ÷ Predict OK calls/s", pairedBatchRatio(r, PREDICT_CHECK_LEVEL), 30);
+  paired(
+    "PredictBatch(100) rows/s vs single Predict calls/s, c=64 (gRPC)",
+    "(batch OK calls/s × 100) ÷ Predict OK calls/s",
+    pairedBatchRatio(r, PREDICT_CHECK_LEVEL),
+    30,
+  );
   const inproc = pairedInProcess(r, 32);
-  paired("Images: server (batching ON) vs in-process, c=32", `server OK images/s ÷ in-process images/s (${inproc.mode ?? "?"}, the better mode by median)`, inproc, 0.8);
+  paired(
+    "Images: server (batching ON) vs in-process, c=32",
+    `server OK images/s ÷ in-process images/s (${inproc.mode ?? "?"}, the better mode by median)`,
+    inproc,
+    0.8,
+  );
   paired("Images: batching ON vs OFF, c=32", "ON OK images/s ÷ OFF OK images/s", pairedRatio(r, "classify-image-grpc", 32, T.batchingOn, T.batchingOff), 1.3);
-  paired("Images: batching ON vs OFF, c=1 (never worse)", "ON OK images/s ÷ OFF OK images/s", pairedRatio(r, "classify-image-grpc", 1, T.batchingOn, T.batchingOff), 1.0);
+  paired(
+    "Images: batching ON vs OFF, c=1 (never worse)",
+    "ON OK images/s ÷ OFF OK images/s",
+    pairedRatio(r, "classify-image-grpc", 1, T.batchingOn, T.batchingOff),
+    1.0,
+  );
   const rss = median(r.startup.map((s) => s.idleRssMiB));
   const rssMB = (rss * 2 ** 20) / 1e6;
   checks.push({
@@ -305,22 +358,61 @@ export function ratioRows(r: Results): RatioRow[] {
     for (const m of measured(w, s)) {
       const other = find(r, ref, w, m.concurrency);
       if (!other) continue;
-      rows.push({ workload: w, concurrency: m.concurrency, server: s, reference: ref, serverValue: m.okCallsPerSec, referenceValue: other.okCallsPerSec, ratio: m.okCallsPerSec / other.okCallsPerSec, unit: "OK calls/s" });
+      rows.push({
+        workload: w,
+        concurrency: m.concurrency,
+        server: s,
+        reference: ref,
+        serverValue: m.okCallsPerSec,
+        referenceValue: other.okCallsPerSec,
+        ratio: m.okCallsPerSec / other.okCallsPerSec,
+        unit: "OK calls/s",
+      });
     }
   }
   for (const w of ["predict-grpc-web", "predict-grpc-web-text"]) {
     for (const m of measured(w, T.server)) {
       const json = find(r, T.server, "predict-connect-json", m.concurrency);
-      if (json) rows.push({ workload: w, concurrency: m.concurrency, server: T.server, reference: "server Connect JSON", serverValue: m.okCallsPerSec, referenceValue: json.okCallsPerSec, ratio: m.okCallsPerSec / json.okCallsPerSec, unit: "OK calls/s" });
+      if (json)
+        rows.push({
+          workload: w,
+          concurrency: m.concurrency,
+          server: T.server,
+          reference: "server Connect JSON",
+          serverValue: m.okCallsPerSec,
+          referenceValue: json.okCallsPerSec,
+          ratio: m.okCallsPerSec / json.okCallsPerSec,
+          unit: "OK calls/s",
+        });
     }
   }
   for (const m of measured("predict-batch-grpc", T.server)) {
     const single = find(r, T.server, "predict-grpc", m.concurrency);
-    if (single) rows.push({ workload: m.workload, concurrency: m.concurrency, server: "server rows/s", reference: "server Predict OK calls/s", serverValue: m.rowsPerSec, referenceValue: single.okCallsPerSec, ratio: m.rowsPerSec / single.okCallsPerSec, unit: "rows/s" });
+    if (single)
+      rows.push({
+        workload: m.workload,
+        concurrency: m.concurrency,
+        server: "server rows/s",
+        reference: "server Predict OK calls/s",
+        serverValue: m.rowsPerSec,
+        referenceValue: single.okCallsPerSec,
+        ratio: m.rowsPerSec / single.okCallsPerSec,
+        unit: "rows/s",
+      });
   }
   for (const m of [T.batchingOn, T.batchingOff].flatMap((t) => measured("classify-image-grpc", t))) {
     for (const p of (["pool", "engine"] as const).map((mode) => inProcessMedian(r, mode, m.concurrency))) {
-      if (p) rows.push({ workload: m.workload, concurrency: m.concurrency, server: m.target, reference: `in-process (${p.mode})`, serverValue: m.okCallsPerSec, referenceValue: p.imagesPerSec, ratio: m.okCallsPerSec / p.imagesPerSec, unit: "OK images/s" });
+      if (p)
+        rows.push({
+          workload: m.workload,
+          concurrency: m.concurrency,
+          server: m.target,
+          reference: `in-process (${p.mode})`,
+          serverValue: m.okCallsPerSec,
+          referenceValue: p.imagesPerSec,
+          ratio: m.okCallsPerSec / p.imagesPerSec,
+          unit: "OK images/s",
+        });
     }
   }
   return rows;

@@ -41,7 +41,11 @@ export function chartGroups(r: Results): Group[] {
     {
       label: "ClassifyImage 224², c=32",
       unit: "images/s",
-      bars: [bar(T.batchingOn, "classify-image-grpc", 32), bar(T.batchingOff, "classify-image-grpc", 32), { series: "in-process", value: bestInProcess(r, 32)?.imagesPerSec ?? NaN }],
+      bars: [
+        bar(T.batchingOn, "classify-image-grpc", 32),
+        bar(T.batchingOff, "classify-image-grpc", 32),
+        { series: "in-process", value: bestInProcess(r, 32)?.imagesPerSec ?? NaN },
+      ],
     },
   ];
   return groups.map((g) => ({ ...g, bars: g.bars.filter((b) => Number.isFinite(b.value) && b.value > 0) })).filter((g) => g.bars.length > 0);
@@ -58,8 +62,8 @@ export function renderChart(r: Results): string {
   const plotW = W - left - right;
   const plotH = H - top - bottom;
   const values = groups.flatMap((g) => g.bars.map((b) => b.value));
-  const lo = Math.pow(10, Math.floor(Math.log10(Math.max(1, Math.min(...values, 10)))));
-  const hi = Math.pow(10, Math.ceil(Math.log10(Math.max(...values, 10))));
+  const lo = 10 ** Math.floor(Math.log10(Math.max(1, Math.min(...values, 10))));
+  const hi = 10 ** Math.ceil(Math.log10(Math.max(...values, 10)));
   const y = (v: number) => top + plotH - ((Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * plotH;
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
@@ -67,7 +71,9 @@ export function renderChart(r: Results): string {
   out.push(
     `<text x="${W / 2}" y="24" text-anchor="middle" font-size="16" font-weight="bold">Throughput per target, log scale (${esc(r.meta.startedAt.slice(0, 16).replace("T", " "))}${r.meta.quick ? ", --quick" : ""})</text>`,
   );
-  out.push(`<text x="${W / 2}" y="42" text-anchor="middle" fill="#555">server pinned to core 0, generator to core 1; OK calls/s unless marked; higher is better</text>`);
+  out.push(
+    `<text x="${W / 2}" y="42" text-anchor="middle" fill="#555">server pinned to core 0, generator to core 1; OK calls/s unless marked; higher is better</text>`,
+  );
   // Grid and axis: one line per decade, labelled.
   for (let d = lo; d <= hi; d *= 10) {
     const yy = y(d);
@@ -86,10 +92,14 @@ export function renderChart(r: Results): string {
     g.bars.forEach((b, bi) => {
       const x = x0 + bi * barW;
       const yy = y(b.value);
-      out.push(`<rect x="${x.toFixed(1)}" y="${yy.toFixed(1)}" width="${(barW - 4).toFixed(1)}" height="${(top + plotH - yy).toFixed(1)}" fill="${COLORS[b.series] ?? "#444"}"><title>${esc(`${b.series}: ${b.value.toFixed(1)} ${g.unit}`)}</title></rect>`);
+      out.push(
+        `<rect x="${x.toFixed(1)}" y="${yy.toFixed(1)}" width="${(barW - 4).toFixed(1)}" height="${(top + plotH - yy).toFixed(1)}" fill="${COLORS[b.series] ?? "#444"}"><title>${esc(`${b.series}: ${b.value.toFixed(1)} ${g.unit}`)}</title></rect>`,
+      );
       out.push(`<text x="${(x + (barW - 4) / 2).toFixed(1)}" y="${(yy - 4).toFixed(1)}" text-anchor="middle" font-size="11">${short(b.value)}</text>`);
       if (b.errors) {
-        out.push(`<text x="${(x + (barW - 4) / 2).toFixed(1)}" y="${(yy - 17).toFixed(1)}" text-anchor="middle" font-size="10" fill="#c00000">${b.errors} errors</text>`);
+        out.push(
+          `<text x="${(x + (barW - 4) / 2).toFixed(1)}" y="${(yy - 17).toFixed(1)}" text-anchor="middle" font-size="10" fill="#c00000">${b.errors} errors</text>`,
+        );
       }
     });
     const cx = left + gi * groupW + groupW / 2;
@@ -107,5 +117,5 @@ export function renderChart(r: Results): string {
     out.push(`<text x="${x + 18}" y="${yy}">${esc(s)}</text>`);
   });
   out.push("</svg>");
-  return out.join("\n") + "\n";
+  return `${out.join("\n")}\n`;
 }

@@ -259,7 +259,11 @@ export const EXTERNAL = "(sent by someone else)";
 
 /** What a dead target said last on stderr (a crash's message and stack), in one line. */
 export function lastWords(t: Target): string {
-  const lines = t.log.problems.filter((l) => l.startsWith("[stderr]")).slice(-14).map((l) => l.slice(9).trim()).filter(Boolean);
+  const lines = t.log.problems
+    .filter((l) => l.startsWith("[stderr]"))
+    .slice(-14)
+    .map((l) => l.slice(9).trim())
+    .filter(Boolean);
   const exit = t.exited();
   // The server logs the signal it shuts down on: SIGTERM/SIGINT were not sent by the bench while a target was in use.
   const shutdown = t.log.tail.find((l) => l.includes('"msg":"shutting down"'));

@@ -70,7 +70,9 @@ function grpcWebVerifier(bodyFile: string, headers: string[]) {
 
 const predictOk = (m: Buffer): string | undefined => {
   const r = fromBinary(PredictResponseSchema, m);
-  return r.decision === Decision.UNSPECIFIED || r.modelName === "" ? `unexpected PredictResponse ${JSON.stringify({ decision: r.decision, model: r.modelName })}` : undefined;
+  return r.decision === Decision.UNSPECIFIED || r.modelName === ""
+    ? `unexpected PredictResponse ${JSON.stringify({ decision: r.decision, model: r.modelName })}`
+    : undefined;
 };
 
 export function workloads(f: RequestFiles): Record<WorkloadId, Workload> {
@@ -107,7 +109,9 @@ export function workloads(f: RequestFiles): Record<WorkloadId, Workload> {
         if (r.status !== 200) return `HTTP status ${r.status}: ${r.body.toString("utf8").slice(0, 300)}`;
         try {
           const j = JSON.parse(r.body.toString("utf8"));
-          return typeof j.decision === "string" && j.decision !== "DECISION_UNSPECIFIED" ? undefined : `unexpected JSON ${r.body.toString("utf8").slice(0, 200)}`;
+          return typeof j.decision === "string" && j.decision !== "DECISION_UNSPECIFIED"
+            ? undefined
+            : `unexpected JSON ${r.body.toString("utf8").slice(0, 200)}`;
         } catch {
           return `not JSON: ${r.body.toString("utf8").slice(0, 200)}`;
         }

@@ -76,7 +76,13 @@ function operation(method: DescMethod, schemas: SchemaSet, secured: boolean): Js
     security: secured ? [{ apiKey: [] }, { bearer: [] }] : [],
     parameters: [
       { name: "Connect-Protocol-Version", in: "header", required: false, schema: { type: "string", enum: ["1"] }, description: "Connect protocol version." },
-      { name: "Connect-Timeout-Ms", in: "header", required: false, schema: { type: "integer", minimum: 1 }, description: "Deadline for the call, in milliseconds." },
+      {
+        name: "Connect-Timeout-Ms",
+        in: "header",
+        required: false,
+        schema: { type: "integer", minimum: 1 },
+        description: "Deadline for the call, in milliseconds.",
+      },
     ],
     requestBody: { required: true, content: { "application/json": { schema: schemas.add(method.input) } } },
     responses: {
@@ -92,7 +98,24 @@ function errorResponse(description: string): JsonSchema {
 
 /** The Connect protocol's error body. */
 function errorSchema(withBadRequest: boolean): JsonSchema {
-  const codes = ["canceled", "unknown", "invalid_argument", "deadline_exceeded", "not_found", "already_exists", "permission_denied", "resource_exhausted", "failed_precondition", "aborted", "out_of_range", "unimplemented", "internal", "unavailable", "data_loss", "unauthenticated"];
+  const codes = [
+    "canceled",
+    "unknown",
+    "invalid_argument",
+    "deadline_exceeded",
+    "not_found",
+    "already_exists",
+    "permission_denied",
+    "resource_exhausted",
+    "failed_precondition",
+    "aborted",
+    "out_of_range",
+    "unimplemented",
+    "internal",
+    "unavailable",
+    "data_loss",
+    "unauthenticated",
+  ];
   return {
     type: "object",
     description: "The error body of every failed call (Connect protocol).",
@@ -109,7 +132,9 @@ function errorSchema(withBadRequest: boolean): JsonSchema {
           properties: {
             type: { type: "string", description: "Full name of the detail's message type, e.g. `google.rpc.BadRequest`.", examples: ["google.rpc.BadRequest"] },
             value: { type: "string", contentEncoding: "base64", description: "The detail in the protobuf binary format, base64 without padding." },
-            debug: withBadRequest ? { ...ref(BAD_REQUEST), description: "The same detail as JSON, for reading; decode `value` to rely on it." } : { type: "object" },
+            debug: withBadRequest
+              ? { ...ref(BAD_REQUEST), description: "The same detail as JSON, for reading; decode `value` to rely on it." }
+              : { type: "object" },
           },
         },
       },

@@ -18,7 +18,7 @@ export function findRulesExtension(files: readonly DescFile[], name: string): De
 
 /** The rules set on the field, keyed by the option's proto field names (gte, max_len...). */
 export function rulesOf(field: DescField, ext: DescExtension | undefined): Rules {
-  if (!ext || ext.fieldKind !== "message" || !hasOption(field, ext)) return {};
+  if (ext?.fieldKind !== "message" || !hasOption(field, ext)) return {};
   const value: unknown = getOption(field, ext);
   if (!isMessage(value, ext.message)) return {};
   const r = reflect(ext.message, value);

@@ -30,7 +30,7 @@ export class SchemaSet {
     const properties: Record<string, JsonSchema> = {};
     for (const field of message.fields) {
       const schema = this.fieldSchema(field, rulesOf(field, this.rulesExt));
-      const oneof = field.oneof ? `At most one of ${field.oneof.fields.map((f) => "`" + f.jsonName + "`").join(", ")} is set.` : undefined;
+      const oneof = field.oneof ? `At most one of ${field.oneof.fields.map((f) => `\`${f.jsonName}\``).join(", ")} is set.` : undefined;
       const description = [describe(field), oneof, schema.description].filter(Boolean).join("\n\n");
       const example = field.fieldKind === "scalar" ? exampleFrom(describe(field), field.scalar === ScalarType.STRING) : undefined;
       properties[field.jsonName] = { ...schema, ...optional("description", description), ...(example !== undefined ? { examples: [example] } : {}) };
@@ -92,7 +92,7 @@ function scalarSchema(scalar: ScalarType, rules: Rules): JsonSchema {
 function enumSchema(e: DescEnum, rules: Rules): JsonSchema {
   // A rule that refuses the zero value leaves it out of the allowed names.
   const values = e.values.filter((v) => !(rules.defined_not_unspecified && v.number === 0));
-  const lines = values.map((v) => `- \`${v.name}\`${describe(v) ? ": " + describe(v)!.replace(/\n/g, " ") : ""}`);
+  const lines = values.map((v) => `- \`${v.name}\`${describe(v) ? `: ${describe(v)!.replace(/\n/g, " ")}` : ""}`);
   return { type: "string", enum: values.map((v) => v.name), description: [describe(e), lines.join("\n")].filter(Boolean).join("\n\n") };
 }
 

@@ -75,14 +75,17 @@ async function main() {
   const config = await readModelConfig(MODEL_DIR);
   const session = await ort.InferenceSession.create(`${MODEL_DIR}${version}/model.onnx`, { intraOpNumThreads: 1 });
   const results = await scoreConditions(session, config, perCondition);
-  for (const r of results) console.log(`${r.condition.padEnd(14)} ${(r.rate * 100).toFixed(1).padStart(6)}%  flagged ${(r.flagged * 100).toFixed(1).padStart(5)}%  mean top ${r.mean_top_score.toFixed(3)}`);
+  for (const r of results)
+    console.log(
+      `${r.condition.padEnd(14)} ${(r.rate * 100).toFixed(1).padStart(6)}%  flagged ${(r.flagged * 100).toFixed(1).padStart(5)}%  mean top ${r.mean_top_score.toFixed(3)}`,
+    );
   const summary = summarise(results);
   console.log(summary);
   const file = `${MODEL_DIR}${version}/metrics.json`;
   const metrics = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
   for (const key of Object.keys(metrics)) if (key.startsWith("robust_")) delete metrics[key];
   const robustness = { generator: "test/support/shape-scenes.ts", per_condition: perCondition, first_index: 0, results };
-  writeFileSync(file, JSON.stringify({ ...metrics, ...summary, robustness }, null, 2) + "\n");
+  writeFileSync(file, `${JSON.stringify({ ...metrics, ...summary, robustness }, null, 2)}\n`);
   console.log(`updated ${file}`);
   await session.release();
 }

@@ -29,9 +29,14 @@ const term = (c: number, expression: string) => `${c < 0 ? "−" : "+"} ${Math.a
 
 function groupTable(title: string, groups: Record<string, Metrics>): string {
   const rows = Object.entries(groups).map(
-    ([name, m]) => `| ${name} | ${m.count} | ${pct(m.approval_rate)} | ${pct(m.predicted_approval_rate)} | ${f4(m.mean_probability)} | ${f4(m.accuracy)} | ${f4(m.roc_auc)} | ${f4(m.calibration_error)} |`,
+    ([name, m]) =>
+      `| ${name} | ${m.count} | ${pct(m.approval_rate)} | ${pct(m.predicted_approval_rate)} | ${f4(m.mean_probability)} | ${f4(m.accuracy)} | ${f4(m.roc_auc)} | ${f4(m.calibration_error)} |`,
   );
-  return [`| ${title} | Applicants | Approved (label) | Approved (model) | Mean probability | Accuracy | ROC AUC | Calibration error |`, "|---|---|---|---|---|---|---|---|", ...rows].join("\n");
+  return [
+    `| ${title} | Applicants | Approved (label) | Approved (model) | Mean probability | Accuracy | ROC AUC | Calibration error |`,
+    "|---|---|---|---|---|---|---|---|",
+    ...rows,
+  ].join("\n");
 }
 
 function heldAtZero(model: FittedModel): string {
@@ -43,9 +48,14 @@ export function modelCard(c: CardInput): string {
   const r = TRUE_RULE;
   const { model, test, train, ceiling, groups, withAge } = c;
   const parameterRows = model.features
-    .map((f, j) => `| ${f.name} | ${f.sign > 0 ? "≥ 0 (approval rises)" : f.sign < 0 ? "≤ 0 (approval falls)" : "free"} | ${f4(model.standardizer.mean[j])} | ${f4(model.standardizer.std[j])} | ${f4(model.weights[j])} |`)
+    .map(
+      (f, j) =>
+        `| ${f.name} | ${f.sign > 0 ? "≥ 0 (approval rises)" : f.sign < 0 ? "≤ 0 (approval falls)" : "free"} | ${f4(model.standardizer.mean[j])} | ${f4(model.standardizer.std[j])} | ${f4(model.weights[j])} |`,
+    )
     .join("\n");
-  const env = Object.entries(c.environment).map(([k, v]) => `| ${k} | ${v} |`).join("\n");
+  const env = Object.entries(c.environment)
+    .map(([k, v]) => `| ${k} | ${v} |`)
+    .join("\n");
   return `---
 license: other
 license_name: none-granted

@@ -31,12 +31,18 @@ export const LOAN_LOG_SD: Record<Purpose, number> = { HOME: 0.5, CAR: 0.4, EDUCA
 
 /** Rows of the generating rule as the model card prints them. */
 export const DISTRIBUTIONS: [field: string, distribution: string][] = [
-  ["age", `whole years: with probability ${1 - UNIFORM_AGE_SHARE} Normal(43, 14) rounded and clamped to ${AGE_MIN}..${AGE_MAX}, otherwise uniform over ${AGE_MIN}..${AGE_MAX}`],
+  [
+    "age",
+    `whole years: with probability ${1 - UNIFORM_AGE_SHARE} Normal(43, 14) rounded and clamped to ${AGE_MIN}..${AGE_MAX}, otherwise uniform over ${AGE_MIN}..${AGE_MAX}`,
+  ],
   ["income", `USD/yr, log-normal: median ${MEDIAN_INCOME} · exp(0.015 · (min(age, 55) − 40)), log-sd 0.5, whole dollars, at least 1`],
   ["credit_score", `600 + 1.8 · (min(age, 70) − 18) + 20 · ln(income / ${MEDIAN_INCOME}) + Normal(0, 65), rounded, clamped to 300..850`],
   ["employment_years", `Exponential, mean 1 + 0.2 · (age − 18), capped at min(age − 18, ${MAX_EMPLOYMENT_YEARS}), rounded to 0.1`],
   ["loan_purpose", PURPOSES.map((p) => `${p} ${PURPOSE_MIX[p] * 100}%`).join(", ")],
-  ["loan_amount", `USD, log-normal: purpose median · (income / ${MEDIAN_INCOME})^0.6; medians ${PURPOSES.map((p) => `${p} ${LOAN_MEDIAN[p]}`).join(", ")}; log-sd ${PURPOSES.map((p) => `${p} ${LOAN_LOG_SD[p]}`).join(", ")}; whole dollars, at least 500`],
+  [
+    "loan_amount",
+    `USD, log-normal: purpose median · (income / ${MEDIAN_INCOME})^0.6; medians ${PURPOSES.map((p) => `${p} ${LOAN_MEDIAN[p]}`).join(", ")}; log-sd ${PURPOSES.map((p) => `${p} ${LOAN_LOG_SD[p]}`).join(", ")}; whole dollars, at least 500`,
+  ],
 ];
 
 export interface Applicant {
@@ -58,7 +64,17 @@ export interface Sample {
 }
 
 /** Columns of the ONNX `features` input, in order (the server's config lists the same). */
-export const INPUT_COLUMNS = ["age", "income", "credit_score", "employment_years", "loan_amount", "purpose_home", "purpose_car", "purpose_education", "purpose_personal"] as const;
+export const INPUT_COLUMNS = [
+  "age",
+  "income",
+  "credit_score",
+  "employment_years",
+  "loan_amount",
+  "purpose_home",
+  "purpose_car",
+  "purpose_education",
+  "purpose_personal",
+] as const;
 export const COLUMN = Object.fromEntries(INPUT_COLUMNS.map((c, i) => [c, i])) as Record<(typeof INPUT_COLUMNS)[number], number>;
 
 interface Rng {
@@ -123,7 +139,7 @@ function generateApplicant(rng: Rng): Applicant {
   const employmentYears = Math.round(tenure * 10) / 10;
   const purpose = pickPurpose(rng);
   // Richer applicants borrow more, but less than proportionally: DTI falls with income.
-  const loanMedian = LOAN_MEDIAN[purpose] * Math.pow(income / MEDIAN_INCOME, 0.6);
+  const loanMedian = LOAN_MEDIAN[purpose] * (income / MEDIAN_INCOME) ** 0.6;
   const loanAmount = Math.max(500, Math.round(loanMedian * Math.exp(LOAN_LOG_SD[purpose] * rng.normal())));
   return { age, income, creditScore, employmentYears, loanAmount, purpose };
 }

@@ -89,7 +89,10 @@ export interface GroupMetrics {
 export function evaluateGroups(samples: readonly Sample[], p: ArrayLike<number>): GroupMetrics {
   const of = (keep: (s: Sample) => boolean) => {
     const idx = samples.flatMap((s, i) => (keep(s) ? [i] : []));
-    return evaluate(idx.map((i) => p[i]), idx.map((i) => samples[i].label));
+    return evaluate(
+      idx.map((i) => p[i]),
+      idx.map((i) => samples[i].label),
+    );
   };
   return {
     age: Object.fromEntries(AGE_BANDS.map((b) => [b.name, of((s) => s.applicant.age >= b.min && s.applicant.age <= b.max)])),

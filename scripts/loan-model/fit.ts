@@ -154,7 +154,10 @@ export function fitLogistic(rows: number[][], labels: number[], features: Featur
   for (let iteration = 1; iteration <= opts.maxIterations; iteration++) {
     const { loss, gradient, hessian } = lossAndDerivatives(x, labels, theta, opts.l2, true);
     const free = theta.map((_, j) => j).filter((j) => !heldAtBound(theta, gradient, j));
-    const stepFree = solveSpd(free.map((i) => free.map((j) => hessian[i][j])), free.map((j) => gradient[j]));
+    const stepFree = solveSpd(
+      free.map((i) => free.map((j) => hessian[i][j])),
+      free.map((j) => gradient[j]),
+    );
     const step = new Array<number>(theta.length).fill(0);
     free.forEach((j, k) => (step[j] = stepFree[k]));
     if (Math.max(...step.map(Math.abs)) < opts.tolerance) {

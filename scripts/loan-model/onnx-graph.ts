@@ -18,7 +18,17 @@ export const CONTRIBUTION_COLUMNS = ["debt_to_income", "income", "credit_score",
 const SCALAR_FEATURES = 5;
 const ELDERLY_AGE = 62;
 /** What the graph below computes, in order: fit.ts's MODEL_FEATURES must be the same. */
-const GRAPH_FEATURES = ["debt_to_income", "log_income", "credit_score", "log1p_employment_years", "age_62_or_older", "purpose_home", "purpose_car", "purpose_education", "purpose_personal"];
+const GRAPH_FEATURES = [
+  "debt_to_income",
+  "log_income",
+  "credit_score",
+  "log1p_employment_years",
+  "age_62_or_older",
+  "purpose_home",
+  "purpose_car",
+  "purpose_education",
+  "purpose_personal",
+];
 
 type TensorProto = InstanceType<typeof onnx.TensorProto>;
 type NodeProto = InstanceType<typeof onnx.NodeProto>;
@@ -77,18 +87,26 @@ export function buildOnnxModel(model: FittedModel, modelVersion: number): Uint8A
   ];
   const [age, income, credit, employment, loan, purpose, scalarTerms, purposeTerms] = slices.map((s) => s.nodes);
   const nodes: NodeProto[] = [
-    ...age, ...income, ...credit, ...employment, ...loan, ...purpose,
+    ...age,
+    ...income,
+    ...credit,
+    ...employment,
+    ...loan,
+    ...purpose,
     node("Div", ["loan_amount", "income"], ["debt_to_income"]),
     node("Log", ["income"], ["log_income"]),
     node("Add", ["employment_years", "one"], ["employment_years_plus_1"]),
     node("Log", ["employment_years_plus_1"], ["log1p_employment_years"]),
     node("GreaterOrEqual", ["age", "elderly_age"], ["is_62_or_older"]),
     node("Cast", ["is_62_or_older"], ["age_62_or_older"], { to: onnx.TensorProto.DataType.FLOAT }),
-    node("Concat", ["debt_to_income", "log_income", "credit_score", "log1p_employment_years", "age_62_or_older", "purpose_one_hot"], ["engineered"], { axis: 1 }),
+    node("Concat", ["debt_to_income", "log_income", "credit_score", "log1p_employment_years", "age_62_or_older", "purpose_one_hot"], ["engineered"], {
+      axis: 1,
+    }),
     node("Sub", ["engineered", "feature_mean"], ["centered"]),
     node("Div", ["centered", "feature_std"], ["standardized"]),
     node("Mul", ["standardized", "weights"], ["terms"]),
-    ...scalarTerms, ...purposeTerms,
+    ...scalarTerms,
+    ...purposeTerms,
     node("ReduceSum", ["purpose_terms", "axis1"], ["purpose_contribution"], { keepdims: 1 }),
     node("Concat", ["scalar_terms", "purpose_contribution"], ["contributions"], { axis: 1 }),
     node("ReduceSum", ["contributions", "axis1"], ["contribution_sum"], { keepdims: 1 }),

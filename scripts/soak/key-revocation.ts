@@ -35,7 +35,13 @@ export async function soakKeys(): Promise<SoakKeys> {
   if (!("keys" in scripts)) {
     const main = "soak-main-key";
     const revocable = "soak-revocable-key";
-    return { env: { API_KEYS: `${main},${revocable}` }, main, revocable, notRunReason: "this checkout has no `npm run keys` (API_KEYS_FILE is read only at start)", remove() {} };
+    return {
+      env: { API_KEYS: `${main},${revocable}` },
+      main,
+      revocable,
+      notRunReason: "this checkout has no `npm run keys` (API_KEYS_FILE is read only at start)",
+      remove() {},
+    };
   }
   const dir = mkdtempSync(join(tmpdir(), "soak-keys-"));
   const file = join(dir, "api-keys.json");

@@ -63,7 +63,9 @@ async function main(): Promise<number> {
     // One worker in five uses the key that gets revoked, spread over the clients.
     const keyFor = (w: number) => (w % 5 === 4 ? { key: keys.revocable, label: REVOCABLE } : { key: keys.main, label: "" });
     const load = runLoad({ baseUrl, keyFor, unaryWorkers: options.unary, streamWorkers: options.streams, images, startedAt, stopped: () => stopped }, out);
-    console.log(`soak: ${options.minutes} min, ${options.unary} unary calls in flight on every protocol client + ${options.streams} PredictImage streams, server pid ${pid}`);
+    console.log(
+      `soak: ${options.minutes} min, ${options.unary} unary calls in flight on every protocol client + ${options.streams} PredictImage streams, server pid ${pid}`,
+    );
 
     const warmupMs = Math.min(30_000, durationMs * 0.2);
     await sleepUntil(startedAt + warmupMs);
@@ -90,8 +92,19 @@ async function main(): Promise<number> {
     stopped = true;
     await withTimeout(load, 60_000, "the load's last calls");
     const endRss = rssMiB(pid);
-    const health = await postRaw(baseUrl, HEALTH_CHECK_PATH, "{}").then((r) => String(r.json?.status), (e: Error) => e.message);
-    return report(out, { warmRss, endRss, health, swapAtMs: swapAt - startedAt, revokedAtMs: revokedAt, revokeStartedAtMs: revokeStartedAt, seconds: (Date.now() - startedAt) / 1000 });
+    const health = await postRaw(baseUrl, HEALTH_CHECK_PATH, "{}").then(
+      (r) => String(r.json?.status),
+      (e: Error) => e.message,
+    );
+    return report(out, {
+      warmRss,
+      endRss,
+      health,
+      swapAtMs: swapAt - startedAt,
+      revokedAtMs: revokedAt,
+      revokeStartedAtMs: revokeStartedAt,
+      seconds: (Date.now() - startedAt) / 1000,
+    });
   } finally {
     child.proc.kill("SIGTERM");
     await withTimeout(child.exited, 20_000, "server exit").catch(() => killChildren());
@@ -130,7 +143,9 @@ function revocationReport(out: Outcomes, revokedAtMs: number | undefined, revoke
 /** Prints the summary; returns the exit code. */
 function report(out: Outcomes, f: RunFacts): number {
   const problems: string[] = [];
-  console.log(`\ncalls (each streamed image counted as one): ${out.total()} in ${f.seconds.toFixed(0)} s (${(out.total() / f.seconds).toFixed(0)}/s), OK ${out.total((c) => c === "OK")}`);
+  console.log(
+    `\ncalls (each streamed image counted as one): ${out.total()} in ${f.seconds.toFixed(0)} s (${(out.total() / f.seconds).toFixed(0)}/s), OK ${out.total((c) => c === "OK")}`,
+  );
   console.log("by client and code:");
   for (const [client, codes] of [...out.byClient].sort()) console.log(`  ${client.padEnd(48)} ${[...codes].map(([c, n]) => `${c} ${n}`).join(", ")}`);
 
@@ -146,8 +161,10 @@ function report(out: Outcomes, f: RunFacts): number {
   if (failures.size > 0) problems.push("unexpected failures");
 
   const swapped = out.versions.find((v) => v.version === "2" && v.atMs >= f.swapAtMs);
-  console.log(`hot swap: versions served ${out.versions.map((v) => `${v.version || "?"} from ${(v.atMs / 1000).toFixed(1)} s`).join(", ")}; ` +
-    (swapped ? `version 2 served ${((swapped.atMs - f.swapAtMs) / 1000).toFixed(1)} s after it was deployed` : "version 2 NEVER served"));
+  console.log(
+    `hot swap: versions served ${out.versions.map((v) => `${v.version || "?"} from ${(v.atMs / 1000).toFixed(1)} s`).join(", ")}; ` +
+      (swapped ? `version 2 served ${((swapped.atMs - f.swapAtMs) / 1000).toFixed(1)} s after it was deployed` : "version 2 NEVER served"),
+  );
   if (!swapped) problems.push("the new version never served");
   problems.push(...revocationReport(out, f.revokedAtMs, f.revokeStartedAtMs));
 

@@ -118,7 +118,10 @@ function caseFor(field: DescField, subs: Reader[], lists: string[]): string | un
 }
 
 // A cast: Buffer's readers are typed for a Buffer `this`, but index it like any Uint8Array.
-const { readDoubleLE, readFloatLE } = Buffer.prototype as unknown as { readDoubleLE(this: Uint8Array, at: number): number; readFloatLE(this: Uint8Array, at: number): number };
+const { readDoubleLE, readFloatLE } = Buffer.prototype as unknown as {
+  readDoubleLE(this: Uint8Array, at: number): number;
+  readFloatLE(this: Uint8Array, at: number): number;
+};
 
 function byteAt(end: number): number {
   if (at >= end) throw GIVE_UP;

@@ -91,7 +91,6 @@ function planFor(desc: DescMessage): MessagePlan | undefined {
   return plan;
 }
 
-
 function planField(field: DescField): FieldPlan | undefined {
   if (field.oneof !== undefined) return undefined;
   const name = field.localName;
@@ -193,12 +192,18 @@ function writerOf(plan: MessagePlan): Writer {
         lines.push(`for (let i = 0; i < v.length; i++) { ${tag} pos = H.${f.kind}(v[i], pos); }`);
         break;
       case "packed":
-        lines.push(`if (v.length > 0) { ${tag} const start = pos + 1; let end = start; for (let i = 0; i < v.length; i++) end = H.${f.kind}(v[i], end); pos = H.placeLength(pos, start, end); }`);
+        lines.push(
+          `if (v.length > 0) { ${tag} const start = pos + 1; let end = start; for (let i = 0; i < v.length; i++) end = H.${f.kind}(v[i], end); pos = H.placeLength(pos, start, end); }`,
+        );
         break;
     }
   }
   lines.push("return pos;");
-  const make = new Function("H", "S", "T", `return function write(m, pos) {\n${lines.join("\n")}\n};`) as (h: typeof HELPERS, s: MessagePlan[], t: (readonly number[])[]) => Writer;
+  const make = new Function("H", "S", "T", `return function write(m, pos) {\n${lines.join("\n")}\n};`) as (
+    h: typeof HELPERS,
+    s: MessagePlan[],
+    t: (readonly number[])[],
+  ) => Writer;
   plan.write = make(HELPERS, subs, tags);
   // Set before the sub-messages' writers, so that a recursive type finds its own.
   for (const sub of subs) writerOf(sub);

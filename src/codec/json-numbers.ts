@@ -47,8 +47,18 @@ function suspect(text: string): boolean {
 }
 
 const NUMERIC = new Set([
-  ScalarType.DOUBLE, ScalarType.FLOAT, ScalarType.INT32, ScalarType.UINT32, ScalarType.SINT32, ScalarType.FIXED32,
-  ScalarType.SFIXED32, ScalarType.INT64, ScalarType.UINT64, ScalarType.SINT64, ScalarType.FIXED64, ScalarType.SFIXED64,
+  ScalarType.DOUBLE,
+  ScalarType.FLOAT,
+  ScalarType.INT32,
+  ScalarType.UINT32,
+  ScalarType.SINT32,
+  ScalarType.FIXED32,
+  ScalarType.SFIXED32,
+  ScalarType.INT64,
+  ScalarType.UINT64,
+  ScalarType.SINT64,
+  ScalarType.FIXED64,
+  ScalarType.SFIXED64,
 ]);
 
 /** The first numeric field of `schema` given a non-decimal string in `text`; undefined if none (or if `text` is not JSON: the parser says so). */
@@ -74,7 +84,8 @@ function has64BitField(schema: DescMessage, seen = new Set<DescMessage>()): bool
   seen.add(schema);
   const found = schema.fields.some((f) => {
     if (f.fieldKind === "scalar" || (f.fieldKind === "list" && f.listKind === "scalar")) return BIGINT.has(f.scalar);
-    if (f.fieldKind === "map") return BIGINT.has(f.mapKey) || (f.mapKind === "scalar" && BIGINT.has(f.scalar)) || (f.mapKind === "message" && has64BitField(f.message, seen));
+    if (f.fieldKind === "map")
+      return BIGINT.has(f.mapKey) || (f.mapKind === "scalar" && BIGINT.has(f.scalar)) || (f.mapKind === "message" && has64BitField(f.message, seen));
     const nested = f.fieldKind === "message" ? f.message : f.fieldKind === "list" && f.listKind === "message" ? f.message : undefined;
     return nested !== undefined && has64BitField(nested, seen);
   });
@@ -103,16 +114,26 @@ function inField(field: DescField, value: unknown, path: string): NonDecimalNumb
       if (!Array.isArray(value)) return undefined;
       for (let i = 0; i < value.length; i++) {
         const item = value[i];
-        const found = field.listKind === "scalar" ? inScalar(field.scalar, item, `${path}[${i}]`) : field.listKind === "message" ? inValue(field.message, item, `${path}[${i}]`) : undefined;
+        const found =
+          field.listKind === "scalar"
+            ? inScalar(field.scalar, item, `${path}[${i}]`)
+            : field.listKind === "message"
+              ? inValue(field.message, item, `${path}[${i}]`)
+              : undefined;
         if (found) return found;
       }
       return undefined;
     case "map":
       if (value === null || typeof value !== "object") return undefined;
       for (const [key, item] of Object.entries(value)) {
-        const found = NUMERIC.has(field.mapKey) && !DECIMAL.test(key)
-          ? { field: `${path}[${JSON.stringify(key)}]`, value: key }
-          : field.mapKind === "scalar" ? inScalar(field.scalar, item, `${path}[${JSON.stringify(key)}]`) : field.mapKind === "message" ? inValue(field.message, item, `${path}[${JSON.stringify(key)}]`) : undefined;
+        const found =
+          NUMERIC.has(field.mapKey) && !DECIMAL.test(key)
+            ? { field: `${path}[${JSON.stringify(key)}]`, value: key }
+            : field.mapKind === "scalar"
+              ? inScalar(field.scalar, item, `${path}[${JSON.stringify(key)}]`)
+              : field.mapKind === "message"
+                ? inValue(field.message, item, `${path}[${JSON.stringify(key)}]`)
+                : undefined;
         if (found) return found;
       }
       return undefined;

@@ -114,7 +114,8 @@ export class DynamicBatcher<T, R> {
     if (!(maxQueueDelayUs >= 0)) throw new RangeError(`maxQueueDelayUs must be >= 0, got ${maxQueueDelayUs}`);
     if (!Number.isInteger(maxQueueRows) || maxQueueRows < 1) throw new RangeError(`maxQueueRows must be a positive integer, got ${maxQueueRows}`);
     if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1) throw new RangeError(`maxConcurrency must be a positive integer, got ${maxConcurrency}`);
-    if (!Number.isInteger(maxBatchesPerDispatch) || maxBatchesPerDispatch < 1) throw new RangeError(`maxBatchesPerDispatch must be a positive integer, got ${maxBatchesPerDispatch}`);
+    if (!Number.isInteger(maxBatchesPerDispatch) || maxBatchesPerDispatch < 1)
+      throw new RangeError(`maxBatchesPerDispatch must be a positive integer, got ${maxBatchesPerDispatch}`);
     this.maxBatchSize = maxBatchSize;
     this.delayMs = maxQueueDelayUs / 1000;
     this.maxQueueRows = maxQueueRows;
@@ -149,7 +150,12 @@ export class DynamicBatcher<T, R> {
         throw new ConnectError(`queue full with ${this.rows} rows waiting and a limit of ${this.maxQueueRows}`, Code.ResourceExhausted);
       }
       const entry: Entry<T, R> = {
-        item, rows, deadline, signal, resolve, reject,
+        item,
+        rows,
+        deadline,
+        signal,
+        resolve,
+        reject,
         enqueuedAt: this.clock.now(),
         onAbort: undefined,
         waitedOut: false,
@@ -241,11 +247,14 @@ export class DynamicBatcher<T, R> {
   private armTimer(head: Entry<T, R>): void {
     if (this.timer?.entry === head) return; // already armed: no churn per submit
     this.cancelTimer();
-    const handle = this.clock.setTimer(() => {
-      this.timer = undefined;
-      head.waitedOut = true;
-      this.schedule();
-    }, head.enqueuedAt + this.delayMs - this.clock.now());
+    const handle = this.clock.setTimer(
+      () => {
+        this.timer = undefined;
+        head.waitedOut = true;
+        this.schedule();
+      },
+      head.enqueuedAt + this.delayMs - this.clock.now(),
+    );
     this.timer = { entry: head, handle };
   }
 

@@ -48,7 +48,6 @@ export interface PooledSession extends ModelSession {
   readonly id: number;
 }
 
-
 export interface WorkerCrash {
   /** Slot index of the worker, 0..workers-1. */
   index: number;
@@ -291,10 +290,7 @@ export class InferencePool {
     const cause = slot.lastError;
     const error = this.closing
       ? new Error("inference pool closed")
-      : new Error(
-          `inference worker ${slot.index} exited unexpectedly (exit code ${exitCode})` + (cause ? `: ${cause.message}` : ""),
-          { cause },
-        );
+      : new Error(`inference worker ${slot.index} exited unexpectedly (exit code ${exitCode})${cause ? `: ${cause.message}` : ""}`, { cause });
     const pending = [...slot.pending.values()];
     slot.pending.clear();
     for (const p of pending) p.reject(error);
@@ -303,8 +299,7 @@ export class InferencePool {
 
     slot.restarts++;
     slot.consecutiveCrashes++;
-    const restartInMs =
-      slot.consecutiveCrashes <= 1 ? 0 : Math.min(MAX_RESTART_DELAY_MS, 100 * 2 ** (slot.consecutiveCrashes - 2));
+    const restartInMs = slot.consecutiveCrashes <= 1 ? 0 : Math.min(MAX_RESTART_DELAY_MS, 100 * 2 ** (slot.consecutiveCrashes - 2));
     this.onWorkerCrash?.({ index: slot.index, threadId, exitCode, error: cause, restartInMs });
     slot.restartTimer = setTimeout(() => {
       if (!this.closing) this.startWorker(slot);

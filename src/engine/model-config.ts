@@ -107,7 +107,10 @@ export async function readModelConfig(modelDir: string): Promise<ModelConfig> {
   if (config.labels_file) {
     const labelsPath = join(modelDir, config.labels_file);
     try {
-      config.labels = (await readFile(labelsPath, "utf8")).split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "");
+      config.labels = (await readFile(labelsPath, "utf8"))
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => l !== "");
     } catch (e) {
       throw new Error(`${labelsPath}: ${(e as Error).message}`);
     }
@@ -133,17 +136,21 @@ function checkConfig(c: Partial<ModelConfig>): string[] {
     }
   }
   const b = c.batching;
-  if (b?.max_batch_size !== undefined && !(Number.isInteger(b.max_batch_size) && b.max_batch_size >= 1)) out.push(`batching.max_batch_size must be an integer >= 1`);
+  if (b?.max_batch_size !== undefined && !(Number.isInteger(b.max_batch_size) && b.max_batch_size >= 1))
+    out.push(`batching.max_batch_size must be an integer >= 1`);
   if (b?.max_queue_delay_us !== undefined && !(b.max_queue_delay_us >= 0)) out.push(`batching.max_queue_delay_us must be >= 0`);
-  if (b?.max_queue_rows !== undefined && !(Number.isInteger(b.max_queue_rows) && b.max_queue_rows >= 1)) out.push(`batching.max_queue_rows must be an integer >= 1`);
+  if (b?.max_queue_rows !== undefined && !(Number.isInteger(b.max_queue_rows) && b.max_queue_rows >= 1))
+    out.push(`batching.max_queue_rows must be an integer >= 1`);
   const execution = c.session?.execution;
-  if (execution !== undefined && execution !== "worker" && execution !== "event_loop") out.push(`session.execution must be "worker" or "event_loop" (got ${JSON.stringify(execution)})`);
+  if (execution !== undefined && execution !== "worker" && execution !== "event_loop")
+    out.push(`session.execution must be "worker" or "event_loop" (got ${JSON.stringify(execution)})`);
   const image = c.preprocessing?.image;
   if (image) out.push(...checkImagePreprocessing(image, c.inputs?.[0]));
   const reject = c.reject;
   if (reject !== undefined) {
     if (reject.label !== undefined && (typeof reject.label !== "string" || reject.label === "")) out.push(`reject.label must be a non-empty string`);
-    if (reject.min_score !== undefined && !(typeof reject.min_score === "number" && reject.min_score >= 0 && reject.min_score <= 1)) out.push(`reject.min_score must be a number in 0..1`);
+    if (reject.min_score !== undefined && !(typeof reject.min_score === "number" && reject.min_score >= 0 && reject.min_score <= 1))
+      out.push(`reject.min_score must be a number in 0..1`);
   }
   return out;
 }
@@ -163,7 +170,8 @@ function checkImagePreprocessing(p: Partial<ImagePreprocessing>, input: TensorSp
   if (!(typeof p.scale === "number" && p.scale > 0)) out.push(`preprocessing.image.scale must be > 0`);
   for (const key of ["mean", "std"] as const) {
     const v = p[key];
-    if (!Array.isArray(v) || v.length !== 3 || v.some((x) => typeof x !== "number" || !Number.isFinite(x))) out.push(`preprocessing.image.${key} needs 3 numbers`);
+    if (!Array.isArray(v) || v.length !== 3 || v.some((x) => typeof x !== "number" || !Number.isFinite(x)))
+      out.push(`preprocessing.image.${key} needs 3 numbers`);
   }
   if (Array.isArray(p.std) && p.std.some((x) => x <= 0)) out.push(`preprocessing.image.std values must be > 0`);
   const pad = p.pad_rgb;
@@ -172,7 +180,8 @@ function checkImagePreprocessing(p: Partial<ImagePreprocessing>, input: TensorSp
   }
   if (input && out.length === 0) {
     const want = p.layout === "NHWC" ? [-1, p.height, p.width, 3] : [-1, 3, p.height, p.width];
-    if (JSON.stringify(input.shape) !== JSON.stringify(want)) out.push(`input "${input.name}" has shape ${JSON.stringify(input.shape)} but preprocessing makes ${JSON.stringify(want)}`);
+    if (JSON.stringify(input.shape) !== JSON.stringify(want))
+      out.push(`input "${input.name}" has shape ${JSON.stringify(input.shape)} but preprocessing makes ${JSON.stringify(want)}`);
   }
   return out;
 }

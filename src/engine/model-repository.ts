@@ -97,9 +97,7 @@ export class ModelRepository {
   defaultVersion(name: string): VersionRecord | undefined {
     const entry = this.models.get(name);
     if (!entry) return undefined;
-    return [...entry.versions.values()]
-      .filter((r) => r.state === "ready" && r.served)
-      .sort((a, b) => Number(b.version) - Number(a.version))[0];
+    return [...entry.versions.values()].filter((r) => r.state === "ready" && r.served).sort((a, b) => Number(b.version) - Number(a.version))[0];
   }
 
   /**
@@ -181,12 +179,28 @@ export class ModelRepository {
     const started = performance.now();
     try {
       const served = await ServedVersion.load({
-        pool: this.opts.pool, config, modelPath, version, workers: this.opts.workers, clock: this.opts.clock, observer: this.opts.observer,
+        pool: this.opts.pool,
+        config,
+        modelPath,
+        version,
+        workers: this.opts.workers,
+        clock: this.opts.clock,
+        observer: this.opts.observer,
       });
       const metrics = await readMetrics(join(this.opts.root, entry.name, version, "metrics.json"));
       entry.versions.set(version, { version, state: "ready", updatedAt: new Date(), fingerprint: fp, served, metrics });
       if (previous?.served) void previous.served.unload();
-      this.opts.logger.info({ model: entry.name, version, path: modelPath, execution: served.execution, batchesPerDispatch: served.batchesPerDispatch, ms: Math.round(performance.now() - started) }, "model version ready");
+      this.opts.logger.info(
+        {
+          model: entry.name,
+          version,
+          path: modelPath,
+          execution: served.execution,
+          batchesPerDispatch: served.batchesPerDispatch,
+          ms: Math.round(performance.now() - started),
+        },
+        "model version ready",
+      );
       if (served.executionNote) this.opts.logger.warn({ model: entry.name, version, path: modelPath }, served.executionNote);
     } catch (e) {
       this.fail(entry, version, fp, modelPath, (e as Error).message, previous);
@@ -208,7 +222,10 @@ export class ModelRepository {
   private removeVersion(entry: ModelEntry, record: VersionRecord): void {
     record.state = "unloading";
     record.updatedAt = new Date();
-    this.opts.logger.info({ model: entry.name, version: record.version, inFlight: record.served?.callsInFlight ?? 0 }, "model version removed; unloading after its calls finish");
+    this.opts.logger.info(
+      { model: entry.name, version: record.version, inFlight: record.served?.callsInFlight ?? 0 },
+      "model version removed; unloading after its calls finish",
+    );
     void (record.served?.unload() ?? Promise.resolve()).finally(() => {
       if (entry.versions.get(record.version) === record) entry.versions.delete(record.version);
       this.changed();
@@ -244,12 +261,18 @@ async function versionDirs(modelDir: string): Promise<string[]> {
 }
 
 async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Size and mtime: enough to notice a replaced file without reading it. */
 async function fingerprint(path: string): Promise<string> {
-  return stat(path).then((s) => `${s.size}:${s.mtimeMs}`, () => "missing");
+  return stat(path).then(
+    (s) => `${s.size}:${s.mtimeMs}`,
+    () => "missing",
+  );
 }
 
 async function readMetrics(path: string): Promise<Record<string, number>> {

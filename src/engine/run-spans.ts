@@ -28,14 +28,20 @@ const epoch = (clockMs: number) => performance.timeOrigin + clockMs;
 /** Starts the run's spans; undefined when no call in the batch is traced (the common case). */
 export function startRunSpans(items: readonly TracedItem[], facts: RunFacts): Span | undefined {
   let first: TracedCall | undefined;
-  for (const item of items) if (item.trace) { first = item.trace; break; }
+  for (const item of items)
+    if (item.trace) {
+      first = item.trace;
+      break;
+    }
   if (first === undefined) return undefined;
   const links = [];
   let rows = 0;
   for (const item of items) {
     rows += item.rows;
     if (!item.trace) continue;
-    item.trace.tracer.startSpan("batch queue", { startTime: epoch(item.enqueuedAt), attributes: { "prediction.batch.rows": item.rows } }, item.trace.context).end(epoch(facts.start));
+    item.trace.tracer
+      .startSpan("batch queue", { startTime: epoch(item.enqueuedAt), attributes: { "prediction.batch.rows": item.rows } }, item.trace.context)
+      .end(epoch(facts.start));
     const context = trace.getSpanContext(item.trace.context);
     if (context) links.push({ context });
   }

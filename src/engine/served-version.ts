@@ -85,7 +85,9 @@ export class ServedVersion {
         ...config.outputs.filter((t) => !session.info.outputNames.includes(t.name)).map((t) => `output "${t.name}"`),
       ];
       if (missing.length > 0) {
-        throw new Error(`${modelPath}: the model has no ${missing.join(", ")} (it has inputs ${session.info.inputNames.join(", ")} and outputs ${session.info.outputNames.join(", ")})`);
+        throw new Error(
+          `${modelPath}: the model has no ${missing.join(", ")} (it has inputs ${session.info.inputNames.join(", ")} and outputs ${session.info.outputNames.join(", ")})`,
+        );
       }
       await warmUp(session, config, modelPath);
       // A model on the event loop must run its largest batch quickly: every other call waits meanwhile.
@@ -114,7 +116,6 @@ export class ServedVersion {
   get execution(): "worker" | "event_loop" {
     return this.config.session.execution;
   }
-
 
   get name(): string {
     return this.config.name;

@@ -1,19 +1,7 @@
 // The tensors and sessions the engine passes around, wherever a session runs
 // (an inference worker or the event loop): plain data, so they cross threads.
 // Kept apart from inference-pool.ts so users of a session need not import the pool.
-export type TensorType =
-  | "float32"
-  | "float64"
-  | "int8"
-  | "uint8"
-  | "int16"
-  | "uint16"
-  | "int32"
-  | "uint32"
-  | "int64"
-  | "uint64"
-  | "bool"
-  | "float16";
+export type TensorType = "float32" | "float64" | "int8" | "uint8" | "int16" | "uint16" | "int32" | "uint32" | "int64" | "uint64" | "bool" | "float16";
 
 /** Typed array backing each tensor type (as onnxruntime-node uses them; float16 as raw Uint16Array bits). */
 export interface TensorDataByType {
@@ -41,9 +29,7 @@ export interface SessionOptionsLite {
 }
 
 /** Input/output metadata as onnxruntime 1.30 reports it; symbolic dimensions are strings. */
-export type ValueMetadata =
-  | { name: string; isTensor: true; type: string; shape: Array<number | string> }
-  | { name: string; isTensor: false };
+export type ValueMetadata = { name: string; isTensor: true; type: string; shape: Array<number | string> } | { name: string; isTensor: false };
 
 export interface SessionInfo {
   inputNames: string[];

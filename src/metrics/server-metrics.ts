@@ -215,7 +215,6 @@ export class ServerMetrics {
     if (opts.collectProcessMetrics ?? true) registerProcessMetrics(registry);
   }
 
-
   observeCall(c: CallObservation): void {
     // Nested maps rather than a joined key: no string is built per call.
     let byProtocol = this.callSeries.get(c.method);

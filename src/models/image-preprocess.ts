@@ -37,7 +37,8 @@ export async function preprocessImage(
   } catch {
     throw imageRejected(`the bytes are not a readable ${declared.toUpperCase()} image`);
   }
-  if (meta.format !== declared) throw imageRejected(`the bytes are ${(meta.format ?? "of an unknown format").toUpperCase()} but content_type says ${declared.toUpperCase()}`);
+  if (meta.format !== declared)
+    throw imageRejected(`the bytes are ${(meta.format ?? "of an unknown format").toUpperCase()} but content_type says ${declared.toUpperCase()}`);
   const pixels = (meta.width ?? 0) * (meta.height ?? 0);
   if (pixels > limits.maxPixels) {
     throw imageRejected(`the image is ${meta.width}x${meta.height} pixels - the limit is ${limits.maxPixels} pixels`, Code.ResourceExhausted);
@@ -65,7 +66,10 @@ export async function preprocessImage(
  */
 function formatOf(contentType: string): string {
   const type = contentType.split(";")[0].trim();
-  const name = type.slice(type.lastIndexOf("/") + 1).replace(/[^A-Za-z0-9.-]/g, "").slice(0, 32);
+  const name = type
+    .slice(type.lastIndexOf("/") + 1)
+    .replace(/[^A-Za-z0-9.-]/g, "")
+    .slice(0, 32);
   return name || "none";
 }
 

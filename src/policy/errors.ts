@@ -12,21 +12,20 @@ export function invalidArgument(violations: readonly FieldViolation[]): ConnectE
   const detail = create(BadRequestSchema, {
     fieldViolations: violations.map((v) => ({ field: v.field, description: v.description, reason: v.rule })),
   });
-  return new ConnectError(describeViolations(violations), Code.InvalidArgument, undefined, [
-    { desc: BadRequestSchema, value: detail },
-  ]);
+  return new ConnectError(describeViolations(violations), Code.InvalidArgument, undefined, [{ desc: BadRequestSchema, value: detail }]);
 }
 
 /** INVALID_ARGUMENT for a number given as a non-decimal string, e.g. "0x1F" (proto3 JSON allows decimal strings only). */
 export function nonDecimalNumber(found: NonDecimalNumber): ConnectError {
-  return invalidArgument([{ field: found.field, rule: "DECIMAL", description: `must be a JSON number or a decimal string, got ${JSON.stringify(found.value)}` }]);
+  return invalidArgument([
+    { field: found.field, rule: "DECIMAL", description: `must be a JSON number or a decimal string, got ${JSON.stringify(found.value)}` },
+  ]);
 }
 
 export const unauthenticated = () => new ConnectError("missing or invalid API key", Code.Unauthenticated);
 
 /** A valid key used outside its scope; the message names the key and the method, never the key itself. */
-export const permissionDenied = (keyName: string, method: string) =>
-  new ConnectError(`key '${keyName}' may not call ${method}`, Code.PermissionDenied);
+export const permissionDenied = (keyName: string, method: string) => new ConnectError(`key '${keyName}' may not call ${method}`, Code.PermissionDenied);
 
 /** A key over its rate, with a google.rpc.RetryInfo detail: the wait until its next call is admitted. */
 export function rateLimited(keyName: string, rate: number, waitMs: number): ConnectError {
@@ -40,7 +39,15 @@ export function rateLimited(keyName: string, rate: number, waitMs: number): Conn
 export const clientCancelled = () => new ConnectError("the client cancelled the call", Code.Canceled);
 
 // Node's codes for reading or writing a stream the client reset, or a connection it closed.
-const PEER_GONE = new Set(["ERR_HTTP2_INVALID_STREAM", "ERR_HTTP2_STREAM_CANCEL", "ERR_HTTP2_STREAM_ERROR", "ERR_STREAM_DESTROYED", "ERR_STREAM_PREMATURE_CLOSE", "ECONNRESET", "EPIPE"]);
+const PEER_GONE = new Set([
+  "ERR_HTTP2_INVALID_STREAM",
+  "ERR_HTTP2_STREAM_CANCEL",
+  "ERR_HTTP2_STREAM_ERROR",
+  "ERR_STREAM_DESTROYED",
+  "ERR_STREAM_PREMATURE_CLOSE",
+  "ECONNRESET",
+  "EPIPE",
+]);
 
 /** True when `reason` (or an error in its cause chain) says the client went away. */
 function peerGone(reason: unknown): boolean {

@@ -43,13 +43,11 @@ function buildPlan(schema: DescMessage, overrides: RuleOverrides): FieldPlan[] {
   const plan: FieldPlan[] = [];
   for (const field of schema.fields) {
     let rules = hasOption(field, rulesExtension) ? getOption(field, rulesExtension) : undefined;
-    const override = overrides.get(field.parent.typeName + "." + field.name);
+    const override = overrides.get(`${field.parent.typeName}.${field.name}`);
     if (override) rules = { ...(rules ?? ({} as FieldRules)), ...override };
-    const nested =
-      field.fieldKind === "message" || (field.fieldKind === "list" && field.listKind === "message")
-        ? field.message
-        : undefined;
-    if (rules || (nested && !isWellKnown(nested))) plan.push({ field, rules, nested, bound: rules?.lteField && siblingBound(schema, field, rules.lteField.field, rules.lteField.offset) });
+    const nested = field.fieldKind === "message" || (field.fieldKind === "list" && field.listKind === "message") ? field.message : undefined;
+    if (rules || (nested && !isWellKnown(nested)))
+      plan.push({ field, rules, nested, bound: rules?.lteField && siblingBound(schema, field, rules.lteField.field, rules.lteField.offset) });
   }
   return plan;
 }
@@ -58,7 +56,8 @@ function buildPlan(schema: DescMessage, overrides: RuleOverrides): FieldPlan[] {
 function siblingBound(schema: DescMessage, field: DescField, name: string, offset: number): FieldPlan["bound"] {
   const other = schema.fields.find((f) => f.name === name);
   const numeric = other?.fieldKind === "scalar" && other.scalar !== ScalarType.STRING && other.scalar !== ScalarType.BOOL && other.scalar !== ScalarType.BYTES;
-  if (!other || !numeric || other.oneof !== undefined) throw new Error(`${schema.typeName}.${field.name}: lte_field names "${name}", not a numeric field of the same message`);
+  if (!other || !numeric || other.oneof !== undefined)
+    throw new Error(`${schema.typeName}.${field.name}: lte_field names "${name}", not a numeric field of the same message`);
   return { other, offset, otherRules: hasOption(other, rulesExtension) ? getOption(other, rulesExtension) : undefined };
 }
 
@@ -67,11 +66,7 @@ const isWellKnown = (m: DescMessage) => m.typeName.startsWith("google.protobuf."
 const NO_OVERRIDES: RuleOverrides = new Map();
 
 /** Every violation in the message, in field order; empty when it is valid. */
-export function findViolations(
-  schema: DescMessage,
-  message: Message,
-  overrides: RuleOverrides = NO_OVERRIDES,
-): FieldViolation[] {
+export function findViolations(schema: DescMessage, message: Message, overrides: RuleOverrides = NO_OVERRIDES): FieldViolation[] {
   // Nearly every request is valid, and a PredictBatch carries 100 rows: check
   // first without building a single field path or description, and walk the
   // message again to describe what is wrong only when something is.
@@ -137,7 +132,12 @@ function compiledCheck(schema: DescMessage, overrides: RuleOverrides): Check | u
       // As checkNumber: a non-finite value breaks `finite` and nothing else; NaN fails every bound.
       lines.push("v = Number(v);");
       if (rules.finite) lines.push("if (!Number.isFinite(v)) return false;");
-      for (const [op, limit] of [[">=", rules.gte], [">", rules.gt], ["<=", rules.lte], ["<", rules.lt]] as const) {
+      for (const [op, limit] of [
+        [">=", rules.gte],
+        [">", rules.gt],
+        ["<=", rules.lte],
+        ["<", rules.lt],
+      ] as const) {
         if (limit !== undefined) lines.push(`if (!(v ${op} ${constant(limit)})) return false;`);
       }
       // The sibling's own rules are checked too, so whether it is valid need not be asked here.
@@ -179,7 +179,7 @@ function visit(schema: DescMessage, msg: Message, prefix: string, overrides: Rul
         }
       }
     } else if (field.fieldKind === "message") {
-      if (nested && !visit(nested, value as Message, out ? path + "." : "", overrides, out)) ok = false;
+      if (nested && !visit(nested, value as Message, out ? `${path}.` : "", overrides, out)) ok = false;
     } else if (rules && !checkValue(field, path, value, rules, out)) {
       ok = false;
     } else if (bound && !checkBound(msg, path, Number(value), bound, out)) {
@@ -221,7 +221,12 @@ function checkValue(field: DescField, path: string, value: unknown, rules: Field
     if (!rules.definedNotUnspecified || (value !== 0 && field.enum.values.some((v) => v.number === value))) return true;
     if (!out) return false;
     const unspecified = field.enum.values.find((v) => v.number === 0)?.name ?? "0";
-    return record(out, path, "DEFINED_NOT_UNSPECIFIED", `must be a defined ${field.enum.name} other than ${unspecified} (got ${enumName(field, value as number)})`);
+    return record(
+      out,
+      path,
+      "DEFINED_NOT_UNSPECIFIED",
+      `must be a defined ${field.enum.name} other than ${unspecified} (got ${enumName(field, value as number)})`,
+    );
   }
   if (typeof value === "string") return checkLength(path, value.length, rules, out);
   if (typeof value === "number" || typeof value === "bigint") return checkNumber(path, Number(value), rules, out);
@@ -308,5 +313,5 @@ function checkBound(msg: Message, path: string, v: number, bound: NonNullable<Fi
  */
 export function describeViolations(violations: readonly FieldViolation[]): string {
   const n = violations.length;
-  return `invalid request (${n} violation${n === 1 ? "" : "s"}) - ` + violations.map((v) => `${v.field} ${v.description}`).join(" - ");
+  return `invalid request (${n} violation${n === 1 ? "" : "s"}) - ${violations.map((v) => `${v.field} ${v.description}`).join(" - ")}`;
 }

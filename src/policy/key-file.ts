@@ -51,9 +51,9 @@ export function parseKeyFile(text: string, methods: readonly string[]): KeyEntry
   } catch {
     throw new KeyFileError(`not valid JSON${whereInText(text)}`);
   }
-  if (!isObject(doc)) throw new KeyFileError("expected a JSON object with \"version\" and \"keys\"");
+  if (!isObject(doc)) throw new KeyFileError('expected a JSON object with "version" and "keys"');
   if (doc.version !== KEY_FILE_VERSION) throw new KeyFileError(`"version": expected ${KEY_FILE_VERSION}, got ${JSON.stringify(doc.version)}`);
-  if (!Array.isArray(doc.keys)) throw new KeyFileError("\"keys\": expected an array");
+  if (!Array.isArray(doc.keys)) throw new KeyFileError('"keys": expected an array');
   const names = new Set<string>();
   const digests = new Set<string>();
   return doc.keys.map((raw: unknown, i: number) => {

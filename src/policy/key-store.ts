@@ -53,7 +53,10 @@ export class KeyStore {
     try {
       text = readFileSync(file.path, "utf8");
     } catch (e) {
-      logger.error({ file: file.path, reason, error: (e as NodeJS.ErrnoException).code ?? "unreadable" }, "API_KEYS_FILE cannot be read: the last good keys stay in force");
+      logger.error(
+        { file: file.path, reason, error: (e as NodeJS.ErrnoException).code ?? "unreadable" },
+        "API_KEYS_FILE cannot be read: the last good keys stay in force",
+      );
       return;
     }
     if (text === this.text && !force) return;

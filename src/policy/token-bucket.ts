@@ -7,7 +7,10 @@ export class TokenBucket {
   private tokens: number;
   private last: number;
 
-  constructor(readonly rate: number, now: number = performance.now()) {
+  constructor(
+    readonly rate: number,
+    now: number = performance.now(),
+  ) {
     this.tokens = rate;
     this.last = now;
   }

@@ -44,9 +44,7 @@ export function createReflectionServices(files: DescFile[]): (router: ConnectRou
 
 /** The protocol logic: maps one request to its answer, independent of the version. */
 export function createReflectionAnswerer(files: DescFile[]): (request: ReflectionRequest) => ReflectionAnswer {
-  const registry = createFileRegistry(
-    create(FileDescriptorSetSchema, { file: withDependencies(files).map((f) => f.proto) }),
-  );
+  const registry = createFileRegistry(create(FileDescriptorSetSchema, { file: withDependencies(files).map((f) => f.proto) }));
   const symbols = indexSymbols(registry);
   const services = [...new Set(files.flatMap((f) => f.services.map((s) => s.typeName)))].map((name) => ({ name }));
   const encoded = new Map<string, Uint8Array>();
@@ -90,9 +88,7 @@ export function createReflectionAnswerer(files: DescFile[]): (request: Reflectio
       case "fileContainingExtension": {
         const extendee = registry.getMessage(value.containingType);
         const extension = extendee && registry.getExtensionFor(extendee, value.extensionNumber);
-        return extension
-          ? fileAnswer(extension.file)
-          : notFound(`extension ${value.extensionNumber} of ${value.containingType} not found`);
+        return extension ? fileAnswer(extension.file) : notFound(`extension ${value.extensionNumber} of ${value.containingType} not found`);
       }
       case "allExtensionNumbersOfType": {
         if (!registry.getMessage(value)) return notFound(`message type not found: ${value}`);

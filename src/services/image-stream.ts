@@ -28,7 +28,10 @@ class OpenImage {
   received = 0;
   error: ConnectError | undefined;
 
-  constructor(readonly header: ImageHeader, private readonly maxBytes: number) {
+  constructor(
+    readonly header: ImageHeader,
+    private readonly maxBytes: number,
+  ) {
     if (header.sizeBytes > BigInt(maxBytes)) this.refuse(`size_bytes is ${header.sizeBytes} - the limit is ${maxBytes} bytes`, Code.ResourceExhausted);
   }
 
@@ -73,7 +76,10 @@ export async function* predictImageStream(
   ctx.signal.addEventListener("abort", onAbort, { once: true });
   // A whole-stream limit besides the idle one: a client trickling a byte now and then is never idle.
   const maxMs = deps.limits.streamMaxMs;
-  const lifetime = setTimeout(() => results.fail(new ConnectError(`the stream has been open for ${maxMs} ms - the longest a stream may last`, Code.DeadlineExceeded)), maxMs);
+  const lifetime = setTimeout(
+    () => results.fail(new ConnectError(`the stream has been open for ${maxMs} ms - the longest a stream may last`, Code.DeadlineExceeded)),
+    maxMs,
+  );
   try {
     readImages(deps, requests, ctx, results).then(
       () => results.close(),
@@ -87,7 +93,12 @@ export async function* predictImageStream(
   }
 }
 
-async function readImages(deps: ImageStreamDeps, requests: AsyncIterable<PredictImageRequest>, ctx: HandlerContext, results: OrderedResults<PredictImageResponse>): Promise<void> {
+async function readImages(
+  deps: ImageStreamDeps,
+  requests: AsyncIterable<PredictImageRequest>,
+  ctx: HandlerContext,
+  results: OrderedResults<PredictImageResponse>,
+): Promise<void> {
   const limits = deps.limits;
   const unanswered = new Set<string>();
   let current: OpenImage | undefined;

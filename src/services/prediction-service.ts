@@ -4,9 +4,8 @@
 import { setMaxListeners } from "node:events";
 import { create } from "@bufbuild/protobuf";
 import { timestampNow, type Timestamp } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, type ContextValues, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { InferOptions } from "../engine/served-version.js";
-import type { TracedCall } from "../engine/traced-call.js";
 import {
   ClassifyImageResponseSchema,
   type ClassifyImageRequest,
@@ -17,7 +16,7 @@ import {
   type PredictImageRequest,
   Decision,
   PredictBatchResponseSchema,
-  PredictionService,
+  type PredictionService,
   PredictResponseSchema,
   type PredictRequest,
   type PredictResponse,
@@ -106,7 +105,13 @@ async function decide(deps: PredictionServiceDeps, rows: readonly PredictRequest
     // Our fault, not the caller's: INTERNAL, with the place logged under the call's request id.
     const nonFinite = firstNonFinite(results);
     if (nonFinite !== undefined) {
-      throw new ConnectError("inference failed", Code.Internal, undefined, undefined, new Error(`${served.name} v${served.version} gave a non-finite output (${nonFinite})`));
+      throw new ConnectError(
+        "inference failed",
+        Code.Internal,
+        undefined,
+        undefined,
+        new Error(`${served.name} v${served.version} gave a non-finite output (${nonFinite})`),
+      );
     }
     const timestamp = timestampNow();
     return results.map((r) => toResponse(r, served.name, served.version, timestamp));

@@ -6,7 +6,10 @@ export class StreamAdmission {
   private total = 0;
   private readonly perConnection = new WeakMap<object, number>();
 
-  constructor(private readonly maxTotal: number, private readonly maxPerConnection: number) {}
+  constructor(
+    private readonly maxTotal: number,
+    private readonly maxPerConnection: number,
+  ) {}
 
   get active(): number {
     return this.total;

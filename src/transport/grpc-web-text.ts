@@ -3,7 +3,7 @@
 // mode: the request is turned into binary before it, and its answer back into
 // text after it, so server streaming (health Watch) and every other method
 // work in text mode with no change to the router.
-import { type UniversalServerRequest, type UniversalServerResponse } from "@connectrpc/connect/protocol";
+import type { UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { decodeBase64Stream, encodeBase64Stream } from "../codec/base64-text.js";
 
 const TEXT = "application/grpc-web-text";

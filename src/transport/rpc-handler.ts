@@ -16,8 +16,17 @@
 // - a call answered before its body was all read leaves the request intact
 //   (not aborted) and, on HTTP/1.1, drains the rest or closes the connection,
 //   as connect-node 2.3 does and 2.1 (pinned for Node 20) does not.
-import { Code, ConnectError, createConnectRouter, createContextKey, createContextValues, type ConnectRouter, type ConnectRouterOptions, type ContextValues } from "@connectrpc/connect";
-import { type UniversalServerRequest, type UniversalServerResponse } from "@connectrpc/connect/protocol";
+import {
+  Code,
+  ConnectError,
+  createConnectRouter,
+  createContextKey,
+  createContextValues,
+  type ConnectRouter,
+  type ConnectRouterOptions,
+  type ContextValues,
+} from "@connectrpc/connect";
+import type { UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { codeFromString } from "@connectrpc/connect/protocol-connect";
 import { trailerFlag, trailerParse } from "@connectrpc/connect/protocol-grpc-web";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
@@ -85,7 +94,11 @@ export function rpcHandler(options: RpcHandlerOptions): NodeHandler {
     const uReq = keepRequestOnReturn(universalRequestFromNodeRequest(req, res, undefined, values), req);
     handler(text ? textRequestToBinary(uReq) : uReq)
       .then(clientParseErrors)
-      .then((uRes) => (call.started || !onRejected ? uRes : reportRejection(uRes, (error) => onRejected(handler.requestPath, req, clientLeft(req, res) ? clientCancelled() : error))))
+      .then((uRes) =>
+        call.started || !onRejected
+          ? uRes
+          : reportRejection(uRes, (error) => onRejected(handler.requestPath, req, clientLeft(req, res) ? clientCancelled() : error)),
+      )
       .then((uRes) => drainHttp1Request(uRes, req, res))
       .then((uRes) => universalResponseToNodeResponse(text ? binaryResponseToText(uRes) : uRes, res))
       .catch((reason) => {
@@ -129,7 +142,11 @@ const CLOSE_DELAY_MS = 500;
  * handler may set headers until then. HTTP/2 needs none of this: the stream
  * ends on its own and the connection carries on.
  */
-async function drainHttp1Request(uRes: UniversalServerResponse, req: Parameters<NodeHandler>[0], res: Parameters<NodeHandler>[1]): Promise<UniversalServerResponse> {
+async function drainHttp1Request(
+  uRes: UniversalServerResponse,
+  req: Parameters<NodeHandler>[0],
+  res: Parameters<NodeHandler>[1],
+): Promise<UniversalServerResponse> {
   if ("stream" in res || !(req instanceof IncomingMessage) || req.complete) return uRes;
   const it = uRes.body?.[Symbol.asyncIterator]();
   const first = await it?.next();
@@ -246,7 +263,10 @@ function inflate(data: Uint8Array, encoding: string | null): Uint8Array {
  */
 async function* withGrpcWebTrailer(body: AsyncIterable<Uint8Array>, header: Headers | undefined, visit: (trailer: Headers) => void): AsyncIterable<Uint8Array> {
   for await (const chunk of body) {
-    const isTrailer = chunk.length >= 5 && (chunk[0]! & trailerFlag) === trailerFlag && Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).readUInt32BE(1) === chunk.length - 5;
+    const isTrailer =
+      chunk.length >= 5 &&
+      (chunk[0]! & trailerFlag) === trailerFlag &&
+      Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).readUInt32BE(1) === chunk.length - 5;
     if (!isTrailer) {
       yield chunk;
       continue;

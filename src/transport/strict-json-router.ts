@@ -34,10 +34,14 @@ export function strictJsonRouter(router: ConnectRouter, base: Options["jsonOptio
   const register = (spec: MethodImplSpec, options?: Options) => {
     const opts = withCheck(spec.method.input, options);
     switch (spec.kind) {
-      case "unary": return router.rpc(spec.method, spec.impl, opts);
-      case "server_streaming": return router.rpc(spec.method, spec.impl, opts);
-      case "client_streaming": return router.rpc(spec.method, spec.impl, opts);
-      case "bidi_streaming": return router.rpc(spec.method, spec.impl, opts);
+      case "unary":
+        return router.rpc(spec.method, spec.impl, opts);
+      case "server_streaming":
+        return router.rpc(spec.method, spec.impl, opts);
+      case "client_streaming":
+        return router.rpc(spec.method, spec.impl, opts);
+      case "bidi_streaming":
+        return router.rpc(spec.method, spec.impl, opts);
     }
   };
   const strict: ConnectRouter = {

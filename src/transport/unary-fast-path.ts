@@ -127,7 +127,9 @@ async function serve(opts: FastPathOptions, path: string, route: FastMethod, ex:
   const unwatch = ex.watchClose(() => abort.abort(clientCancelled()));
   let timer: NodeJS.Timeout | undefined;
   try {
-    const timeout = isGrpcFamily(wire) ? parseGrpcTimeout(header("grpc-timeout") ?? null, Number.MAX_SAFE_INTEGER) : parseConnectTimeout(header("connect-timeout-ms") ?? null, Number.MAX_SAFE_INTEGER);
+    const timeout = isGrpcFamily(wire)
+      ? parseGrpcTimeout(header("grpc-timeout") ?? null, Number.MAX_SAFE_INTEGER)
+      : parseConnectTimeout(header("connect-timeout-ms") ?? null, Number.MAX_SAFE_INTEGER);
     if (timeout.error) throw timeout.error;
     const timeoutMs = timeout.timeoutMs === undefined ? undefined : Math.min(timeout.timeoutMs, opts.maxDeadlineMs);
     const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;

@@ -99,8 +99,8 @@ function loadSite(root: string): Map<string, Entry> {
       },
     };
     if (rel === "index.html") files.set("/", entry);
-    else if (rel.endsWith("/index.html")) files.set("/" + rel.slice(0, -"/index.html".length), entry);
-    else files.set("/" + rel, entry);
+    else if (rel.endsWith("/index.html")) files.set(`/${rel.slice(0, -"/index.html".length)}`, entry);
+    else files.set(`/${rel}`, entry);
   }
   return files;
 }

@@ -25,9 +25,7 @@ export interface BrowserCall {
   take?: number;
 }
 
-const METHODS = new Map<string, DescMethod>(
-  [...PredictionService.methods, ...Health.methods].map((m) => [`${m.parent.typeName}/${m.name}`, m]),
-);
+const METHODS = new Map<string, DescMethod>([...PredictionService.methods, ...Health.methods].map((m) => [`${m.parent.typeName}/${m.name}`, m]));
 
 function call(c: BrowserCall): Promise<BrowserOutcome> {
   const method = METHODS.get(c.method);
@@ -46,9 +44,12 @@ function call(c: BrowserCall): Promise<BrowserOutcome> {
   return new Promise((resolve) => {
     const messages: JsonValue[] = [];
     let requestId: string | undefined;
-    const fail = (e: grpcWeb.RpcError) => resolve({ ok: false, messages, code: e.code, message: e.message, requestId: e.metadata?.["x-request-id"] ?? requestId });
+    const fail = (e: grpcWeb.RpcError) =>
+      resolve({ ok: false, messages, code: e.code, message: e.message, requestId: e.metadata?.["x-request-id"] ?? requestId });
     if (!streaming) {
-      const s = client.rpcCall(url, c.request, c.metadata, descriptor, (err, res) => (err ? fail(err) : resolve({ ok: true, messages: [res as JsonValue], requestId })));
+      const s = client.rpcCall(url, c.request, c.metadata, descriptor, (err, res) =>
+        err ? fail(err) : resolve({ ok: true, messages: [res as JsonValue], requestId }),
+      );
       s.on("metadata", (m) => (requestId = m["x-request-id"]));
       return;
     }

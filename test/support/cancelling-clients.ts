@@ -24,9 +24,12 @@ export interface CancellingKind {
 /** Resolves at the i-th of five points: this turn, next turn, 1 ms, 3 ms or 8 ms later. */
 export function cancelPoint(i: number): Promise<void> {
   switch (i % 5) {
-    case 0: return Promise.resolve();
-    case 1: return new Promise((r) => setImmediate(r));
-    default: return new Promise((r) => setTimeout(r, [1, 3, 8][(i % 5) - 2]));
+    case 0:
+      return Promise.resolve();
+    case 1:
+      return new Promise((r) => setImmediate(r));
+    default:
+      return new Promise((r) => setTimeout(r, [1, 3, 8][(i % 5) - 2]));
   }
 }
 
@@ -82,7 +85,14 @@ export function cancellingClients(baseUrl: string, image: Uint8Array, headers: R
         for (const [k, v] of Object.entries(headers)) md.set(k, v);
         let done!: () => void;
         const ended = new Promise<void>((r) => (done = r));
-        const call = grpcJs.makeUnaryRequest(PREDICT_BATCH_PATH, (m: Uint8Array) => Buffer.from(m), (b: Buffer) => b, toBinary(PredictBatchRequestSchema, BATCH), md, () => done());
+        const call = grpcJs.makeUnaryRequest(
+          PREDICT_BATCH_PATH,
+          (m: Uint8Array) => Buffer.from(m),
+          (b: Buffer) => b,
+          toBinary(PredictBatchRequestSchema, BATCH),
+          md,
+          () => done(),
+        );
         await cancelPoint(i);
         call.cancel();
         await ended;

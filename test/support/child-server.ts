@@ -43,7 +43,10 @@ export async function startChildServer(env: Record<string, string>): Promise<Chi
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`server exited (${proc.exitCode}): ${stderr}`);
-    const serving = await postRaw(baseUrl, HEALTH_CHECK_PATH, "{}").then((r) => r.json?.status === "SERVING", () => false);
+    const serving = await postRaw(baseUrl, HEALTH_CHECK_PATH, "{}").then(
+      (r) => r.json?.status === "SERVING",
+      () => false,
+    );
     if (serving) break;
     if (Date.now() > deadline) {
       await stop();

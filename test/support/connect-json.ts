@@ -12,12 +12,7 @@ export interface RawReply {
   json?: Record<string, any>;
 }
 
-export async function postRaw(
-  baseUrl: string,
-  path: string,
-  body: string | Uint8Array,
-  headers: Record<string, string> = {},
-): Promise<RawReply> {
+export async function postRaw(baseUrl: string, path: string, body: string | Uint8Array, headers: Record<string, string> = {}): Promise<RawReply> {
   const res = await fetch(baseUrl + path, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },

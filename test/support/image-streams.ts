@@ -3,7 +3,7 @@
 // HTTP/2). The test writes messages when it chooses and reads answers one at a
 // time, so it can wait for an answer before it sends the next image.
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
+import { type Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import {
@@ -81,7 +81,11 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
-function streamFromChannels(answers: Channel<PredictImageResponse>, ended: Promise<StreamEnd>, io: { send(m: PredictImageRequest): void; end(): void; cancel(): void }): ImageStream {
+function streamFromChannels(
+  answers: Channel<PredictImageResponse>,
+  ended: Promise<StreamEnd>,
+  io: { send(m: PredictImageRequest): void; end(): void; cancel(): void },
+): ImageStream {
   return {
     send: (...messages) => messages.forEach((m) => io.send(m)),
     end: () => io.end(),

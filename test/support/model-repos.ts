@@ -151,6 +151,11 @@ export function nonFiniteModel(): Uint8Array {
     input: [batched("features", 9)],
     output: [batched("approval_probability", 1), batched("contributions", 6)],
   });
-  const model = onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: "", version: 13 }], producerName: "prediction-server/test/support/model-repos.ts", graph });
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    opsetImport: [{ domain: "", version: 13 }],
+    producerName: "prediction-server/test/support/model-repos.ts",
+    graph,
+  });
   return onnx.ModelProto.encode(model).finish();
 }

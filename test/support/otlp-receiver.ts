@@ -50,7 +50,15 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         const serviceName = attributesOf(rs.resource?.attributes)["service.name"];
         for (const ss of rs.scopeSpans ?? []) {
           for (const s of ss.spans ?? []) {
-            spans.push({ traceId: s.traceId, spanId: s.spanId, parentSpanId: s.parentSpanId || undefined, name: s.name, kind: s.kind, attributes: attributesOf(s.attributes), serviceName });
+            spans.push({
+              traceId: s.traceId,
+              spanId: s.spanId,
+              parentSpanId: s.parentSpanId || undefined,
+              name: s.name,
+              kind: s.kind,
+              attributes: attributesOf(s.attributes),
+              serviceName,
+            });
           }
         }
       }

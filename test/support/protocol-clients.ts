@@ -1,6 +1,6 @@
 // Every kind of client the server promises to answer, behind one call shape,
 // so each protocol test runs unchanged against all of them.
-import { createClient, ConnectError, Code, type Transport } from "@connectrpc/connect";
+import { createClient, ConnectError, type Code, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { createGrpcWebTransport as createFetchGrpcWebTransport } from "@connectrpc/connect-web";
 import type { MessageInitShape } from "@bufbuild/protobuf";
@@ -17,7 +17,11 @@ import {
 import { grpcJsClient } from "./grpc-js-client.js";
 import { grpcWebTextFetch } from "./grpc-web-text-fetch.js";
 import { create } from "@bufbuild/protobuf";
-import { ClassifyImageRequestSchema as ImageSchema, PredictBatchRequestSchema as BatchSchema, PredictRequestSchema as ReqSchema } from "../../gen/prediction/v1/prediction_service_pb.js";
+import {
+  ClassifyImageRequestSchema as ImageSchema,
+  PredictBatchRequestSchema as BatchSchema,
+  PredictRequestSchema as ReqSchema,
+} from "../../gen/prediction/v1/prediction_service_pb.js";
 
 export interface CallOptions {
   headers?: Record<string, string>;
@@ -45,7 +49,9 @@ export interface ProtocolClient {
 
 function connectClient(name: string, transport: Transport): ProtocolClient {
   const client = createClient(PredictionService, transport);
-  async function run<T>(fn: (o: { headers?: Record<string, string>; timeoutMs?: number; onHeader: (h: Headers) => void; onTrailer: (h: Headers) => void }) => Promise<T>): Promise<Outcome<T>> {
+  async function run<T>(
+    fn: (o: { headers?: Record<string, string>; timeoutMs?: number; onHeader: (h: Headers) => void; onTrailer: (h: Headers) => void }) => Promise<T>,
+  ): Promise<Outcome<T>> {
     let requestId: string | undefined;
     const onHeader = (h: Headers) => (requestId ??= h.get("x-request-id") ?? undefined);
     try {
@@ -77,7 +83,8 @@ function grpcJs(baseUrl: string): ProtocolClient {
   async function run<T>(p: Promise<import("./grpc-js-client.js").GrpcJsResult<T>>): Promise<Outcome<T>> {
     const r = await p;
     const requestId = (r.header?.get("x-request-id")[0] ?? r.error?.metadata?.get("x-request-id")[0]) as string | undefined;
-    if (r.error) return { ok: false, code: r.error.code as number as Code, message: r.error.details, badRequest: r.badRequest, retryInfo: r.retryInfo, requestId };
+    if (r.error)
+      return { ok: false, code: r.error.code as number as Code, message: r.error.details, badRequest: r.badRequest, retryInfo: r.retryInfo, requestId };
     return { ok: true, message: r.message as T, requestId };
   }
   const opts = (o: CallOptions = {}) => ({ metadata: o.headers, deadlineMs: o.timeoutMs });

@@ -7,12 +7,20 @@ import { file_grpc_health_v1_health } from "../../gen/grpc/health/v1/health_pb.j
 import { file_grpc_reflection_v1_reflection } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { file_prediction_v1_prediction_service } from "../../gen/prediction/v1/prediction_service_pb.js";
 
-const FILES = [file_prediction_v1_prediction_service, file_grpc_health_v1_health, file_grpc_reflection_v1_reflection, file_google_protobuf_timestamp, file_google_protobuf_duration];
+const FILES = [
+  file_prediction_v1_prediction_service,
+  file_grpc_health_v1_health,
+  file_grpc_reflection_v1_reflection,
+  file_google_protobuf_timestamp,
+  file_google_protobuf_duration,
+];
 
 /** Every message type of the contract and of the standard services it serves. */
-export const MESSAGES: DescMessage[] = FILES.flatMap((f) => f.messages.flatMap(function all(m): DescMessage[] {
-  return [m, ...m.nestedMessages.flatMap(all)];
-}));
+export const MESSAGES: DescMessage[] = FILES.flatMap((f) =>
+  f.messages.flatMap(function all(m): DescMessage[] {
+    return [m, ...m.nestedMessages.flatMap(all)];
+  }),
+);
 
 /** A small seeded generator, so a failure can be replayed. */
 export function rng(seed: number) {
@@ -28,32 +36,53 @@ const STRINGS = ["", "a", "loan-approval", "décision ✓ 決定", "x".repeat(20
 function randomScalar(t: ScalarType, r: () => number): unknown {
   const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)]!;
   switch (t) {
-    case ScalarType.DOUBLE: return pick([0, -0, 1.5, -2.25, 1e300, Number.NaN, Number.POSITIVE_INFINITY, r()]);
-    case ScalarType.FLOAT: return pick([0, 0.5, -3, Math.fround(r())]);
-    case ScalarType.INT32: case ScalarType.SINT32: case ScalarType.SFIXED32:
+    case ScalarType.DOUBLE:
+      return pick([0, -0, 1.5, -2.25, 1e300, Number.NaN, Number.POSITIVE_INFINITY, r()]);
+    case ScalarType.FLOAT:
+      return pick([0, 0.5, -3, Math.fround(r())]);
+    case ScalarType.INT32:
+    case ScalarType.SINT32:
+    case ScalarType.SFIXED32:
       return pick([0, 1, -1, 127, 128, 300, -2147483648, 2147483647, Math.floor(r() * 1e6)]);
-    case ScalarType.UINT32: case ScalarType.FIXED32: return pick([0, 1, 127, 128, 16384, 4294967295, Math.floor(r() * 1e9)]);
-    case ScalarType.INT64: case ScalarType.SINT64: case ScalarType.SFIXED64:
+    case ScalarType.UINT32:
+    case ScalarType.FIXED32:
+      return pick([0, 1, 127, 128, 16384, 4294967295, Math.floor(r() * 1e9)]);
+    case ScalarType.INT64:
+    case ScalarType.SINT64:
+    case ScalarType.SFIXED64:
       return pick([0n, 1n, -1n, 1700000000n, -9223372036854775808n, 9223372036854775807n]);
-    case ScalarType.UINT64: case ScalarType.FIXED64: return pick([0n, 1n, 128n, 18446744073709551615n]);
-    case ScalarType.BOOL: return r() < 0.5;
-    case ScalarType.STRING: return pick(STRINGS);
-    case ScalarType.BYTES: return pick([new Uint8Array(0), new Uint8Array([0, 255, 7]), new Uint8Array(300).fill(9)]);
+    case ScalarType.UINT64:
+    case ScalarType.FIXED64:
+      return pick([0n, 1n, 128n, 18446744073709551615n]);
+    case ScalarType.BOOL:
+      return r() < 0.5;
+    case ScalarType.STRING:
+      return pick(STRINGS);
+    case ScalarType.BYTES:
+      return pick([new Uint8Array(0), new Uint8Array([0, 255, 7]), new Uint8Array(300).fill(9)]);
   }
 }
 
 function randomValue(field: DescField, r: () => number, depth: number): unknown {
   switch (field.fieldKind) {
-    case "scalar": return randomScalar(field.scalar, r);
-    case "enum": return field.enum.values[Math.floor(r() * field.enum.values.length)]!.number;
-    case "message": return depth > 3 || r() < 0.3 ? undefined : randomMessage(field.message, r, depth + 1);
+    case "scalar":
+      return randomScalar(field.scalar, r);
+    case "enum":
+      return field.enum.values[Math.floor(r() * field.enum.values.length)]!.number;
+    case "message":
+      return depth > 3 || r() < 0.3 ? undefined : randomMessage(field.message, r, depth + 1);
     case "list": {
       const n = depth > 3 ? 0 : Math.floor(r() * 4);
       return Array.from({ length: n }, () =>
-        field.listKind === "message" ? randomMessage(field.message, r, depth + 1) : field.listKind === "enum" ? field.enum.values[0]!.number : randomScalar(field.scalar, r),
+        field.listKind === "message"
+          ? randomMessage(field.message, r, depth + 1)
+          : field.listKind === "enum"
+            ? field.enum.values[0]!.number
+            : randomScalar(field.scalar, r),
       );
     }
-    case "map": return {};
+    case "map":
+      return {};
   }
 }
 
@@ -72,4 +101,3 @@ export function randomMessage<S extends DescMessage>(schema: S, r: () => number,
   }
   return create(schema, init as never) as MessageShape<S>;
 }
-

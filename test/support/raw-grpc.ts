@@ -55,10 +55,13 @@ export function rawGrpc(session: http2.ClientHttp2Session, call: RawGrpcCall): P
     let streamError: Error | undefined;
     const chunks: Buffer[] = [];
     let timedOut = false;
-    const timer = call.timeoutMs === undefined ? undefined : setTimeout(() => {
-      timedOut = true;
-      stream.close(http2.constants.NGHTTP2_CANCEL);
-    }, call.timeoutMs);
+    const timer =
+      call.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            stream.close(http2.constants.NGHTTP2_CANCEL);
+          }, call.timeoutMs);
     stream.on("response", (h) => (headers = h));
     stream.on("trailers", (t) => (trailers = t));
     stream.on("data", (d: Buffer) => chunks.push(d));
@@ -75,7 +78,7 @@ export function rawGrpc(session: http2.ClientHttp2Session, call: RawGrpcCall): P
         grpcStatus: status === undefined ? undefined : Number(status),
         grpcMessage: typeof message === "string" ? decodeURIComponent(message) : undefined,
         body: Buffer.concat(chunks),
-        rstCode: timedOut ? 0 : stream.rstCode ?? 0,
+        rstCode: timedOut ? 0 : (stream.rstCode ?? 0),
         streamError,
         timedOut,
       });

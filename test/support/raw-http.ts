@@ -1,7 +1,7 @@
 // Any request by hand, over HTTP/1.1 (node:http, a fresh connection each) or
 // HTTP/2 (node:http2 on a given session), and what came back, read into the
 // status an RPC client of that protocol would report.
-import { Code } from "@connectrpc/connect";
+import type { Code } from "@connectrpc/connect";
 import { codeFromHttpStatus, codeFromString } from "@connectrpc/connect/protocol-connect";
 import * as http from "node:http";
 import type * as http2 from "node:http2";

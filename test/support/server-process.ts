@@ -10,7 +10,21 @@ export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 /** An env without any of the server's settings from the developer's shell. */
 export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  for (const k of ["PORT", "METRICS_PORT", "HOST", "API_KEYS", "API_KEYS_FILE", "MODEL_REPOSITORY", "MAX_BATCH_INPUTS", "MAX_MESSAGE_BYTES", "CORS_ORIGINS", "LOG_LEVEL", "TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CLIENT_CA_FILE"]) {
+  for (const k of [
+    "PORT",
+    "METRICS_PORT",
+    "HOST",
+    "API_KEYS",
+    "API_KEYS_FILE",
+    "MODEL_REPOSITORY",
+    "MAX_BATCH_INPUTS",
+    "MAX_MESSAGE_BYTES",
+    "CORS_ORIGINS",
+    "LOG_LEVEL",
+    "TLS_CERT_FILE",
+    "TLS_KEY_FILE",
+    "TLS_CLIENT_CA_FILE",
+  ]) {
     delete env[k];
   }
   return { ...env, ...extra };
@@ -53,7 +67,10 @@ export function run(command: string, args: string[], env: Record<string, string>
         if (proc.exitCode !== null || proc.signalCode !== null) {
           throw new Error(`process exited (${proc.exitCode ?? proc.signalCode}) before serving; stdout:\n${out}\nstderr:\n${err}`);
         }
-        const status = await postRaw(baseUrl, HEALTH_CHECK_PATH, "{}").then((r) => r.json?.status, () => undefined);
+        const status = await postRaw(baseUrl, HEALTH_CHECK_PATH, "{}").then(
+          (r) => r.json?.status,
+          () => undefined,
+        );
         if (status === "SERVING") return;
         if (Date.now() > deadline) throw new Error(`not SERVING within ${timeoutMs} ms (last: ${status}); stdout:\n${out}\nstderr:\n${err}`);
         await new Promise((r) => setTimeout(r, 100));
@@ -77,8 +94,7 @@ export function killChildren(): void {
 
 export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms))),
-  ]).finally(() => clearTimeout(timer));
+  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)))]).finally(() =>
+    clearTimeout(timer),
+  );
 }

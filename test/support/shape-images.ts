@@ -103,8 +103,18 @@ function unitOutlines(label: ShapeLabel, rng: Rng): Point[][] {
       const l = Math.sqrt(1 - w * w);
       return [
         [
-          [w, l], [w, w], [l, w], [l, -w], [w, -w], [w, -l],
-          [-w, -l], [-w, -w], [-l, -w], [-l, w], [-w, w], [-w, l],
+          [w, l],
+          [w, w],
+          [l, w],
+          [l, -w],
+          [w, -w],
+          [w, -l],
+          [-w, -l],
+          [-w, -w],
+          [-l, -w],
+          [-l, w],
+          [-w, w],
+          [-w, l],
         ],
       ];
     }
@@ -114,8 +124,7 @@ function unitOutlines(label: ShapeLabel, rng: Rng): Point[][] {
 }
 
 const luma = (c: RGB) => 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2];
-const contrasting = (a: RGB, b: RGB) =>
-  Math.abs(luma(a) - luma(b)) >= MIN_LUMA_DIFF && Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]) >= MIN_RGB_DIST;
+const contrasting = (a: RGB, b: RGB) => Math.abs(luma(a) - luma(b)) >= MIN_LUMA_DIFF && Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]) >= MIN_RGB_DIST;
 
 function pickColours(rng: Rng): [RGB, RGB, RGB] {
   for (;;) {

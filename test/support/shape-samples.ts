@@ -24,7 +24,8 @@ export function sample(label: ShapeLabel, k: number, format: Format = "png", siz
   if (!s) {
     s = (async () => {
       const png = await renderShape(label, SEED + SHAPE_LABELS.indexOf(label) * 100 + k, size);
-      const bytes = format === "png" ? png : format === "jpeg" ? await sharp(png).jpeg({ quality: 90 }).toBuffer() : await sharp(png).webp({ quality: 90 }).toBuffer();
+      const bytes =
+        format === "png" ? png : format === "jpeg" ? await sharp(png).jpeg({ quality: 90 }).toBuffer() : await sharp(png).webp({ quality: 90 }).toBuffer();
       return { label, bytes, contentType: `image/${format}` };
     })();
     cache.set(key, s);

@@ -124,7 +124,20 @@ function shapeSdf(shape: SceneShape, rng: Sfc32): Sdf {
     case "cross": {
       const w = rng.range(0.22, 0.32);
       const l = Math.sqrt(1 - w * w);
-      return polygonSdf([[w, l], [w, w], [l, w], [l, -w], [w, -w], [w, -l], [-w, -l], [-w, -w], [-l, -w], [-l, w], [-w, w], [-w, l]]);
+      return polygonSdf([
+        [w, l],
+        [w, w],
+        [l, w],
+        [l, -w],
+        [w, -w],
+        [w, -l],
+        [-w, -l],
+        [-w, -w],
+        [-l, -w],
+        [-l, w],
+        [-w, w],
+        [-w, l],
+      ]);
     }
   }
 }
@@ -277,7 +290,8 @@ async function ood(condition: Condition, rng: Sfc32, noise: number): Promise<Sce
         if (centres.every(([x, y]) => Math.hypot(x - c[0], y - c[1]) > 2 * r + 3)) centres.push(c);
       }
       if (centres.length < 2) centres.splice(0, centres.length, [w * 0.25, h / 2], [w * 0.75, h / 2]);
-      for (const [x, y] of centres) shapes.push({ sd: place(rng.pick(SCENE_SHAPES), rng, x, y, Math.min(r, w / 4 - 2)), fg: rng.next() < 0.5 ? fg : colours(rng, 60, 200)[0] });
+      for (const [x, y] of centres)
+        shapes.push({ sd: place(rng.pick(SCENE_SHAPES), rng, x, y, Math.min(r, w / 4 - 2)), fg: rng.next() < 0.5 ? fg : colours(rng, 60, 200)[0] });
     }
   }
   const pixels = draw(w, h, bg, shapes, rng, noise, grain);

@@ -29,7 +29,9 @@ function sentence(err: ConnectError, fieldCount: number): string {
   if (UNREACHABLE.test(err.rawMessage)) return "The server cannot be reached. Check that it is running, then try again.";
   switch (err.code) {
     case Code.InvalidArgument:
-      return fieldCount > 0 ? `Please correct the marked ${fieldCount === 1 ? "field" : `${fieldCount} fields`}.` : `The server could not use this input: ${err.rawMessage}`;
+      return fieldCount > 0
+        ? `Please correct the marked ${fieldCount === 1 ? "field" : `${fieldCount} fields`}.`
+        : `The server could not use this input: ${err.rawMessage}`;
     case Code.Unauthenticated:
       return "The server refused the API key. Check it and save it again.";
     case Code.Unavailable:

@@ -82,7 +82,13 @@ function renderLabels(r: ClassifyImageResponse, via: string): HTMLElement {
       "ol",
       { class: "labels" },
       ...c.labels.map((l, i) =>
-        h("li", { class: i === 0 ? "top" : "" }, h("span", { class: "label-name", "data-testid": i === 0 ? "top-label" : undefined }, l.label), bar(l.score, i === 0 ? "ok" : "plain"), h("span", { class: "label-score" }, `${(l.score * 100).toFixed(1)}%`)),
+        h(
+          "li",
+          { class: i === 0 ? "top" : "" },
+          h("span", { class: "label-name", "data-testid": i === 0 ? "top-label" : undefined }, l.label),
+          bar(l.score, i === 0 ? "ok" : "plain"),
+          h("span", { class: "label-score" }, `${(l.score * 100).toFixed(1)}%`),
+        ),
       ),
     ),
     h("p", { class: "meta" }, `${c.modelName} v${c.modelVersion} · via ${via}`),
