@@ -199,8 +199,8 @@ image depends only on (seed, index), so the two drawing processes cannot
 reorder them.
 
 Time: ${t.images_seconds} s to draw the images, ${t.train_seconds} s to train, ${t.total_seconds} s in
-all, measured on a shared 2-core machine (1-minute load average ${t.load_average_1min} at
-the end). The budget is 10 minutes on 2 idle cores.
+all, on a 2-core machine; the 1-minute load average was ${t.load_average_1min} at the end (training
+itself keeps both cores busy, so about 2 means nothing else ran). The budget is 10 minutes on 2 idle cores.
 
 ## Evaluation
 
