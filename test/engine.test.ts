@@ -88,7 +88,9 @@ describe("versions, pinning and metadata", () => {
       ["2", ModelVersionState.READY],
       ["1", ModelVersionState.READY],
     ]);
+    expect(list.metadata.map((m) => [m.model?.name, m.model?.defaultVersion])).toEqual(list.models.map((m) => [m.name, m.defaultVersion]));
     const meta = await c.getModelMetadata({ name: "loan-approval" }, { headers });
+    expect(meta.requestMessage).toBe("prediction.v1.PredictRequest");
     expect(meta.inputs.map((t) => [t.name, t.dtype, t.shape.map(Number)])).toEqual([["features", "float32", [-1, 9]]]);
     expect(meta.outputs.map((t) => t.name)).toEqual(["approval_probability", "contributions"]);
     expect(meta.metrics.test_roc_auc).toBeGreaterThan(0.8);

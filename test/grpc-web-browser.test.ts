@@ -9,7 +9,9 @@ import type { AddressInfo } from "node:net";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BrowserCall, BrowserOutcome } from "./browser/grpc-web-calls.js";
+import { PredictRequestSchema } from "../gen/prediction/v1/prediction_service_pb.js";
 import { CHROMIUM } from "./support/browser.js";
+import { inputFieldsFromRules } from "./support/input-rules.js";
 import { API_KEY, startTestServer, type TestServer } from "./support/test-server.js";
 
 const HEADLESS_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"];
@@ -101,6 +103,9 @@ describe.each(["text", "binary"] as const)("grpc-web %s mode", (format) => {
     const r = await call({ format, method: "prediction.v1.PredictionService/ListModels", request: {}, metadata: { "x-api-key": API_KEY } });
     expect(r.ok, r.message).toBe(true);
     expect(JSON.stringify(r.messages[0])).toContain("loan-approval");
+    // Each model's metadata, with the loan request's fields as the contract's rules say.
+    const { metadata } = r.messages[0] as { metadata: Array<{ model: { name: string }; inputFields: unknown[] }> };
+    expect(metadata.find((m) => m.model.name === "loan-approval")?.inputFields).toEqual(inputFieldsFromRules(PredictRequestSchema));
   });
 
   // The runtime streams only in text mode: in binary mode it reads the answer once complete, and Watch never completes.

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { Health, HealthCheckResponse_ServingStatus as Serving } from "../gen/grpc/health/v1/health_pb.js";
-import { PredictionService } from "../gen/prediction/v1/prediction_service_pb.js";
+import { PredictionService, PredictRequestSchema } from "../gen/prediction/v1/prediction_service_pb.js";
+import { inputFieldsFromRules } from "./support/input-rules.js";
 import { emptyRepository, type TempRepo } from "./support/model-repos.js";
 import { API_KEY, startTestServer, type TestServer } from "./support/test-server.js";
 
@@ -54,7 +55,10 @@ describe("a ready server", () => {
     const message = encodeURIComponent(JSON.stringify({ name: "loan-approval" }));
     const raw = await fetch(`${server.baseUrl}/prediction.v1.PredictionService/GetModelMetadata?connect=v1&encoding=json&message=${message}`, { headers });
     expect(raw.status).toBe(200);
-    expect(((await raw.json()) as { model: { name: string } }).model.name).toBe("loan-approval");
+    const body = (await raw.json()) as { model: { name: string }; inputFields: unknown[]; headlineMetrics: string[] };
+    expect(body.model.name).toBe("loan-approval");
+    expect(body.inputFields).toEqual(inputFieldsFromRules(PredictRequestSchema));
+    expect(body.headlineMetrics).toEqual(["test_accuracy", "test_roc_auc", "test_calibration_error"]);
     const keyless = await fetch(`${server.baseUrl}/prediction.v1.PredictionService/ListModels?connect=v1&encoding=json&message=%7B%7D`);
     expect(keyless.status).toBe(401);
   });

@@ -225,6 +225,10 @@ describe("the server with an ImageNet-shaped model in its repository", () => {
       { name: "logits", dtype: "float32", shape: [-1, 1000] },
     ]);
     expect(md.labels).toEqual(written.labels);
+    // Its task says which request it answers; its config names no headline metrics.
+    expect(md.requestMessage).toBe("prediction.v1.ClassifyImageRequest");
+    expect(md.headlineMetrics).toEqual([]);
+    expect(list.metadata.map((m) => m.model?.name)).toEqual(["imagenet-sim", "loan-approval"]);
   });
 
   it("classifies with ClassifyImage (gRPC and Connect JSON) when the request names the model", async () => {

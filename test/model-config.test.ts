@@ -26,6 +26,7 @@ describe("readModelConfig", () => {
     const shapes = await readModelConfig("models/shapes");
     expect(shapes.labels).toEqual(["circle", "square", "triangle", "star", "cross", "ring", "other"]);
     expect(shapes.reject).toEqual({ label: "other", min_score: 0.4 });
+    expect(shapes.headline_metrics).toEqual(["val_in_range_accuracy", "val_reject_flagged"]);
     const loan = await readModelConfig("models/loan-approval");
     expect(loan.batching.max_batch_size).toBe(2048);
     const bare = await readModelConfig(
@@ -50,6 +51,8 @@ describe("readModelConfig", () => {
     ["a size that does not match the input", (c: any) => (c.preprocessing.image.width = 32), "preprocessing makes [-1,3,64,32]"],
     ["an input without a dynamic batch", (c: any) => (c.inputs[0].shape = [1, 3, 64, 64]), "must have a dynamic batch dimension first"],
     ["a zero max_batch_size", (c: any) => (c.batching.max_batch_size = 0), "batching.max_batch_size must be an integer >= 1"],
+    ["more than 3 headline metrics", (c: any) => (c.headline_metrics = ["a", "b", "c", "d"]), "headline_metrics must list at most 3 metrics.json keys"],
+    ["an empty headline metric", (c: any) => (c.headline_metrics = [""]), "headline_metrics must list at most 3 metrics.json keys"],
     ["an unknown execution", (c: any) => (c.session.execution = "thread"), 'session.execution must be "worker" or "event_loop" (got "thread")'],
   ])("refuses %s, naming the file and the problem", async (_name, edit, message) => {
     const dir = shapesConfig(edit);

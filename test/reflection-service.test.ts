@@ -166,7 +166,7 @@ describe.each([
     });
     expect(response.messageResponse).toMatchObject({
       case: "allExtensionNumbersResponse",
-      value: { baseTypeName: "google.protobuf.FieldOptions", extensionNumber: [50701] },
+      value: { baseTypeName: "google.protobuf.FieldOptions", extensionNumber: [50701, 50702] },
     });
     const unknown = await ask({ messageRequest: { case: "allExtensionNumbersOfType", value: "no.Such" } });
     expect(errorOf(unknown)?.errorCode).toBe(5);

@@ -1,7 +1,7 @@
 // What a client needs to use the shapes model correctly, through the real
 // server: GetModelMetadata names its labels, its reject rule, how images are
-// fitted (letterboxed, with the padding colour) and the card's headline
-// figures; ClassifyImage says explicitly when an image has no single shape;
+// fitted (letterboxed, with the padding colour), the images it accepts and
+// the card's headline figures; ClassifyImage says explicitly when an image has no single shape;
 // and the preprocessing keeps the aspect ratio as the config asks.
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
@@ -22,6 +22,9 @@ describe("shapes model contract", () => {
     expect(meta.reject?.minScore).toBeGreaterThan(0);
     expect(meta.reject?.minScore).toBeLessThan(1);
     expect(meta.imageInput).toMatchObject({ width: 64, height: 64, resize: "contain", padRgb: [127, 127, 127] });
+    // What the server accepts, at its default limits.
+    expect(meta.imageInput).toMatchObject({ contentTypes: ["image/jpeg", "image/png", "image/webp"], maxBytes: 10n * 1024n * 1024n, maxPixels: 40_000_000n });
+    expect(meta.headlineMetrics).toEqual(["val_in_range_accuracy", "val_reject_flagged"]);
     for (const key of [
       "val_in_range_accuracy",
       "val_reject_flagged",

@@ -186,6 +186,8 @@ describe("the web page", () => {
     const rows = await page.locator("#models-body tr").allTextContents();
     expect(rows.some((r) => r.includes("loan-approval") && r.includes("ready"))).toBe(true);
     expect(rows.some((r) => r.includes("shapes") && r.includes("ready"))).toBe(true);
+    // The card's headline figures, from ListModels' metadata.
+    expect(rows.find((r) => r.includes("loan-approval"))).toMatch(/test roc auc 0\.\d{3}/);
     // The page in use, for the README (docs/page.png is a copy of this one).
     await fillLoan(page, { age: "42", income: "120000", creditScore: "780", years: "12", amount: "20000", purpose: "Home" });
     await page.click("#loan-form button[type=submit]");

@@ -72,11 +72,16 @@ export interface ModelConfig {
   labels_file?: string;
   preprocessing?: { image?: ImagePreprocessing };
   reject?: RejectConfig;
+  /** Keys of the versions' metrics.json that the model card puts first, most important first; at most MAX_HEADLINE_METRICS. */
+  headline_metrics?: string[];
   batching: BatchingConfig;
   session: SessionConfig;
   /** Labels read from labels_file, in output order. */
   labels?: string[];
 }
+
+// A headline is what a model list shows at a glance: the card's two or three main figures, not all of them.
+export const MAX_HEADLINE_METRICS = 3;
 
 export const DEFAULT_BATCHING: BatchingConfig = { max_batch_size: 64, max_queue_delay_us: 0, max_queue_rows: 1024 };
 export const DEFAULT_SESSION: SessionConfig = { intra_op_threads: 1, graph_optimization_level: "all", execution: "worker" };
@@ -152,6 +157,12 @@ function checkConfig(c: Partial<ModelConfig>): string[] {
     if (reject.min_score !== undefined && !(typeof reject.min_score === "number" && reject.min_score >= 0 && reject.min_score <= 1))
       out.push(`reject.min_score must be a number in 0..1`);
   }
+  const headline = c.headline_metrics;
+  if (
+    headline !== undefined &&
+    !(Array.isArray(headline) && headline.length <= MAX_HEADLINE_METRICS && headline.every((k) => typeof k === "string" && k !== ""))
+  )
+    out.push(`headline_metrics must list at most ${MAX_HEADLINE_METRICS} metrics.json keys`);
   return out;
 }
 

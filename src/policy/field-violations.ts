@@ -65,6 +65,21 @@ const isWellKnown = (m: DescMessage) => m.typeName.startsWith("google.protobuf."
 
 const NO_OVERRIDES: RuleOverrides = new Map();
 
+/** The rules of one field as the checker enforces them, and the sibling its lte_field names. */
+export interface EnforcedRules {
+  rules: FieldRules;
+  bound?: { other: DescField; offset: number };
+}
+
+/**
+ * The contract's rules on each of the message's own fields that has any, as
+ * the checker reads them (without run-time overrides): what GetModelMetadata
+ * tells clients is what this checker refuses.
+ */
+export function enforcedRules(schema: DescMessage): ReadonlyMap<DescField, EnforcedRules> {
+  return new Map(planFor(schema, NO_OVERRIDES).flatMap((p) => (p.rules ? [[p.field, { rules: p.rules, bound: p.bound }] as const] : [])));
+}
+
 /** Every violation in the message, in field order; empty when it is valid. */
 export function findViolations(schema: DescMessage, message: Message, overrides: RuleOverrides = NO_OVERRIDES): FieldViolation[] {
   // Nearly every request is valid, and a PredictBatch carries 100 rows: check

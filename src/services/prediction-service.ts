@@ -69,8 +69,8 @@ export function predictionService(deps: PredictionServiceDeps) {
       );
       return create(ClassifyImageResponseSchema, { classification });
     },
-    listModels: async () => listModels(deps.repository),
-    getModelMetadata: async (req: GetModelMetadataRequest) => getModelMetadata(deps.repository, req.name),
+    listModels: async () => listModels(deps.repository, deps.images.limits),
+    getModelMetadata: async (req: GetModelMetadataRequest) => getModelMetadata(deps.repository, req.name, deps.images.limits),
   } satisfies Partial<ServiceImpl<typeof PredictionService>>;
 }
 

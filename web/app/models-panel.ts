@@ -1,6 +1,6 @@
-// The models panel: every model from ListModels, its default version and
-// the state of each version.
-import { ModelVersionState, type ModelSummary } from "../../gen/prediction/v1/prediction_service_pb.js";
+// The models panel: every model from ListModels, its default version, the
+// state of each version, and the card's headline figures.
+import { ModelVersionState, type GetModelMetadataResponse, type ModelSummary } from "../../gen/prediction/v1/prediction_service_pb.js";
 import type { PredictionClient } from "./api.js";
 import { byId, h, setStatus } from "./dom.js";
 import { explain, type ShownError } from "./errors.js";
@@ -31,8 +31,8 @@ export function setUpModelsPanel(deps: ModelsPanelDeps): () => Promise<void> {
     }
     setStatus(status, "busy", "Loading models…");
     try {
-      const { models } = await deps.client().listModels({});
-      body.replaceChildren(...models.map(row));
+      const { models, metadata } = await deps.client().listModels({});
+      body.replaceChildren(...models.map((m, i) => row(m, metadata[i])));
       table.hidden = models.length === 0;
       setStatus(status, "info", models.length === 0 ? "The server has no models." : "");
     } catch (reason) {
@@ -46,7 +46,7 @@ export function setUpModelsPanel(deps: ModelsPanelDeps): () => Promise<void> {
   return refresh;
 }
 
-function row(m: ModelSummary): HTMLElement {
+function row(m: ModelSummary, meta: GetModelMetadataResponse | undefined): HTMLElement {
   return h(
     "tr",
     {},
@@ -65,5 +65,13 @@ function row(m: ModelSummary): HTMLElement {
         }),
       ),
     ),
+    h("td", {}, headline(meta)),
   );
+}
+
+/** The figures the model card puts first, e.g. "test accuracy 0.813"; a dash when it names none. */
+function headline(meta: GetModelMetadataResponse | undefined): HTMLElement {
+  const keys = meta?.headlineMetrics ?? [];
+  if (keys.length === 0) return h("span", { class: "muted" }, "–");
+  return h("ul", { class: "figures" }, ...keys.map((k) => h("li", {}, `${k.replace(/_/g, " ")} ${(meta?.metrics[k] ?? Number.NaN).toFixed(3)}`)));
 }

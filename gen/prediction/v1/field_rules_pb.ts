@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file prediction/v1/field_rules.proto.
  */
 export const file_prediction_v1_field_rules: GenFile = /*@__PURE__*/
-  fileDesc("Ch9wcmVkaWN0aW9uL3YxL2ZpZWxkX3J1bGVzLnByb3RvEg1wcmVkaWN0aW9uLnYxIt8CCgpGaWVsZFJ1bGVzEhAKA2d0ZRgBIAEoAUgAiAEBEg8KAmd0GAIgASgBSAGIAQESEAoDbHRlGAMgASgBSAKIAQESDwoCbHQYBCABKAFIA4gBARIOCgZmaW5pdGUYBSABKAgSHwoXZGVmaW5lZF9ub3RfdW5zcGVjaWZpZWQYBiABKAgSFgoJbWluX2l0ZW1zGAcgASgNSASIAQESFgoJbWF4X2l0ZW1zGAggASgNSAWIAQESFAoHbWF4X2xlbhgJIAEoDUgGiAEBEhQKB21pbl9sZW4YCiABKA1IB4gBARIsCglsdGVfZmllbGQYCyABKAsyGS5wcmVkaWN0aW9uLnYxLkZpZWxkQm91bmRCBgoEX2d0ZUIFCgNfZ3RCBgoEX2x0ZUIFCgNfbHRCDAoKX21pbl9pdGVtc0IMCgpfbWF4X2l0ZW1zQgoKCF9tYXhfbGVuQgoKCF9taW5fbGVuIisKCkZpZWxkQm91bmQSDQoFZmllbGQYASABKAkSDgoGb2Zmc2V0GAIgASgBOlAKBXJ1bGVzEh0uZ29vZ2xlLnByb3RvYnVmLkZpZWxkT3B0aW9ucxiNjAMgASgLMhkucHJlZGljdGlvbi52MS5GaWVsZFJ1bGVzUgVydWxlc2IGcHJvdG8z", [file_google_protobuf_descriptor]);
+  fileDesc("Ch9wcmVkaWN0aW9uL3YxL2ZpZWxkX3J1bGVzLnByb3RvEg1wcmVkaWN0aW9uLnYxIt8CCgpGaWVsZFJ1bGVzEhAKA2d0ZRgBIAEoAUgAiAEBEg8KAmd0GAIgASgBSAGIAQESEAoDbHRlGAMgASgBSAKIAQESDwoCbHQYBCABKAFIA4gBARIOCgZmaW5pdGUYBSABKAgSHwoXZGVmaW5lZF9ub3RfdW5zcGVjaWZpZWQYBiABKAgSFgoJbWluX2l0ZW1zGAcgASgNSASIAQESFgoJbWF4X2l0ZW1zGAggASgNSAWIAQESFAoHbWF4X2xlbhgJIAEoDUgGiAEBEhQKB21pbl9sZW4YCiABKA1IB4gBARIsCglsdGVfZmllbGQYCyABKAsyGS5wcmVkaWN0aW9uLnYxLkZpZWxkQm91bmRCBgoEX2d0ZUIFCgNfZ3RCBgoEX2x0ZUIFCgNfbHRCDAoKX21pbl9pdGVtc0IMCgpfbWF4X2l0ZW1zQgoKCF9tYXhfbGVuQgoKCF9taW5fbGVuIisKCkZpZWxkQm91bmQSDQoFZmllbGQYASABKAkSDgoGb2Zmc2V0GAIgASgBOlAKBXJ1bGVzEh0uZ29vZ2xlLnByb3RvYnVmLkZpZWxkT3B0aW9ucxiNjAMgASgLMhkucHJlZGljdGlvbi52MS5GaWVsZFJ1bGVzUgVydWxlczozCgR1bml0Eh0uZ29vZ2xlLnByb3RvYnVmLkZpZWxkT3B0aW9ucxiOjAMgASgJUgR1bml0YgZwcm90bzM", [file_google_protobuf_descriptor]);
 
 /**
  * Constraints on one field. Every bound that is set must hold; a request that
@@ -150,4 +150,14 @@ export const FieldBoundSchema: GenMessage<FieldBound> = /*@__PURE__*/
  */
 export const rules: GenExtension<FieldOptions, FieldRules> = /*@__PURE__*/
   extDesc(file_prediction_v1_field_rules, 0);
+
+/**
+ * Unit of a numeric field's value and of its bounds, e.g. "years" or
+ * "USD". Clients see it through reflection and in
+ * GetModelMetadataResponse.input_fields; the server checks nothing with it.
+ *
+ * @generated from extension: string unit = 50702;
+ */
+export const unit: GenExtension<FieldOptions, string> = /*@__PURE__*/
+  extDesc(file_prediction_v1_field_rules, 1);
 

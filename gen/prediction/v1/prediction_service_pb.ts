@@ -36,7 +36,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file prediction/v1/prediction_service.proto.
  */
 export const file_prediction_v1_prediction_service: GenFile = /*@__PURE__*/
-  fileDesc("CiZwcmVkaWN0aW9uL3YxL3ByZWRpY3Rpb25fc2VydmljZS5wcm90bxINcHJlZGljdGlvbi52MSLZAgoOUHJlZGljdFJlcXVlc3QSIwoDYWdlGAEgASgFQhbq4BgSCQAAAAAAADJAGQAAAAAAAF5AEigKBmluY29tZRgCIAEoAUIY6uAYFAkAAAAAAADwPxkAAAAAZc3NQSgBEiwKDGNyZWRpdF9zY29yZRgDIAEoBUIW6uAYEgkAAAAAAMByQBkAAAAAAJCKQBJCChBlbXBsb3ltZW50X3llYXJzGAQgASgBQijq4BgkCQAAAAAAAAAAGQAAAAAAAFRAKAFaDgoDYWdlEQAAAAAAACzAEi0KC2xvYW5fYW1vdW50GAUgASgBQhjq4BgUEQAAAAAAAAAAGQAAAABlzc1BKAESOAoMbG9hbl9wdXJwb3NlGAYgASgOMhoucHJlZGljdGlvbi52MS5Mb2FuUHVycG9zZUIG6uAYAjABEh0KDW1vZGVsX3ZlcnNpb24YByABKAlCBurgGAJIICJMCg5EZWNpc2lvbkZhY3RvchIPCgdmZWF0dXJlGAEgASgJEhQKDGNvbnRyaWJ1dGlvbhgCIAEoARITCgtkZXNjcmlwdGlvbhgDIAEoCSL5AQoPUHJlZGljdFJlc3BvbnNlEikKCGRlY2lzaW9uGAEgASgOMhcucHJlZGljdGlvbi52MS5EZWNpc2lvbhITCgtwcm9iYWJpbGl0eRgCIAEoARIVCg1tb2RlbF92ZXJzaW9uGAMgASgJEi0KCXRpbWVzdGFtcBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHAoUYXBwcm92YWxfcHJvYmFiaWxpdHkYBSABKAESEgoKbW9kZWxfbmFtZRgGIAEoCRIuCgdmYWN0b3JzGAcgAygLMh0ucHJlZGljdGlvbi52MS5EZWNpc2lvbkZhY3RvciJtChNQcmVkaWN0QmF0Y2hSZXF1ZXN0EjcKBmlucHV0cxgBIAMoCzIdLnByZWRpY3Rpb24udjEuUHJlZGljdFJlcXVlc3RCCOrgGAQ4AUBkEh0KDW1vZGVsX3ZlcnNpb24YAiABKAlCBurgGAJIICJ/ChRQcmVkaWN0QmF0Y2hSZXNwb25zZRIzCgtwcmVkaWN0aW9ucxgBIAMoCzIeLnByZWRpY3Rpb24udjEuUHJlZGljdFJlc3BvbnNlEjIKD3Byb2Nlc3NpbmdfdGltZRgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiKxAQoLSW1hZ2VIZWFkZXISFQoCaWQYASABKAlCCergGAVIgAFQARIdCgxjb250ZW50X3R5cGUYAiABKAlCB+rgGANIgAESHAoFdG9wX2sYAyABKA1CDergGAkZAAAAAAAAWUASEgoKc2l6ZV9ieXRlcxgEIAEoBBIbCgptb2RlbF9uYW1lGAUgASgJQgfq4BgDSIABEh0KDW1vZGVsX3ZlcnNpb24YBiABKAlCBurgGAJIICJcChNQcmVkaWN0SW1hZ2VSZXF1ZXN0EiwKBmhlYWRlchgBIAEoCzIaLnByZWRpY3Rpb24udjEuSW1hZ2VIZWFkZXJIABIPCgVjaHVuaxgCIAEoDEgAQgYKBGtpbmQiKgoKTGFiZWxTY29yZRINCgVsYWJlbBgBIAEoCRINCgVzY29yZRgCIAEoAiIrCgpJbWFnZUVycm9yEgwKBGNvZGUYASABKAUSDwoHbWVzc2FnZRgCIAEoCSKWAQoUUHJlZGljdEltYWdlUmVzcG9uc2USCgoCaWQYASABKAkSPAoOY2xhc3NpZmljYXRpb24YAiABKAsyIi5wcmVkaWN0aW9uLnYxLkltYWdlQ2xhc3NpZmljYXRpb25IABIqCgVlcnJvchgDIAEoCzIZLnByZWRpY3Rpb24udjEuSW1hZ2VFcnJvckgAQggKBnJlc3VsdCLgAQoTSW1hZ2VDbGFzc2lmaWNhdGlvbhIpCgZsYWJlbHMYASADKAsyGS5wcmVkaWN0aW9uLnYxLkxhYmVsU2NvcmUSEgoKbW9kZWxfbmFtZRgCIAEoCRIVCg1tb2RlbF92ZXJzaW9uGAMgASgJEi4KC2RlY29kZV90aW1lGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjEKDmluZmVyZW5jZV90aW1lGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhAKCHJlamVjdGVkGAYgASgIIhMKEUxpc3RNb2RlbHNSZXF1ZXN0IkEKEkxpc3RNb2RlbHNSZXNwb25zZRIrCgZtb2RlbHMYASADKAsyGy5wcmVkaWN0aW9uLnYxLk1vZGVsU3VtbWFyeSJ4CgxNb2RlbFN1bW1hcnkSDAoEbmFtZRgBIAEoCRIMCgR0YXNrGAIgASgJEhcKD2RlZmF1bHRfdmVyc2lvbhgDIAEoCRIzCgh2ZXJzaW9ucxgEIAMoCzIhLnByZWRpY3Rpb24udjEuTW9kZWxWZXJzaW9uU3RhdHVzIpUBChJNb2RlbFZlcnNpb25TdGF0dXMSDwoHdmVyc2lvbhgBIAEoCRIvCgVzdGF0ZRgCIAEoDjIgLnByZWRpY3Rpb24udjEuTW9kZWxWZXJzaW9uU3RhdGUSDQoFZXJyb3IYAyABKAkSLgoKdXBkYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiMgoXR2V0TW9kZWxNZXRhZGF0YVJlcXVlc3QSFwoEbmFtZRgBIAEoCUIJ6uAYBUiAAVABIjwKDlRlbnNvck1ldGFkYXRhEgwKBG5hbWUYASABKAkSDQoFZHR5cGUYAiABKAkSDQoFc2hhcGUYAyADKAMipAMKGEdldE1vZGVsTWV0YWRhdGFSZXNwb25zZRIqCgVtb2RlbBgBIAEoCzIbLnByZWRpY3Rpb24udjEuTW9kZWxTdW1tYXJ5EhMKC2Rlc2NyaXB0aW9uGAIgASgJEi0KBmlucHV0cxgDIAMoCzIdLnByZWRpY3Rpb24udjEuVGVuc29yTWV0YWRhdGESLgoHb3V0cHV0cxgEIAMoCzIdLnByZWRpY3Rpb24udjEuVGVuc29yTWV0YWRhdGESRQoHbWV0cmljcxgFIAMoCzI0LnByZWRpY3Rpb24udjEuR2V0TW9kZWxNZXRhZGF0YVJlc3BvbnNlLk1ldHJpY3NFbnRyeRIOCgZsYWJlbHMYBiADKAkSKQoGcmVqZWN0GAcgASgLMhkucHJlZGljdGlvbi52MS5SZWplY3RSdWxlEjYKC2ltYWdlX2lucHV0GAggASgLMiEucHJlZGljdGlvbi52MS5JbWFnZUlucHV0TWV0YWRhdGEaLgoMTWV0cmljc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAToCOAEiLgoKUmVqZWN0UnVsZRINCgVsYWJlbBgBIAEoCRIRCgltaW5fc2NvcmUYAiABKAIiVAoSSW1hZ2VJbnB1dE1ldGFkYXRhEg0KBXdpZHRoGAEgASgNEg4KBmhlaWdodBgCIAEoDRIOCgZyZXNpemUYAyABKAkSDwoHcGFkX3JnYhgEIAMoDSKeAQoUQ2xhc3NpZnlJbWFnZVJlcXVlc3QSDQoFaW1hZ2UYASABKAwSHQoMY29udGVudF90eXBlGAIgASgJQgfq4BgDSIABEhwKBXRvcF9rGAMgASgNQg3q4BgJGQAAAAAAAFlAEhsKCm1vZGVsX25hbWUYBCABKAlCB+rgGANIgAESHQoNbW9kZWxfdmVyc2lvbhgFIAEoCUIG6uAYAkggIlMKFUNsYXNzaWZ5SW1hZ2VSZXNwb25zZRI6Cg5jbGFzc2lmaWNhdGlvbhgBIAEoCzIiLnByZWRpY3Rpb24udjEuSW1hZ2VDbGFzc2lmaWNhdGlvbiqPAQoLTG9hblB1cnBvc2USHAoYTE9BTl9QVVJQT1NFX1VOU1BFQ0lGSUVEEAASFQoRTE9BTl9QVVJQT1NFX0hPTUUQARIUChBMT0FOX1BVUlBPU0VfQ0FSEAISGgoWTE9BTl9QVVJQT1NFX0VEVUNBVElPThADEhkKFUxPQU5fUFVSUE9TRV9QRVJTT05BTBAEKlAKCERlY2lzaW9uEhgKFERFQ0lTSU9OX1VOU1BFQ0lGSUVEEAASFQoRREVDSVNJT05fQVBQUk9WRUQQARITCg9ERUNJU0lPTl9ERU5JRUQQAiq7AQoRTW9kZWxWZXJzaW9uU3RhdGUSIwofTU9ERUxfVkVSU0lPTl9TVEFURV9VTlNQRUNJRklFRBAAEh8KG01PREVMX1ZFUlNJT05fU1RBVEVfTE9BRElORxABEh0KGU1PREVMX1ZFUlNJT05fU1RBVEVfUkVBRFkQAhIeChpNT0RFTF9WRVJTSU9OX1NUQVRFX0ZBSUxFRBADEiEKHU1PREVMX1ZFUlNJT05fU1RBVEVfVU5MT0FESU5HEAQysQQKEVByZWRpY3Rpb25TZXJ2aWNlEkgKB1ByZWRpY3QSHS5wcmVkaWN0aW9uLnYxLlByZWRpY3RSZXF1ZXN0Gh4ucHJlZGljdGlvbi52MS5QcmVkaWN0UmVzcG9uc2USVwoMUHJlZGljdEJhdGNoEiIucHJlZGljdGlvbi52MS5QcmVkaWN0QmF0Y2hSZXF1ZXN0GiMucHJlZGljdGlvbi52MS5QcmVkaWN0QmF0Y2hSZXNwb25zZRJbCgxQcmVkaWN0SW1hZ2USIi5wcmVkaWN0aW9uLnYxLlByZWRpY3RJbWFnZVJlcXVlc3QaIy5wcmVkaWN0aW9uLnYxLlByZWRpY3RJbWFnZVJlc3BvbnNlKAEwARJaCg1DbGFzc2lmeUltYWdlEiMucHJlZGljdGlvbi52MS5DbGFzc2lmeUltYWdlUmVxdWVzdBokLnByZWRpY3Rpb24udjEuQ2xhc3NpZnlJbWFnZVJlc3BvbnNlElYKCkxpc3RNb2RlbHMSIC5wcmVkaWN0aW9uLnYxLkxpc3RNb2RlbHNSZXF1ZXN0GiEucHJlZGljdGlvbi52MS5MaXN0TW9kZWxzUmVzcG9uc2UiA5ACARJoChBHZXRNb2RlbE1ldGFkYXRhEiYucHJlZGljdGlvbi52MS5HZXRNb2RlbE1ldGFkYXRhUmVxdWVzdBonLnByZWRpY3Rpb24udjEuR2V0TW9kZWxNZXRhZGF0YVJlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_prediction_v1_field_rules]);
+  fileDesc("CiZwcmVkaWN0aW9uL3YxL3ByZWRpY3Rpb25fc2VydmljZS5wcm90bxINcHJlZGljdGlvbi52MSKDAwoOUHJlZGljdFJlcXVlc3QSLAoDYWdlGAEgASgFQh/q4BgSCQAAAAAAADJAGQAAAAAAAF5A8uAYBXllYXJzEi8KBmluY29tZRgCIAEoAUIf6uAYFAkAAAAAAADwPxkAAAAAZc3NQSgB8uAYA1VTRBI2CgxjcmVkaXRfc2NvcmUYAyABKAVCIOrgGBIJAAAAAADAckAZAAAAAACQikDy4BgGcG9pbnRzEksKEGVtcGxveW1lbnRfeWVhcnMYBCABKAFCMergGCQJAAAAAAAAAAAZAAAAAAAAVEAoAVoOCgNhZ2URAAAAAAAALMDy4BgFeWVhcnMSNAoLbG9hbl9hbW91bnQYBSABKAFCH+rgGBQRAAAAAAAAAAAZAAAAAGXNzUEoAfLgGANVU0QSOAoMbG9hbl9wdXJwb3NlGAYgASgOMhoucHJlZGljdGlvbi52MS5Mb2FuUHVycG9zZUIG6uAYAjABEh0KDW1vZGVsX3ZlcnNpb24YByABKAlCBurgGAJIICJMCg5EZWNpc2lvbkZhY3RvchIPCgdmZWF0dXJlGAEgASgJEhQKDGNvbnRyaWJ1dGlvbhgCIAEoARITCgtkZXNjcmlwdGlvbhgDIAEoCSL5AQoPUHJlZGljdFJlc3BvbnNlEikKCGRlY2lzaW9uGAEgASgOMhcucHJlZGljdGlvbi52MS5EZWNpc2lvbhITCgtwcm9iYWJpbGl0eRgCIAEoARIVCg1tb2RlbF92ZXJzaW9uGAMgASgJEi0KCXRpbWVzdGFtcBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHAoUYXBwcm92YWxfcHJvYmFiaWxpdHkYBSABKAESEgoKbW9kZWxfbmFtZRgGIAEoCRIuCgdmYWN0b3JzGAcgAygLMh0ucHJlZGljdGlvbi52MS5EZWNpc2lvbkZhY3RvciJtChNQcmVkaWN0QmF0Y2hSZXF1ZXN0EjcKBmlucHV0cxgBIAMoCzIdLnByZWRpY3Rpb24udjEuUHJlZGljdFJlcXVlc3RCCOrgGAQ4AUBkEh0KDW1vZGVsX3ZlcnNpb24YAiABKAlCBurgGAJIICJ/ChRQcmVkaWN0QmF0Y2hSZXNwb25zZRIzCgtwcmVkaWN0aW9ucxgBIAMoCzIeLnByZWRpY3Rpb24udjEuUHJlZGljdFJlc3BvbnNlEjIKD3Byb2Nlc3NpbmdfdGltZRgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiKxAQoLSW1hZ2VIZWFkZXISFQoCaWQYASABKAlCCergGAVIgAFQARIdCgxjb250ZW50X3R5cGUYAiABKAlCB+rgGANIgAESHAoFdG9wX2sYAyABKA1CDergGAkZAAAAAAAAWUASEgoKc2l6ZV9ieXRlcxgEIAEoBBIbCgptb2RlbF9uYW1lGAUgASgJQgfq4BgDSIABEh0KDW1vZGVsX3ZlcnNpb24YBiABKAlCBurgGAJIICJcChNQcmVkaWN0SW1hZ2VSZXF1ZXN0EiwKBmhlYWRlchgBIAEoCzIaLnByZWRpY3Rpb24udjEuSW1hZ2VIZWFkZXJIABIPCgVjaHVuaxgCIAEoDEgAQgYKBGtpbmQiKgoKTGFiZWxTY29yZRINCgVsYWJlbBgBIAEoCRINCgVzY29yZRgCIAEoAiIrCgpJbWFnZUVycm9yEgwKBGNvZGUYASABKAUSDwoHbWVzc2FnZRgCIAEoCSKWAQoUUHJlZGljdEltYWdlUmVzcG9uc2USCgoCaWQYASABKAkSPAoOY2xhc3NpZmljYXRpb24YAiABKAsyIi5wcmVkaWN0aW9uLnYxLkltYWdlQ2xhc3NpZmljYXRpb25IABIqCgVlcnJvchgDIAEoCzIZLnByZWRpY3Rpb24udjEuSW1hZ2VFcnJvckgAQggKBnJlc3VsdCLgAQoTSW1hZ2VDbGFzc2lmaWNhdGlvbhIpCgZsYWJlbHMYASADKAsyGS5wcmVkaWN0aW9uLnYxLkxhYmVsU2NvcmUSEgoKbW9kZWxfbmFtZRgCIAEoCRIVCg1tb2RlbF92ZXJzaW9uGAMgASgJEi4KC2RlY29kZV90aW1lGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjEKDmluZmVyZW5jZV90aW1lGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhAKCHJlamVjdGVkGAYgASgIIhMKEUxpc3RNb2RlbHNSZXF1ZXN0InwKEkxpc3RNb2RlbHNSZXNwb25zZRIrCgZtb2RlbHMYASADKAsyGy5wcmVkaWN0aW9uLnYxLk1vZGVsU3VtbWFyeRI5CghtZXRhZGF0YRgCIAMoCzInLnByZWRpY3Rpb24udjEuR2V0TW9kZWxNZXRhZGF0YVJlc3BvbnNlIngKDE1vZGVsU3VtbWFyeRIMCgRuYW1lGAEgASgJEgwKBHRhc2sYAiABKAkSFwoPZGVmYXVsdF92ZXJzaW9uGAMgASgJEjMKCHZlcnNpb25zGAQgAygLMiEucHJlZGljdGlvbi52MS5Nb2RlbFZlcnNpb25TdGF0dXMilQEKEk1vZGVsVmVyc2lvblN0YXR1cxIPCgd2ZXJzaW9uGAEgASgJEi8KBXN0YXRlGAIgASgOMiAucHJlZGljdGlvbi52MS5Nb2RlbFZlcnNpb25TdGF0ZRINCgVlcnJvchgDIAEoCRIuCgp1cGRhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIyChdHZXRNb2RlbE1ldGFkYXRhUmVxdWVzdBIXCgRuYW1lGAEgASgJQgnq4BgFSIABUAEiPAoOVGVuc29yTWV0YWRhdGESDAoEbmFtZRgBIAEoCRINCgVkdHlwZRgCIAEoCRINCgVzaGFwZRgDIAMoAyKIBAoYR2V0TW9kZWxNZXRhZGF0YVJlc3BvbnNlEioKBW1vZGVsGAEgASgLMhsucHJlZGljdGlvbi52MS5Nb2RlbFN1bW1hcnkSEwoLZGVzY3JpcHRpb24YAiABKAkSLQoGaW5wdXRzGAMgAygLMh0ucHJlZGljdGlvbi52MS5UZW5zb3JNZXRhZGF0YRIuCgdvdXRwdXRzGAQgAygLMh0ucHJlZGljdGlvbi52MS5UZW5zb3JNZXRhZGF0YRJFCgdtZXRyaWNzGAUgAygLMjQucHJlZGljdGlvbi52MS5HZXRNb2RlbE1ldGFkYXRhUmVzcG9uc2UuTWV0cmljc0VudHJ5Eg4KBmxhYmVscxgGIAMoCRIpCgZyZWplY3QYByABKAsyGS5wcmVkaWN0aW9uLnYxLlJlamVjdFJ1bGUSNgoLaW1hZ2VfaW5wdXQYCCABKAsyIS5wcmVkaWN0aW9uLnYxLkltYWdlSW5wdXRNZXRhZGF0YRIXCg9yZXF1ZXN0X21lc3NhZ2UYCSABKAkSLwoMaW5wdXRfZmllbGRzGAogAygLMhkucHJlZGljdGlvbi52MS5JbnB1dEZpZWxkEhgKEGhlYWRsaW5lX21ldHJpY3MYCyADKAkaLgoMTWV0cmljc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAToCOAEivQIKCklucHV0RmllbGQSDAoEbmFtZRgBIAEoCRIRCglqc29uX25hbWUYAiABKAkSDAoEdHlwZRgDIAEoCRIMCgR1bml0GAQgASgJEhAKA21pbhgFIAEoAUgAiAEBEhUKDW1pbl9leGNsdXNpdmUYBiABKAgSEAoDbWF4GAcgASgBSAGIAQESFQoNbWF4X2V4Y2x1c2l2ZRgIIAEoCBIOCgZmaW5pdGUYCSABKAgSFgoOYWxsb3dlZF92YWx1ZXMYCiADKAkSFwoKbWluX2xlbmd0aBgLIAEoDUgCiAEBEhcKCm1heF9sZW5ndGgYDCABKA1IA4gBARIYChBjcm9zc19maWVsZF9ydWxlGA0gASgJQgYKBF9taW5CBgoEX21heEINCgtfbWluX2xlbmd0aEINCgtfbWF4X2xlbmd0aCIuCgpSZWplY3RSdWxlEg0KBWxhYmVsGAEgASgJEhEKCW1pbl9zY29yZRgCIAEoAiKSAQoSSW1hZ2VJbnB1dE1ldGFkYXRhEg0KBXdpZHRoGAEgASgNEg4KBmhlaWdodBgCIAEoDRIOCgZyZXNpemUYAyABKAkSDwoHcGFkX3JnYhgEIAMoDRIVCg1jb250ZW50X3R5cGVzGAUgAygJEhEKCW1heF9ieXRlcxgGIAEoBBISCgptYXhfcGl4ZWxzGAcgASgEIp4BChRDbGFzc2lmeUltYWdlUmVxdWVzdBINCgVpbWFnZRgBIAEoDBIdCgxjb250ZW50X3R5cGUYAiABKAlCB+rgGANIgAESHAoFdG9wX2sYAyABKA1CDergGAkZAAAAAAAAWUASGwoKbW9kZWxfbmFtZRgEIAEoCUIH6uAYA0iAARIdCg1tb2RlbF92ZXJzaW9uGAUgASgJQgbq4BgCSCAiUwoVQ2xhc3NpZnlJbWFnZVJlc3BvbnNlEjoKDmNsYXNzaWZpY2F0aW9uGAEgASgLMiIucHJlZGljdGlvbi52MS5JbWFnZUNsYXNzaWZpY2F0aW9uKo8BCgtMb2FuUHVycG9zZRIcChhMT0FOX1BVUlBPU0VfVU5TUEVDSUZJRUQQABIVChFMT0FOX1BVUlBPU0VfSE9NRRABEhQKEExPQU5fUFVSUE9TRV9DQVIQAhIaChZMT0FOX1BVUlBPU0VfRURVQ0FUSU9OEAMSGQoVTE9BTl9QVVJQT1NFX1BFUlNPTkFMEAQqUAoIRGVjaXNpb24SGAoUREVDSVNJT05fVU5TUEVDSUZJRUQQABIVChFERUNJU0lPTl9BUFBST1ZFRBABEhMKD0RFQ0lTSU9OX0RFTklFRBACKrsBChFNb2RlbFZlcnNpb25TdGF0ZRIjCh9NT0RFTF9WRVJTSU9OX1NUQVRFX1VOU1BFQ0lGSUVEEAASHwobTU9ERUxfVkVSU0lPTl9TVEFURV9MT0FESU5HEAESHQoZTU9ERUxfVkVSU0lPTl9TVEFURV9SRUFEWRACEh4KGk1PREVMX1ZFUlNJT05fU1RBVEVfRkFJTEVEEAMSIQodTU9ERUxfVkVSU0lPTl9TVEFURV9VTkxPQURJTkcQBDKxBAoRUHJlZGljdGlvblNlcnZpY2USSAoHUHJlZGljdBIdLnByZWRpY3Rpb24udjEuUHJlZGljdFJlcXVlc3QaHi5wcmVkaWN0aW9uLnYxLlByZWRpY3RSZXNwb25zZRJXCgxQcmVkaWN0QmF0Y2gSIi5wcmVkaWN0aW9uLnYxLlByZWRpY3RCYXRjaFJlcXVlc3QaIy5wcmVkaWN0aW9uLnYxLlByZWRpY3RCYXRjaFJlc3BvbnNlElsKDFByZWRpY3RJbWFnZRIiLnByZWRpY3Rpb24udjEuUHJlZGljdEltYWdlUmVxdWVzdBojLnByZWRpY3Rpb24udjEuUHJlZGljdEltYWdlUmVzcG9uc2UoATABEloKDUNsYXNzaWZ5SW1hZ2USIy5wcmVkaWN0aW9uLnYxLkNsYXNzaWZ5SW1hZ2VSZXF1ZXN0GiQucHJlZGljdGlvbi52MS5DbGFzc2lmeUltYWdlUmVzcG9uc2USVgoKTGlzdE1vZGVscxIgLnByZWRpY3Rpb24udjEuTGlzdE1vZGVsc1JlcXVlc3QaIS5wcmVkaWN0aW9uLnYxLkxpc3RNb2RlbHNSZXNwb25zZSIDkAIBEmgKEEdldE1vZGVsTWV0YWRhdGESJi5wcmVkaWN0aW9uLnYxLkdldE1vZGVsTWV0YWRhdGFSZXF1ZXN0GicucHJlZGljdGlvbi52MS5HZXRNb2RlbE1ldGFkYXRhUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_prediction_v1_field_rules]);
 
 /**
  * One loan application. Every number has a realistic range: the model is
@@ -557,6 +557,15 @@ export type ListModelsResponse = Message<"prediction.v1.ListModelsResponse"> & {
    * @generated from field: repeated prediction.v1.ModelSummary models = 1;
    */
   models: ModelSummary[];
+
+  /**
+   * metadata[i] describes models[i], exactly as GetModelMetadata would: the
+   * labels, reject rule, accepted inputs and headline metrics a client needs
+   * to use each model, in one call.
+   *
+   * @generated from field: repeated prediction.v1.GetModelMetadataResponse metadata = 2;
+   */
+  metadata: GetModelMetadataResponse[];
 };
 
 /**
@@ -767,6 +776,35 @@ export type GetModelMetadataResponse = Message<"prediction.v1.GetModelMetadataRe
    * @generated from field: prediction.v1.ImageInputMetadata image_input = 8;
    */
   imageInput?: ImageInputMetadata | undefined;
+
+  /**
+   * Full name of the request message the model answers, as its task
+   * declares: "prediction.v1.PredictRequest" (Predict, PredictBatch) for
+   * task "loan_approval", "prediction.v1.ClassifyImageRequest" (ClassifyImage;
+   * PredictImage's ImageHeader has the same fields) for
+   * "image_classification". Empty for a task the server has no request for.
+   *
+   * @generated from field: string request_message = 9;
+   */
+  requestMessage: string;
+
+  /**
+   * Every field of request_message, in declaration order, with the values
+   * the server accepts: the contract's (prediction.v1.rules) for that field,
+   * read from the same descriptors the server validates with.
+   *
+   * @generated from field: repeated prediction.v1.InputField input_fields = 10;
+   */
+  inputFields: InputField[];
+
+  /**
+   * Keys of metrics that the model card puts first, most important first,
+   * e.g. ["test_accuracy", "test_roc_auc"]. At most 3; each is a key of
+   * metrics (a key the default version's metrics lack is left out).
+   *
+   * @generated from field: repeated string headline_metrics = 11;
+   */
+  headlineMetrics: string[];
 };
 
 /**
@@ -775,6 +813,121 @@ export type GetModelMetadataResponse = Message<"prediction.v1.GetModelMetadataRe
  */
 export const GetModelMetadataResponseSchema: GenMessage<GetModelMetadataResponse> = /*@__PURE__*/
   messageDesc(file_prediction_v1_prediction_service, 17);
+
+/**
+ * One field of a request message and the values the server accepts for it.
+ * A value outside them gives INVALID_ARGUMENT naming the field.
+ *
+ * @generated from message prediction.v1.InputField
+ */
+export type InputField = Message<"prediction.v1.InputField"> & {
+  /**
+   * Field name as in the .proto and in errors, e.g. "employment_years".
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Field name in Connect JSON, e.g. "employmentYears".
+   *
+   * @generated from field: string json_name = 2;
+   */
+  jsonName: string;
+
+  /**
+   * Value type: a protobuf scalar ("int32", "uint32", "double", "string",
+   * "bytes", ...) or an enum's full name, e.g. "prediction.v1.LoanPurpose".
+   *
+   * @generated from field: string type = 3;
+   */
+  type: string;
+
+  /**
+   * Unit of the value and of min and max, e.g. "years", "USD" or "points";
+   * empty for enums, strings, bytes and counts.
+   *
+   * @generated from field: string unit = 4;
+   */
+  unit: string;
+
+  /**
+   * Lowest accepted value, in unit; unset when there is no lower bound.
+   *
+   * @generated from field: optional double min = 5;
+   */
+  min?: number | undefined;
+
+  /**
+   * True when min itself is refused (value > min); false when it is
+   * accepted (value >= min).
+   *
+   * @generated from field: bool min_exclusive = 6;
+   */
+  minExclusive: boolean;
+
+  /**
+   * Highest accepted value, in unit; unset when there is no upper bound.
+   *
+   * @generated from field: optional double max = 7;
+   */
+  max?: number | undefined;
+
+  /**
+   * True when max itself is refused (value < max); false when it is
+   * accepted (value <= max).
+   *
+   * @generated from field: bool max_exclusive = 8;
+   */
+  maxExclusive: boolean;
+
+  /**
+   * True when NaN and +/-Infinity are refused.
+   *
+   * @generated from field: bool finite = 9;
+   */
+  finite: boolean;
+
+  /**
+   * Enum fields: the accepted value names, e.g. "LOAN_PURPOSE_HOME", in
+   * declaration order; the zero (UNSPECIFIED) value is left out when it is
+   * refused. Empty for other fields.
+   *
+   * @generated from field: repeated string allowed_values = 10;
+   */
+  allowedValues: string[];
+
+  /**
+   * String fields: the fewest characters (UTF-16 code units) accepted;
+   * unset when empty is accepted.
+   *
+   * @generated from field: optional uint32 min_length = 11;
+   */
+  minLength?: number | undefined;
+
+  /**
+   * String fields: the most characters (UTF-16 code units) accepted; unset
+   * when there is no limit.
+   *
+   * @generated from field: optional uint32 max_length = 12;
+   */
+  maxLength?: number | undefined;
+
+  /**
+   * A rule against another field of the same message, as a comparison, e.g.
+   * "employment_years <= age - 14"; empty when there is none.
+   *
+   * @generated from field: string cross_field_rule = 13;
+   */
+  crossFieldRule: string;
+};
+
+/**
+ * Describes the message prediction.v1.InputField.
+ * Use `create(InputFieldSchema)` to create a new message.
+ */
+export const InputFieldSchema: GenMessage<InputField> = /*@__PURE__*/
+  messageDesc(file_prediction_v1_prediction_service, 18);
 
 /**
  * When ImageClassification.rejected is true.
@@ -804,7 +957,7 @@ export type RejectRule = Message<"prediction.v1.RejectRule"> & {
  * Use `create(RejectRuleSchema)` to create a new message.
  */
 export const RejectRuleSchema: GenMessage<RejectRule> = /*@__PURE__*/
-  messageDesc(file_prediction_v1_prediction_service, 18);
+  messageDesc(file_prediction_v1_prediction_service, 19);
 
 /**
  * The image the model sees, after the server's preprocessing.
@@ -842,6 +995,31 @@ export type ImageInputMetadata = Message<"prediction.v1.ImageInputMetadata"> & {
    * @generated from field: repeated uint32 pad_rgb = 4;
    */
   padRgb: number[];
+
+  /**
+   * MIME types the server decodes, e.g. "image/jpeg", "image/png",
+   * "image/webp"; content_type must be one of them.
+   *
+   * @generated from field: repeated string content_types = 5;
+   */
+  contentTypes: string[];
+
+  /**
+   * Largest encoded image accepted, in bytes (MAX_IMAGE_BYTES; 10 MiB by
+   * default). A larger one gives RESOURCE_EXHAUSTED.
+   *
+   * @generated from field: uint64 max_bytes = 6;
+   */
+  maxBytes: bigint;
+
+  /**
+   * Largest decoded image accepted, in pixels (width x height;
+   * MAX_IMAGE_PIXELS; 40,000,000 by default). A larger one gives
+   * RESOURCE_EXHAUSTED.
+   *
+   * @generated from field: uint64 max_pixels = 7;
+   */
+  maxPixels: bigint;
 };
 
 /**
@@ -849,7 +1027,7 @@ export type ImageInputMetadata = Message<"prediction.v1.ImageInputMetadata"> & {
  * Use `create(ImageInputMetadataSchema)` to create a new message.
  */
 export const ImageInputMetadataSchema: GenMessage<ImageInputMetadata> = /*@__PURE__*/
-  messageDesc(file_prediction_v1_prediction_service, 19);
+  messageDesc(file_prediction_v1_prediction_service, 20);
 
 /**
  * One whole image to classify.
@@ -900,7 +1078,7 @@ export type ClassifyImageRequest = Message<"prediction.v1.ClassifyImageRequest">
  * Use `create(ClassifyImageRequestSchema)` to create a new message.
  */
 export const ClassifyImageRequestSchema: GenMessage<ClassifyImageRequest> = /*@__PURE__*/
-  messageDesc(file_prediction_v1_prediction_service, 20);
+  messageDesc(file_prediction_v1_prediction_service, 21);
 
 /**
  * The classification of the image.
@@ -919,7 +1097,7 @@ export type ClassifyImageResponse = Message<"prediction.v1.ClassifyImageResponse
  * Use `create(ClassifyImageResponseSchema)` to create a new message.
  */
 export const ClassifyImageResponseSchema: GenMessage<ClassifyImageResponse> = /*@__PURE__*/
-  messageDesc(file_prediction_v1_prediction_service, 21);
+  messageDesc(file_prediction_v1_prediction_service, 22);
 
 /**
  * Purpose of a loan, as declared by the applicant.
@@ -1112,7 +1290,8 @@ export const PredictionService: GenService<{
     output: typeof ClassifyImageResponseSchema;
   },
   /**
-   * Lists the models in the server's model repository and their versions.
+   * Lists the models in the server's model repository, their versions, and
+   * each one's metadata as GetModelMetadata gives it.
    * Free of side effects: Connect clients may call it with GET, and caches
    * may keep the answer.
    *
@@ -1124,9 +1303,10 @@ export const PredictionService: GenService<{
     output: typeof ListModelsResponseSchema;
   },
   /**
-   * Describes one model: versions and their states, tensors, and the
-   * metrics from its model card. NOT_FOUND for an unknown model. Free of
-   * side effects: Connect clients may call it with GET.
+   * Describes one model: versions and their states, tensors, labels, reject
+   * rule, the request it answers with each field's accepted values, image
+   * limits, and the metrics from its model card. NOT_FOUND for an unknown
+   * model. Free of side effects: Connect clients may call it with GET.
    *
    * @generated from rpc prediction.v1.PredictionService.GetModelMetadata
    */
