@@ -158,9 +158,9 @@ image has no shape or several. The server turns that into an explicit
   the best label is **${config.reject?.label}** or the best score is below
   **${config.reject?.min_score}**. Training calibrated ${m.calibrated_min_score} on the
   held-out set (the score under which at most 1% of one-shape images fall); the
-  config carries the value in use. GetModelMetadata returns the labels, the rule
-  (\`reject\`), the fitting (\`image_input\`) and the headline figures of this card
-  (\`metrics\`).
+  config carries the value in use. GetModelMetadata (and ListModels) return the labels,
+  the rule (\`reject\`), the fitting and the accepted image types and sizes
+  (\`image_input\`), the figures of this card (\`metrics\`) and which are headline.
 
 ## Training data
 
