@@ -33,9 +33,15 @@ const plans = new WeakMap<RuleOverrides, WeakMap<DescMessage, FieldPlan[]>>();
 
 function planFor(schema: DescMessage, overrides: RuleOverrides): FieldPlan[] {
   let bySchema = plans.get(overrides);
-  if (!bySchema) plans.set(overrides, (bySchema = new WeakMap()));
+  if (!bySchema) {
+    bySchema = new WeakMap();
+    plans.set(overrides, bySchema);
+  }
   let plan = bySchema.get(schema);
-  if (!plan) bySchema.set(schema, (plan = buildPlan(schema, overrides)));
+  if (!plan) {
+    plan = buildPlan(schema, overrides);
+    bySchema.set(schema, plan);
+  }
   return plan;
 }
 
@@ -101,7 +107,10 @@ const checks = new WeakMap<RuleOverrides, WeakMap<DescMessage, Check | null>>();
  */
 function compiledCheck(schema: DescMessage, overrides: RuleOverrides): Check | undefined {
   let bySchema = checks.get(overrides);
-  if (!bySchema) checks.set(overrides, (bySchema = new WeakMap()));
+  if (!bySchema) {
+    bySchema = new WeakMap();
+    checks.set(overrides, bySchema);
+  }
   const known = bySchema.get(schema);
   if (known !== undefined) return known ?? undefined;
   bySchema.set(schema, null); // in progress: a recursive type is left to visit()
