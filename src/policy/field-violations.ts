@@ -205,8 +205,8 @@ function visit(schema: DescMessage, msg: Message, prefix: string, overrides: Rul
  * wrappers); undefined for an unselected oneof member or an unset message.
  */
 function fieldValue(msg: Message, field: DescField): unknown {
-  // A cast: the Message type declares no fields, though protobuf-es keeps each under its localName.
-  const obj = msg as unknown as Record<string, unknown>;
+  // The Message type declares no fields, but protobuf-es keeps each under its localName.
+  const obj: Record<string, unknown> = msg;
   if (field.oneof) {
     const selected = obj[field.oneof.localName] as { case: string | undefined; value?: unknown };
     return selected.case === field.localName ? selected.value : undefined;
