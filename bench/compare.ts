@@ -194,7 +194,10 @@ async function main(): Promise<void> {
   if (missing.length) usage(`missing ${missing.join(", ")} (apt-get install nghttp2-client wrk util-linux)`);
   const tmp = mkdtempSync(join(tmpdir(), "bench-compare-"));
   const cleanup = () => rmSync(tmp, { recursive: true, force: true });
-  process.once("SIGINT", () => (cleanup(), process.exit(130)));
+  process.once("SIGINT", () => {
+    cleanup();
+    process.exit(130);
+  });
   try {
     const [a, b] = o.revs.map((rev) => checkout(rev, tmp)) as [string, string];
     const envText = (env: Record<string, string>) =>

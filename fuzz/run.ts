@@ -40,7 +40,9 @@ class Target {
     const i = this.turn++ % 4;
     const s = this.sessions[i];
     if (s && !s.closed && !s.destroyed) return s;
-    return (this.sessions[i] = h2cSession(this.server.baseUrl));
+    const session = h2cSession(this.server.baseUrl);
+    this.sessions[i] = session;
+    return session;
   };
 
   get port(): number {

@@ -31,9 +31,12 @@ export class FuzzTally {
   fail(what: FuzzCase | string, problems: string[]): void {
     this.failures.push({ what: typeof what === "string" ? what : describeCase(what), problems });
     if (typeof what === "string") return;
-    for (const p of new Set(problems.map((p) => p.replace(/(HTTP \d{3})|\d+/g, (n, http?: string) => http ?? "N").slice(0, 120)))) {
+    for (const p of new Set(problems.map((p) => p.replace(/(HTTP \d{3})|\d+/g, (_n, http?: string) => http ?? "N").slice(0, 120)))) {
       let k = this.classes.get(p);
-      if (!k) this.classes.set(p, (k = { count: 0, where: new Set(), examples: [] }));
+      if (!k) {
+        k = { count: 0, where: new Set(), examples: [] };
+        this.classes.set(p, k);
+      }
       k.count++;
       k.where.add(`${what.protocol}/${what.http} ${what.path.path.split("/").pop()} ${what.generator}`);
       if (k.examples.length < 5) k.examples.push(what.index);
@@ -66,7 +69,10 @@ export class FuzzTally {
 
 function bump(m: Map<string, Map<string, number>>, row: string, column: string): void {
   let r = m.get(row);
-  if (!r) m.set(row, (r = new Map()));
+  if (!r) {
+    r = new Map();
+    m.set(row, r);
+  }
   r.set(column, (r.get(column) ?? 0) + 1);
 }
 

@@ -81,7 +81,9 @@ async function verifyOnnx(modelPath: string, model: FittedModel, set: readonly S
   let dc = 0;
   set.forEach((s, i) => {
     dp = Math.max(dp, Math.abs(probabilities[i] - predict(model, s.row)));
-    contributions(terms(model, s.row)).forEach((c, k) => (dc = Math.max(dc, Math.abs(fromOnnx[i * width + k] - c))));
+    contributions(terms(model, s.row)).forEach((c, k) => {
+      dc = Math.max(dc, Math.abs(fromOnnx[i * width + k] - c));
+    });
   });
   if (!(dp <= 1e-5)) throw new Error(`ONNX probabilities differ by ${dp}`);
   if (!(dc <= 1e-4)) throw new Error(`ONNX contributions differ by ${dc}`);

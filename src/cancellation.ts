@@ -30,7 +30,8 @@ export class CallCancellation implements Cancellation {
 
   addEventListener(_type: "abort", listener: () => void): void {
     if (this.aborted) return;
-    (this.listeners ??= []).push(listener);
+    this.listeners ??= [];
+    this.listeners.push(listener);
   }
 
   removeEventListener(_type: "abort", listener: () => void): void {

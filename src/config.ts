@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { PredictionService } from "../gen/prediction/v1/prediction_service_pb.js";
 import { cpuBudget } from "./cpu-budget.js";
-import { KeyFileError, parseKeyFile } from "./policy/key-file.js";
+import { KeyFileError, parseKeyFile, type KeyEntry } from "./policy/key-file.js";
 import type { KeyFileContents } from "./policy/key-store.js";
 import { DEFAULT_LIMITS, type ConnectionLimits } from "./transport/connection-limits.js";
 import { MAX_DEADLINE_CAP_MS } from "./transport/deadline-cap.js";
@@ -146,7 +146,7 @@ function loadApiKeys(env: Env): { apiKeys: ServerConfig["apiKeys"]; generated: b
   if (env.API_KEYS_FILE) {
     const path = env.API_KEYS_FILE;
     const text = readFileOrThrow(path, "API_KEYS_FILE");
-    let entries;
+    let entries: KeyEntry[];
     try {
       entries = parseKeyFile(text, SCOPABLE_METHODS);
     } catch (e) {

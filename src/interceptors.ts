@@ -1,7 +1,7 @@
 // The Connect interceptors: thin adapters from Connect's request and response
 // shapes to the plain CallPolicy, so every call on every protocol, unary or
 // streamed, runs the same policy code (the unary fast path calls it too).
-import { ConnectError, createContextKey, type Interceptor } from "@connectrpc/connect";
+import { ConnectError, createContextKey, type Interceptor, type StreamResponse, type UnaryResponse } from "@connectrpc/connect";
 import type { DescMessage, Message } from "@bufbuild/protobuf";
 import { protocolOf } from "./policy/call-context.js";
 import { endedBySignal } from "./policy/errors.js";
@@ -48,7 +48,7 @@ export function callLogInterceptor(policy: CallPolicy): Interceptor {
     if (call.trace !== undefined) req.contextValues.set(tracedCallKey, call.trace);
     // Once the client has left, the call is CANCELLED whatever the handler did next.
     const outcome = (e?: unknown) => (req.signal.aborted ? endedBySignal(req.signal.reason) : e);
-    let res;
+    let res: UnaryResponse | StreamResponse;
     try {
       res = await next(req);
     } catch (e) {

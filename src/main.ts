@@ -2,12 +2,12 @@
 // shuts down gracefully on SIGTERM/SIGINT (health goes NOT_SERVING first so
 // load balancers stop sending, then in-flight calls finish).
 import { isPrimary, runPrimary } from "./cluster.js";
-import { ConfigError, loadConfig } from "./config.js";
+import { ConfigError, loadConfig, type ServerConfig } from "./config.js";
 import { createLogger } from "./logger.js";
 import { startServer } from "./server.js";
 
 async function main(): Promise<void> {
-  let config;
+  let config: ServerConfig;
   try {
     config = loadConfig();
   } catch (e) {

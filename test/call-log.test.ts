@@ -55,7 +55,7 @@ describe("CallLog", () => {
     expect(lines[0]).toMatchObject({ requestId: "a", key: "batch-jobs" });
     expect(lines[1]).toMatchObject({ requestId: "b", key: "web" });
     expect(lines[2]).not.toHaveProperty("key");
-    lines.slice(3).forEach((line, i) => expect(line).toMatchObject({ requestId: `k${i}`, key: `key-${i}`, code: "OK" }));
+    for (const [i, line] of lines.slice(3).entries()) expect(line).toMatchObject({ requestId: `k${i}`, key: `key-${i}`, code: "OK" });
   });
 
   it("keeps every field right for any number of distinct methods (client-chosen names are not all given a logger)", () => {
@@ -72,7 +72,7 @@ describe("CallLog", () => {
     // A method seen before the cap keeps its own logger after it.
     write(log, { requestId: "again", method: "/unknown.Service/M0", protocol: "grpc-web", code: Code.Unimplemented, durationMs: 1 });
     expect(lines).toHaveLength(601);
-    lines.slice(0, 600).forEach((line, i) =>
+    for (const [i, line] of lines.slice(0, 600).entries()) {
       expect(line).toMatchObject({
         requestId: `r${i}`,
         method: `/unknown.Service/M${i}`,
@@ -80,8 +80,8 @@ describe("CallLog", () => {
         code: "UNIMPLEMENTED",
         durationMs: i,
         error: "no such method",
-      }),
-    );
+      });
+    }
     expect(lines[600]).toMatchObject({ requestId: "again", method: "/unknown.Service/M0", code: "UNIMPLEMENTED" });
   });
 });

@@ -172,7 +172,7 @@ describe("a Python grpcio client (h2c, descriptors loaded at run time)", () => {
     expect(r.code).toBe("OK");
     expect(r.decisions).toHaveLength(3);
     expect(r.approval_probabilities).toHaveLength(3);
-    r.decisions!.forEach((d, i) => expectConsistentDecision(d, r.approval_probabilities![i]));
+    for (const [i, d] of r.decisions!.entries()) expectConsistentDecision(d, r.approval_probabilities![i]);
     // inputs[1] is a strong applicant, inputs[2] a weak one (as STRONG/WEAK in support/applications.ts).
     expect(r.decisions![1]).toBe("DECISION_APPROVED");
     expect(r.decisions![2]).toBe("DECISION_DENIED");

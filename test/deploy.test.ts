@@ -28,6 +28,7 @@ const SERVER_DRAIN_SECONDS = 10;
 // ---------------------------------------------------------------------------
 // Kubernetes manifests
 
+// biome-ignore lint/suspicious/noExplicitAny: a parsed YAML document read at any depth; the assertions check its shape
 type Manifest = Record<string, any>;
 
 interface ManifestFile {

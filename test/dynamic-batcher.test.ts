@@ -21,7 +21,11 @@ class FakeClock implements Clock {
   setTimer(fn: () => void, ms: number) {
     const timer = { at: this.t + Math.max(0, ms), seq: this.seq++, fn };
     this.timers.push(timer);
-    return { cancel: () => void (this.timers = this.timers.filter((x) => x !== timer)) };
+    return {
+      cancel: () => {
+        this.timers = this.timers.filter((x) => x !== timer);
+      },
+    };
   }
 
   // A microtask: the tests step the batcher by flushing promises. The real

@@ -230,7 +230,7 @@ describe("dynamic batching through the server", () => {
     const before = await sizeCount();
     const together = await Promise.all(inputs.map((input) => c.predict(input, { headers })));
     const after = await sizeCount();
-    together.forEach((r, i) => expect(Math.abs(r.approvalProbability - alone[i])).toBeLessThanOrEqual(1e-6));
+    for (const [i, r] of together.entries()) expect(Math.abs(r.approvalProbability - alone[i])).toBeLessThanOrEqual(1e-6);
     const executions = after.all - before.all;
     const singles = after.single - before.single;
     // Fewer executions than calls means some ran together.

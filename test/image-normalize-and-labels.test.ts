@@ -67,7 +67,7 @@ describe("topLabels", () => {
     expect(top.map((l) => l.label)).toEqual(["b", "c", "a", "d"]);
     const exp = logits.map(Math.exp);
     const sum = exp.reduce((a, b) => a + b, 0);
-    top.forEach((l) => expect(l.score).toBeCloseTo(exp[labels.indexOf(l.label)] / sum, 12));
+    for (const l of top) expect(l.score).toBeCloseTo(exp[labels.indexOf(l.label)] / sum, 12);
     expect(top.reduce((a, l) => a + l.score, 0)).toBeCloseTo(1, 12);
   });
 

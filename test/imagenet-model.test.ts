@@ -272,9 +272,9 @@ describe("the server with an ImageNet-shaped model in its repository", () => {
     const client = new grpc.Client(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 });
     const stream = grpcJsImageStream(client, AUTH);
     try {
-      images.forEach((img, i) =>
-        stream.send(...imageMessages(`img-${i}`, img, { contentType: types[i], modelName: MODEL, topK: 10, sizeBytes: i % 2 === 0, chunkSize: 4096 })),
-      );
+      for (const [i, img] of images.entries()) {
+        stream.send(...imageMessages(`img-${i}`, img, { contentType: types[i], modelName: MODEL, topK: 10, sizeBytes: i % 2 === 0, chunkSize: 4096 }));
+      }
       // No model named: the default ("shapes") is not in this repository; that image alone fails.
       stream.send(...imageMessages("default-model", images[2]!, { sizeBytes: true }));
       stream.send(...imageMessages("img-again", images[0]!, { modelName: MODEL, modelVersion: "1", topK: 1 }));

@@ -84,7 +84,10 @@ const reached = new Map<string, Promise<boolean>>();
 /** Whether a header with this value reaches the handler of a bare HTTP/2 server set up as the real one (see listen.ts). */
 function reachesHandler(value: string): Promise<boolean> {
   let answer = reached.get(value);
-  if (!answer) reached.set(value, (answer = probe(value)));
+  if (!answer) {
+    answer = probe(value);
+    reached.set(value, answer);
+  }
   return answer;
 }
 

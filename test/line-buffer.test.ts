@@ -91,7 +91,9 @@ describe("LineBuffer", () => {
         }
         return text;
       },
-      close: () => [reader, ...writers].forEach((fd) => closeSync(fd)),
+      close: () => {
+        for (const fd of [reader, ...writers]) closeSync(fd);
+      },
     };
   }
   /**

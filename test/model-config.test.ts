@@ -7,10 +7,23 @@ import { afterEach, describe, expect, it } from "vitest";
 import { readModelConfig } from "../src/engine/model-config.js";
 
 const dirs: string[] = [];
-afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** The fields of config.json these tests edit, each open to a wrong value. */
+interface EditableConfig {
+  name: unknown;
+  batching: { max_batch_size: unknown };
+  session: { execution: unknown };
+  reject: { min_score: unknown; label: unknown };
+  inputs: { shape: unknown }[];
+  headline_metrics: unknown;
+  preprocessing: { image: { resize: unknown; layout: unknown; std?: unknown; pad_rgb: unknown; width: unknown } };
+}
 
 /** A copy of the shipped shapes model's config (and labels) in `<tmp>/<dirName>`, edited by `edit`. */
-function shapesConfig(edit: (c: any) => void, dirName = "shapes"): string {
+function shapesConfig(edit: (c: EditableConfig) => void, dirName = "shapes"): string {
   const root = mkdtempSync(join(tmpdir(), "cfg-"));
   dirs.push(root);
   const dir = join(root, dirName);
@@ -30,7 +43,7 @@ describe("readModelConfig", () => {
     const loan = await readModelConfig("models/loan-approval");
     expect(loan.batching.max_batch_size).toBe(2048);
     const bare = await readModelConfig(
-      shapesConfig((c) => {
+      shapesConfig((c: { batching?: unknown; session?: unknown }) => {
         delete c.batching;
         delete c.session;
       }),
@@ -39,21 +52,21 @@ describe("readModelConfig", () => {
     expect(bare.session).toEqual({ intra_op_threads: 1, graph_optimization_level: "all", execution: "worker" });
   });
 
-  it.each([
-    ["a name other than its directory's", (c: any) => (c.name = "other"), `"name" is "other" but the directory is "shapes"`],
-    ["an unknown resize mode", (c: any) => (c.preprocessing.image.resize = "stretch"), "preprocessing.image.resize must be one of fill cover contain"],
-    ["a lowercase layout", (c: any) => (c.preprocessing.image.layout = "nchw"), "preprocessing.image.layout must be one of NCHW NHWC"],
-    ["a missing std", (c: any) => delete c.preprocessing.image.std, "preprocessing.image.std needs 3 numbers"],
-    ["a zero std", (c: any) => (c.preprocessing.image.std = [0.2, 0, 0.2]), "std values must be > 0"],
-    ["a pad colour out of range", (c: any) => (c.preprocessing.image.pad_rgb = [0, 256, 0]), "preprocessing.image.pad_rgb needs 3 integers in 0..255"],
-    ["a reject threshold above 1", (c: any) => (c.reject.min_score = 1.5), "reject.min_score must be a number in 0..1"],
-    ["a reject label not in the labels file", (c: any) => (c.reject.label = "none"), 'reject.label "none" is not in the labels file'],
-    ["a size that does not match the input", (c: any) => (c.preprocessing.image.width = 32), "preprocessing makes [-1,3,64,32]"],
-    ["an input without a dynamic batch", (c: any) => (c.inputs[0].shape = [1, 3, 64, 64]), "must have a dynamic batch dimension first"],
-    ["a zero max_batch_size", (c: any) => (c.batching.max_batch_size = 0), "batching.max_batch_size must be an integer >= 1"],
-    ["more than 3 headline metrics", (c: any) => (c.headline_metrics = ["a", "b", "c", "d"]), "headline_metrics must list at most 3 metrics.json keys"],
-    ["an empty headline metric", (c: any) => (c.headline_metrics = [""]), "headline_metrics must list at most 3 metrics.json keys"],
-    ["an unknown execution", (c: any) => (c.session.execution = "thread"), 'session.execution must be "worker" or "event_loop" (got "thread")'],
+  it.each<[string, (c: EditableConfig) => unknown, string]>([
+    ["a name other than its directory's", (c) => (c.name = "other"), `"name" is "other" but the directory is "shapes"`],
+    ["an unknown resize mode", (c) => (c.preprocessing.image.resize = "stretch"), "preprocessing.image.resize must be one of fill cover contain"],
+    ["a lowercase layout", (c) => (c.preprocessing.image.layout = "nchw"), "preprocessing.image.layout must be one of NCHW NHWC"],
+    ["a missing std", (c) => delete c.preprocessing.image.std, "preprocessing.image.std needs 3 numbers"],
+    ["a zero std", (c) => (c.preprocessing.image.std = [0.2, 0, 0.2]), "std values must be > 0"],
+    ["a pad colour out of range", (c) => (c.preprocessing.image.pad_rgb = [0, 256, 0]), "preprocessing.image.pad_rgb needs 3 integers in 0..255"],
+    ["a reject threshold above 1", (c) => (c.reject.min_score = 1.5), "reject.min_score must be a number in 0..1"],
+    ["a reject label not in the labels file", (c) => (c.reject.label = "none"), 'reject.label "none" is not in the labels file'],
+    ["a size that does not match the input", (c) => (c.preprocessing.image.width = 32), "preprocessing makes [-1,3,64,32]"],
+    ["an input without a dynamic batch", (c) => (c.inputs[0].shape = [1, 3, 64, 64]), "must have a dynamic batch dimension first"],
+    ["a zero max_batch_size", (c) => (c.batching.max_batch_size = 0), "batching.max_batch_size must be an integer >= 1"],
+    ["more than 3 headline metrics", (c) => (c.headline_metrics = ["a", "b", "c", "d"]), "headline_metrics must list at most 3 metrics.json keys"],
+    ["an empty headline metric", (c) => (c.headline_metrics = [""]), "headline_metrics must list at most 3 metrics.json keys"],
+    ["an unknown execution", (c) => (c.session.execution = "thread"), 'session.execution must be "worker" or "event_loop" (got "thread")'],
   ])("refuses %s, naming the file and the problem", async (_name, edit, message) => {
     const dir = shapesConfig(edit);
     await expect(readModelConfig(dir)).rejects.toThrow(message);

@@ -13,6 +13,7 @@ import { describe, expect, it } from "vitest";
 import { parse, parseAllDocuments, stringify } from "yaml";
 import { loadConfig } from "../src/config.js";
 
+// biome-ignore lint/suspicious/noExplicitAny: a parsed YAML document read at any depth; the assertions check its shape
 type Manifest = Record<string, any>;
 
 const RULES_FILE = "deploy/monitoring/prediction-server.rules.yaml";

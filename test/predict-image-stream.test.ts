@@ -122,7 +122,7 @@ describe("PredictImage streams", () => {
       });
       expect(end).toEqual({ code: 0, message: "" });
       expect(answers.map((a) => a.id)).toEqual(plan.map((p) => p.id));
-      answers.forEach((a, i) => expectClassified(a, plan[i]!.id, plan[i]!.s.label));
+      for (const [i, a] of answers.entries()) expectClassified(a, plan[i]!.id, plan[i]!.s.label);
     });
 
     it("answers an image with size_bytes at its last byte, and one without at the next header or the end", async () => {
@@ -332,7 +332,7 @@ describe("PredictImage streams", () => {
     const results = await Promise.all(
       streams.map(({ i, kind }) =>
         withStream(kind, server.baseUrl, async (stream) => {
-          plans[i]!.forEach((s, j) => sendImage(stream, `s${i}-${j}`, s, j % 2 === 0));
+          for (const [j, s] of plans[i]!.entries()) sendImage(stream, `s${i}-${j}`, s, j % 2 === 0);
           stream.end();
           return drain(stream);
         }),
@@ -341,7 +341,7 @@ describe("PredictImage streams", () => {
     results.forEach(({ answers, end }, i) => {
       expect(end.code, end.message).toBe(0);
       expect(answers).toHaveLength(8);
-      answers.forEach((a, j) => expectClassified(a, `s${i}-${j}`, plans[i]![j]!.label));
+      for (const [j, a] of answers.entries()) expectClassified(a, `s${i}-${j}`, plans[i]![j]!.label);
     });
 
     const after = await scrapeMetrics(server.metricsBaseUrl);
@@ -396,7 +396,7 @@ describe("image limits", () => {
     expect(end.code, end.message).toBe(Code.ResourceExhausted);
     expect(end.message).toMatch(/4 images/);
     expect(answers.length).toBeLessThanOrEqual(4);
-    answers.forEach((a, i) => expectClassified(a, `img-${i}`, "square"));
+    for (const [i, a] of answers.entries()) expectClassified(a, `img-${i}`, "square");
   });
 
   it("a third concurrent stream on one grpc-js channel gets RESOURCE_EXHAUSTED (MAX_IMAGE_STREAMS_PER_CONNECTION=2)", async () => {

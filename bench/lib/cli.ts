@@ -38,7 +38,8 @@ export function readOptions(argv: readonly string[], usage: (error?: string) => 
       if (taken !== undefined) return taken;
       const v = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
       if (v === undefined) usage(`${flag} wants a value`);
-      return (taken = v);
+      taken = v;
+      return v;
     };
     const number = (min: number, whole = false, v = value()) => {
       const n = v.trim() === "" ? NaN : Number(v);

@@ -236,7 +236,7 @@ export function computeChecks(r: Results): Check[] {
   };
   const errorsNote = (...ms: Array<Measurement | undefined>) => {
     const errs = ms.filter((m): m is Measurement => m !== undefined && m.errors > 0);
-    const sat = ms.filter((m): m is Measurement => m !== undefined && m.generatorSaturated);
+    const sat = ms.filter((m): m is Measurement => m?.generatorSaturated === true);
     const noisy = ms.filter((m): m is Measurement => m !== undefined && isNoisy(m));
     const parts = [
       ...errs.map((m) => `${m.target}: ${m.errors} errors`),

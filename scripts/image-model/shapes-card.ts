@@ -44,7 +44,6 @@ export async function writeCard(version: string, date: string): Promise<void> {
   const shapes = labels.filter((l) => l !== config.reject?.label);
   const rows: Row[] = m.robustness.results;
   const inRange = rows.filter((r) => !(r.condition in { flat: 1, gradient: 1, texture: 1, noise: 1, two_shapes: 1 }));
-  const ood = rows.filter((r) => !inRange.includes(r));
   const env = m.environment;
   const t = m.timing;
   const perLabel = labels.map((l) => `| ${l} | ${pct(m.per_label_accuracy[l])} |`).join("\n");

@@ -159,7 +159,9 @@ export function fitLogistic(rows: number[][], labels: number[], features: Featur
       free.map((j) => gradient[j]),
     );
     const step = new Array<number>(theta.length).fill(0);
-    free.forEach((j, k) => (step[j] = stepFree[k]));
+    free.forEach((j, k) => {
+      step[j] = stepFree[k];
+    });
     if (Math.max(...step.map(Math.abs)) < opts.tolerance) {
       checkOptimality(theta, gradient, signs);
       return { features, standardizer, weights: theta.slice(1), bias: theta[0], iterations: iteration };

@@ -26,7 +26,10 @@ export class Outcomes {
       else if (code === Code.Unauthenticated && !this.firstRefusedMs.has(label)) this.firstRefusedMs.set(label, atMs);
     }
     let m = this.byClient.get(client);
-    if (!m) this.byClient.set(client, (m = new Map()));
+    if (!m) {
+      m = new Map();
+      this.byClient.set(client, m);
+    }
     m.set(name, (m.get(name) ?? 0) + 1);
   }
 

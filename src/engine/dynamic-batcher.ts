@@ -329,10 +329,13 @@ export class DynamicBatcher<T, R> {
             const error = new ConnectError(`model returned ${got} results for ${batch.length} items`, Code.Internal);
             for (const e of batch) e.reject(error);
           } else {
-            batch.forEach((e, i) => e.resolve(results[i]));
+            for (let i = 0; i < batch.length; i++) batch[i].resolve(results[i]);
           }
         }),
-      (error: unknown) => finish(() => batch.forEach((e) => e.reject(error))),
+      (error: unknown) =>
+        finish(() => {
+          for (const e of batch) e.reject(error);
+        }),
     );
   }
 }

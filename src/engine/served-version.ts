@@ -139,7 +139,7 @@ export class ServedVersion {
     const start = this.clock.now();
     this.observer?.setQueueDepth(this.name, this.version, this.batcher.queuedRows);
     const span = startRunSpans(items, { model: this.name, version: this.version, start });
-    let outputs;
+    let outputs: Tensors;
     try {
       outputs = await this.session.run(stackRows(items.map((i) => i.feeds)));
     } catch (e) {

@@ -71,8 +71,8 @@ export class BucketHistogram<L extends string> {
     this.help = config.help;
     this.labelNames = config.labelNames;
     this.bounds = bounds;
-    // A cast: registerMetric's type names prom-client's Metric class, but the
-    // registry only reads name and calls get(), both of which this has.
+    // A cast: registerMetric's type is the union of prom-client's own metric classes, which no
+    // other class can match; the registry only reads name and calls get(), both of which this has.
     for (const registry of config.registers) registry.registerMetric(this as never);
   }
 

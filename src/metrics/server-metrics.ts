@@ -218,13 +218,25 @@ export class ServerMetrics {
   observeCall(c: CallObservation): void {
     // Nested maps rather than a joined key: no string is built per call.
     let byProtocol = this.callSeries.get(c.method);
-    if (!byProtocol) this.callSeries.set(c.method, (byProtocol = new Map()));
+    if (!byProtocol) {
+      byProtocol = new Map();
+      this.callSeries.set(c.method, byProtocol);
+    }
     let byCode = byProtocol.get(c.protocol);
-    if (!byCode) byProtocol.set(c.protocol, (byCode = new Map()));
+    if (!byCode) {
+      byCode = new Map();
+      byProtocol.set(c.protocol, byCode);
+    }
     let byKey = byCode.get(c.code);
-    if (!byKey) byCode.set(c.code, (byKey = new Map()));
+    if (!byKey) {
+      byKey = new Map();
+      byCode.set(c.code, byKey);
+    }
     let series = byKey.get(c.key);
-    if (!series) byKey.set(c.key, (series = this.newCallSeries(c.method, c.protocol, c.code, c.key)));
+    if (!series) {
+      series = this.newCallSeries(c.method, c.protocol, c.code, c.key);
+      byKey.set(c.key, series);
+    }
     series.pendingCalls++;
     const seconds = duration(c.seconds);
     if (seconds !== undefined) series.duration.observe(seconds);
@@ -246,13 +258,22 @@ export class ServerMetrics {
   expectCalls(methods: readonly string[], keys: readonly string[]): void {
     for (const method of methods) {
       let byProtocol = this.callSeries.get(method);
-      if (!byProtocol) this.callSeries.set(method, (byProtocol = new Map()));
+      if (!byProtocol) {
+        byProtocol = new Map();
+        this.callSeries.set(method, byProtocol);
+      }
       for (const protocol of PROTOCOLS) {
         let byCode = byProtocol.get(protocol);
-        if (!byCode) byProtocol.set(protocol, (byCode = new Map()));
+        if (!byCode) {
+          byCode = new Map();
+          byProtocol.set(protocol, byCode);
+        }
         for (const code of EXPECTED_CODES) {
           let byKey = byCode.get(code);
-          if (!byKey) byCode.set(code, (byKey = new Map()));
+          if (!byKey) {
+            byKey = new Map();
+            byCode.set(code, byKey);
+          }
           for (const key of keys) if (!byKey.has(key)) byKey.set(key, this.newCallSeries(method, protocol, code, key));
         }
       }

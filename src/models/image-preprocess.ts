@@ -31,7 +31,7 @@ export async function preprocessImage(
   // throws on a too-large image, which would be reported as unreadable
   // (INVALID_ARGUMENT) instead of as over the limit (RESOURCE_EXHAUSTED).
   const image = sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: "warning" });
-  let meta;
+  let meta: sharp.Metadata;
   try {
     meta = await sharp(bytes, { limitInputPixels: false, failOn: "warning" }).metadata();
   } catch {

@@ -33,9 +33,15 @@ const plans = new WeakMap<RuleOverrides, WeakMap<DescMessage, FieldPlan[]>>();
 
 function planFor(schema: DescMessage, overrides: RuleOverrides): FieldPlan[] {
   let bySchema = plans.get(overrides);
-  if (!bySchema) plans.set(overrides, (bySchema = new WeakMap()));
+  if (!bySchema) {
+    bySchema = new WeakMap();
+    plans.set(overrides, bySchema);
+  }
   let plan = bySchema.get(schema);
-  if (!plan) bySchema.set(schema, (plan = buildPlan(schema, overrides)));
+  if (!plan) {
+    plan = buildPlan(schema, overrides);
+    bySchema.set(schema, plan);
+  }
   return plan;
 }
 
@@ -116,7 +122,10 @@ const checks = new WeakMap<RuleOverrides, WeakMap<DescMessage, Check | null>>();
  */
 function compiledCheck(schema: DescMessage, overrides: RuleOverrides): Check | undefined {
   let bySchema = checks.get(overrides);
-  if (!bySchema) checks.set(overrides, (bySchema = new WeakMap()));
+  if (!bySchema) {
+    bySchema = new WeakMap();
+    checks.set(overrides, bySchema);
+  }
   const known = bySchema.get(schema);
   if (known !== undefined) return known ?? undefined;
   bySchema.set(schema, null); // in progress: a recursive type is left to visit()
@@ -211,8 +220,8 @@ function visit(schema: DescMessage, msg: Message, prefix: string, overrides: Rul
  * wrappers); undefined for an unselected oneof member or an unset message.
  */
 function fieldValue(msg: Message, field: DescField): unknown {
-  // A cast: the Message type declares no fields, though protobuf-es keeps each under its localName.
-  const obj = msg as unknown as Record<string, unknown>;
+  // The Message type declares no fields, but protobuf-es keeps each under its localName.
+  const obj: Record<string, unknown> = msg;
   if (field.oneof) {
     const selected = obj[field.oneof.localName] as { case: string | undefined; value?: unknown };
     return selected.case === field.localName ? selected.value : undefined;

@@ -8,6 +8,7 @@ import type { ImageLimits } from "../config.js";
 import { durationFromFractionalMs } from "../duration.js";
 import type { ModelRepository } from "../engine/model-repository.js";
 import type { InferOptions } from "../engine/served-version.js";
+import type { Tensors } from "../engine/tensor-rows.js";
 import { preprocessImage } from "../models/image-preprocess.js";
 import { isRejected, topLabels } from "../models/image-labels.js";
 import { traced } from "./traced.js";
@@ -38,7 +39,7 @@ export async function classifyImage(deps: ImageClassifierDeps, req: ImageRequest
     const tensor = await traced(opts.trace, "image decode and resize", () => preprocessImage(req.bytes, req.contentType, pre, deps.limits));
     const t1 = performance.now();
     const input = served.config.inputs[0];
-    let outputs;
+    let outputs: Tensors;
     try {
       outputs = await served.infer({ [input.name]: { type: "float32", data: tensor.data, dims: tensor.dims } }, opts);
     } catch (e) {

@@ -38,9 +38,13 @@ class OpenImage {
   append(chunk: Uint8Array): void {
     this.received += chunk.length;
     if (this.error) return;
-    if (this.received > this.maxBytes) return this.refuse(`the image is over ${this.maxBytes} bytes`, Code.ResourceExhausted);
+    if (this.received > this.maxBytes) {
+      this.refuse(`the image is over ${this.maxBytes} bytes`, Code.ResourceExhausted);
+      return;
+    }
     if (this.header.sizeBytes > 0n && this.received > Number(this.header.sizeBytes)) {
-      return this.refuse(`more bytes arrived than size_bytes (${this.header.sizeBytes})`, Code.InvalidArgument);
+      this.refuse(`more bytes arrived than size_bytes (${this.header.sizeBytes})`, Code.InvalidArgument);
+      return;
     }
     this.chunks.push(chunk);
   }

@@ -24,9 +24,13 @@ interface Refusal {
 export function refusalOf(contentType: string | undefined, error: ConnectError): Refusal {
   const ct = (contentType ?? "").toLowerCase();
   const headers: Record<string, string> = {};
-  error.metadata.forEach((v, k) => (headers[k] = v));
+  error.metadata.forEach((v, k) => {
+    headers[k] = v;
+  });
   if (ct.startsWith("application/grpc")) {
-    setTrailerStatus(new Headers(), error).forEach((v, k) => (headers[k] = v));
+    setTrailerStatus(new Headers(), error).forEach((v, k) => {
+      headers[k] = v;
+    });
     return { status: 200, headers: { ...headers, "content-type": ct } };
   }
   if (ct.startsWith("application/connect+")) {
@@ -46,7 +50,10 @@ export function refusalOf(contentType: string | undefined, error: ConnectError):
  */
 export function refuseRequest(req: Parameters<NodeHandler>[0], res: Parameters<NodeHandler>[1], error: ConnectError): void {
   // On HTTP/2 the answer goes on the stream itself: only there can its one HEADERS frame end the stream (gRPC trailers-only).
-  if ("stream" in req) return refuseStream(req.stream, req.headers["content-type"], error, res.getHeaders());
+  if ("stream" in req) {
+    refuseStream(req.stream, req.headers["content-type"], error, res.getHeaders());
+    return;
+  }
   const { status, headers, body } = refusalOf(req.headers["content-type"], error);
   res.writeHead(status, { ...headers, "content-length": String(body?.length ?? 0), connection: "close" });
   if (body) res.write(body);

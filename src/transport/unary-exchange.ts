@@ -91,8 +91,12 @@ export function streamExchange(stream: ServerHttp2Stream, headers: IncomingHttpH
     sendError(error) {
       // Trailers-only: the status travels in the one HEADERS frame, which ends the stream.
       const head: Record<string, string> = {};
-      error.metadata.forEach((v, k) => (head[k] = v));
-      setTrailerStatus(new Headers(), error).forEach((v, k) => (head[k] = v));
+      error.metadata.forEach((v, k) => {
+        head[k] = v;
+      });
+      setTrailerStatus(new Headers(), error).forEach((v, k) => {
+        head[k] = v;
+      });
       stream.respond({ ...head, ":status": 200, "content-type": "application/grpc+proto", [sensitiveHeaders]: PER_CALL_HEADERS }, { endStream: true });
     },
     refuse: (error) => refuseStream(stream, headers["content-type"], error),
@@ -125,7 +129,9 @@ export function nodeExchange(req: NodeRequest, res: NodeResponse, wire: Exclude<
     },
     sendError(error) {
       const head: Record<string, string> = {};
-      error.metadata.forEach((v, k) => (head[k] = v));
+      error.metadata.forEach((v, k) => {
+        head[k] = v;
+      });
       const body = errorToJsonBytes(error, {});
       res.writeHead(codeToHttpStatus(error.code), { ...head, "content-type": "application/json", "content-length": String(body.length) });
       res.end(body);
@@ -163,7 +169,9 @@ function grpcWebExchange(req: NodeRequest, res: NodeResponse, wire: GrpcWebWire)
     },
     sendError(error) {
       const head: Record<string, string> = {};
-      error.metadata.forEach((v, k) => (head[k] = v));
+      error.metadata.forEach((v, k) => {
+        head[k] = v;
+      });
       send(head, grpcWebErrorBody(wire, error));
     },
     refuse: (error) => refuseRequest(req, res, error),

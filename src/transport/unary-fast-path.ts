@@ -35,6 +35,7 @@ type NodeRequest = Parameters<NodeHandler>[0];
 
 export interface FastMethod<I extends DescMessage = DescMessage, O extends DescMessage = DescMessage> {
   method: DescMethodUnary<I, O>;
+  /** A method, so any FastMethod<I, O> is a FastMethod (parameters compare both ways): serve() decodes with this method's own input. */
   impl(req: MessageShape<I>, ctx: CallContext): Promise<MessageShape<O>>;
   /** Largest request message for this method, when it differs from FastPathOptions.maxMessageBytes. */
   maxMessageBytes?: number;
@@ -64,7 +65,7 @@ export function fastMethod<I extends DescMessage, O extends DescMessage>(
   impl: (req: MessageShape<I>, ctx: CallContext) => Promise<MessageShape<O>>,
   options: { maxMessageBytes?: number } = {},
 ): FastMethod {
-  return { method, impl, maxMessageBytes: options.maxMessageBytes } as unknown as FastMethod;
+  return { method, impl, maxMessageBytes: options.maxMessageBytes };
 }
 
 export function unaryFastPath(opts: FastPathOptions): FastPath {
@@ -153,7 +154,7 @@ async function serve(opts: FastPathOptions, path: string, route: FastMethod, ex:
       timeoutMs: () => (deadline === undefined ? undefined : deadline - Date.now()),
       trace: call.trace,
     };
-    const running = route.impl(message as never, ctx);
+    const running = route.impl(message, ctx);
     const output = expired ? await Promise.race([running, expired]) : await running;
     call.finish();
     if (ex.writable()) ex.sendMessage(route.method.output, output, call.requestId, call.elapsedMs());

@@ -44,7 +44,10 @@ export function cancellingClients(baseUrl: string, image: Uint8Array, headers: R
   // A subchannel of its own, so close() closes the connection (grpc-js otherwise keeps it in a shared pool).
   const grpcJs = new grpc.Client(new URL(baseUrl).host, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 });
   let raw: http2.ClientHttp2Session | undefined;
-  const rawSession = () => (raw && !raw.closed && !raw.destroyed ? raw : (raw = h2cSession(baseUrl)));
+  const rawSession = () => {
+    if (!raw || raw.closed || raw.destroyed) raw = h2cSession(baseUrl);
+    return raw;
+  };
 
   const connectUnary = (name: string, transport: Transport): CancellingKind => {
     const client = createClient(PredictionService, transport);

@@ -9,7 +9,7 @@ export interface RawReply {
   headers: Headers;
   text: string;
   /** The body parsed as JSON, or undefined if it is not JSON. */
-  json?: Record<string, any>;
+  json?: Record<string, unknown>;
 }
 
 export async function postRaw(baseUrl: string, path: string, body: string | Uint8Array, headers: Record<string, string> = {}): Promise<RawReply> {
@@ -20,7 +20,7 @@ export async function postRaw(baseUrl: string, path: string, body: string | Uint
     body: typeof body === "string" ? body : new Uint8Array(body),
   });
   const text = await res.text();
-  let json: Record<string, any> | undefined;
+  let json: Record<string, unknown> | undefined;
   try {
     json = JSON.parse(text);
   } catch {

@@ -87,7 +87,9 @@ function streamFromChannels(
   io: { send(m: PredictImageRequest): void; end(): void; cancel(): void },
 ): ImageStream {
   return {
-    send: (...messages) => messages.forEach((m) => io.send(m)),
+    send: (...messages) => {
+      for (const m of messages) io.send(m);
+    },
     end: () => io.end(),
     cancel: () => io.cancel(),
     async next(timeoutMs = 15_000) {

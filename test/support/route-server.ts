@@ -2,7 +2,7 @@
 // protobuf-es service without .proto files: for testing one service on its own.
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import { create, fromBinary, toBinary, type DescMessage, type DescService } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, type DescMessage, type DescService, type Message, type MessageInitShape } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
@@ -31,17 +31,17 @@ export async function startRouteServer(routes: (router: ConnectRouter) => void, 
 }
 
 /** A grpc-js client for a protobuf-es service, without .proto files or codegen. */
-export function grpcJsServiceClient(service: DescService, address: string, cleanups: Cleanups): grpc.Client & Record<string, any> {
+export function grpcJsServiceClient(service: DescService, address: string, cleanups: Cleanups): InstanceType<grpc.ServiceClientConstructor> {
   const codec = (schema: DescMessage) => ({
     // create() accepts a plain init object as well as a message.
-    serialize: (value: any) => Buffer.from(toBinary(schema, create(schema, value))),
+    serialize: (value: MessageInitShape<DescMessage>) => Buffer.from(toBinary(schema, create(schema, value))),
     deserialize: (bytes: Buffer) => fromBinary(schema, bytes),
   });
-  const definition: grpc.ServiceDefinition = {};
+  const definition: Record<string, grpc.MethodDefinition<MessageInitShape<DescMessage>, Message>> = {};
   for (const method of service.methods) {
     const input = codec(method.input);
     const output = codec(method.output);
-    (definition as Record<string, grpc.MethodDefinition<unknown, unknown>>)[method.localName] = {
+    definition[method.localName] = {
       path: `/${service.typeName}/${method.name}`,
       requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
       responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
@@ -54,5 +54,5 @@ export function grpcJsServiceClient(service: DescService, address: string, clean
   const Client = grpc.makeGenericClientConstructor(definition, service.name);
   const client = new Client(address, grpc.credentials.createInsecure());
   cleanups.push(() => client.close());
-  return client as grpc.Client & Record<string, any>;
+  return client;
 }
