@@ -1,10 +1,10 @@
 // Protobuf binary encoding for the messages the fast path sends, written in
-// one pass into a reused scratch buffer and copied out once. protobuf-es's
-// toBinary writes through a BinaryWriter that collects bytes in number
-// arrays, makes a Uint8Array for every nested message and string, and copies
-// them together at the end; in paired runs, a server sending a pre-encoded
-// Predict answer used 24-26% less CPU per call than one encoding it with
-// toBinary.
+// one pass into a reused scratch buffer and copied out once. protobuf-es
+// 2.13's toBinary still walks each message through reflection and writes
+// through a BinaryWriter that collects bytes in number arrays, makes a
+// Uint8Array for every nested message and string, and copies them together
+// at the end. An answer of many small messages (PredictBatch) pays that per
+// row (docs/design.md, "Compiled codecs and field rules").
 //
 // A nested message is written one byte after its tag, where a length below
 // 128 goes, and moved along if its length turns out to need more bytes; so
@@ -286,8 +286,7 @@ function writeUint64(v: bigint | string, pos: number): number {
 /**
  * Short strings as written (length byte and UTF-8), for the ones answers repeat
  * from call to call: model names and versions, labels, factor texts. A lookup
- * and one copy cost about half of writing the characters one at a time (~20
- * against ~44 ns for 19 characters).
+ * and one copy cost less than writing the characters one at a time.
  */
 const shortStrings = new KeptValues<string, Uint8Array>(KEPT_STRINGS);
 
