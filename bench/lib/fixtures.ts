@@ -160,9 +160,8 @@ export async function makeFixtures(dir: string, opts: { imageSeed: number }): Pr
     // The real network's size (~300 M multiply-adds per image), so the model's share of an image's cost is realistic.
     writeImagenetModel(join(repo, IMAGE_MODEL), { seed: opts.imageSeed, architecture: "mobilenetv2" });
   }
-  // ON: batches of at most 4 images. bench/batch-cost.ts on one core measured
-  // ~4.2 ms per image at batch 1, 2 and 4, and 4.4 / 4.7 ms at 8 / 16: bigger
-  // batches only cost here. The loan model keeps its shipped batching.
+  // ON: batches of at most 4 images: on one core a larger batch only costs
+  // more per image (docs/design.md). The loan model keeps its shipped batching.
   // OFF: one row per run for every model; the Predict rounds measure the loan
   // model on this server too, where a run's fixed cost is most of a call's.
   setBatchSize(repoBatchingOn, IMAGE_MODEL, 4);
