@@ -10,14 +10,14 @@ import sharp from "sharp";
 import {
   ClassifyImageRequestSchema,
   Decision,
-  LoanPurpose,
   PredictBatchRequestSchema,
   PredictRequestSchema,
   PredictResponseSchema,
   type PredictRequest,
 } from "../../gen/prediction/v1/prediction_service_pb.js";
+import { applications, VALID } from "../../test/support/applications.js";
 import { writeImagenetModel } from "../../scripts/make-imagenet-model.js";
-import { grpcFrame } from "./grpc-wire.js";
+import { grpcFrame } from "../../test/support/grpc-frames.js";
 
 export const API_KEY = "bench-key";
 export const IMAGE_MODEL = "imagenet-bench";
@@ -47,33 +47,6 @@ export interface Fixtures extends RequestFiles {
   /** Model repositories: shipped models + the ImageNet-shaped model, batching on / off. */
   repoBatchingOn: string;
   repoBatchingOff: string;
-}
-
-/** A valid application (the README's example). */
-export function sampleApplication(): PredictRequest {
-  return create(PredictRequestSchema, {
-    age: 35,
-    income: 55_000,
-    creditScore: 720,
-    employmentYears: 8.5,
-    loanAmount: 25_000,
-    loanPurpose: LoanPurpose.HOME,
-  });
-}
-
-/** n varied, valid applications (deterministic). */
-export function applications(n: number): PredictRequest[] {
-  const purposes = [LoanPurpose.HOME, LoanPurpose.CAR, LoanPurpose.EDUCATION, LoanPurpose.PERSONAL];
-  return Array.from({ length: n }, (_, i) =>
-    create(PredictRequestSchema, {
-      age: 21 + ((i * 13) % 60),
-      income: 20_000 + ((i * 6151) % 180_000),
-      creditScore: 350 + ((i * 41) % 500),
-      employmentYears: (i % 24) / 2,
-      loanAmount: 2_000 + ((i * 3571) % 120_000),
-      loanPurpose: purposes[i % purposes.length]!,
-    }),
-  );
 }
 
 /** A 640x480 photo-like JPEG: smooth gradients plus seeded noise, so it compresses like a real picture. */
@@ -123,7 +96,7 @@ function fixedReply() {
 
 export async function writeRequestFiles(dir: string): Promise<RequestFiles> {
   mkdirSync(dir, { recursive: true });
-  const predict = sampleApplication();
+  const predict = create(PredictRequestSchema, VALID);
   const predictFrameFile = join(dir, "predict.grpc.bin");
   writeFileSync(predictFrameFile, grpcFrame(toBinary(PredictRequestSchema, predict)));
   const predictTextFile = join(dir, "predict.grpc-web-text.txt");
@@ -131,7 +104,12 @@ export async function writeRequestFiles(dir: string): Promise<RequestFiles> {
   const predictJsonFile = join(dir, "predict.json");
   writeFileSync(predictJsonFile, toJsonString(PredictRequestSchema, predict));
   const batchFrameFile = join(dir, "predict-batch-100.grpc.bin");
-  writeFileSync(batchFrameFile, grpcFrame(toBinary(PredictBatchRequestSchema, create(PredictBatchRequestSchema, { inputs: applications(BATCH_ROWS) }))));
+  writeFileSync(
+    batchFrameFile,
+    grpcFrame(
+      toBinary(PredictBatchRequestSchema, create(PredictBatchRequestSchema, { inputs: applications(BATCH_ROWS).map((a) => create(PredictRequestSchema, a)) })),
+    ),
+  );
 
   const jpeg = await makeJpeg();
   writeFileSync(join(dir, "image-640x480.jpg"), jpeg);

@@ -3,26 +3,7 @@
 // h2load only sees HTTP status codes and gRPC errors travel in trailers.
 import * as http from "node:http";
 import * as http2 from "node:http2";
-
-/** A gRPC length-prefixed message: flag 0 (uncompressed), 4-byte big-endian length, payload. */
-export function grpcFrame(payload: Uint8Array, flag = 0): Buffer {
-  const prefix = Buffer.alloc(5);
-  prefix[0] = flag;
-  prefix.writeUInt32BE(payload.length, 1);
-  return Buffer.concat([prefix, payload]);
-}
-
-/** Splits a buffer of length-prefixed frames (gRPC or gRPC-Web). */
-export function splitFrames(body: Buffer): Array<{ flag: number; payload: Buffer }> {
-  const out: Array<{ flag: number; payload: Buffer }> = [];
-  let at = 0;
-  while (at + 5 <= body.length) {
-    const len = body.readUInt32BE(at + 1);
-    out.push({ flag: body[at]!, payload: body.subarray(at + 5, at + 5 + len) });
-    at += 5 + len;
-  }
-  return out;
-}
+import { splitFrames } from "../../test/support/grpc-frames.js";
 
 export interface GrpcCallResult {
   httpStatus: number;
@@ -90,7 +71,7 @@ export function grpcCallOn(
         httpStatus: Number(head[":status"] ?? 0),
         grpcStatus: status === undefined ? undefined : Number(status),
         grpcMessage: typeof message === "string" ? decodeURIComponent(message) : undefined,
-        messages: splitFrames(Buffer.concat(chunks)).map((f) => f.payload),
+        messages: splitFrames(Buffer.concat(chunks)).map((f) => f.data),
       });
     });
     stream.end(body);
@@ -125,10 +106,10 @@ export function httpPost(port: number, path: string, body: Buffer, headers: Reco
 /** gRPC-Web answer: the message frames and the grpc-status from the trailer frame (flag 0x80) or the headers. */
 export function parseGrpcWeb(res: HttpCallResult): { grpcStatus?: number; grpcMessage?: string; messages: Buffer[] } {
   const frames = splitFrames(res.body);
-  const messages = frames.filter((f) => (f.flag & 0x80) === 0).map((f) => f.payload);
+  const messages = frames.filter((f) => (f.flags & 0x80) === 0).map((f) => f.data);
   const fields: Record<string, string> = {};
-  for (const f of frames.filter((f) => (f.flag & 0x80) !== 0)) {
-    for (const line of f.payload.toString("utf8").split("\r\n")) {
+  for (const f of frames.filter((f) => (f.flags & 0x80) !== 0)) {
+    for (const line of f.data.toString("utf8").split("\r\n")) {
       const i = line.indexOf(":");
       if (i > 0) fields[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
     }

@@ -3,10 +3,11 @@
 // this process drains (counting lines, keeping warnings and errors).
 import { spawn, type ChildProcess } from "node:child_process";
 import * as http2 from "node:http2";
-import { createServer } from "node:net";
 import { fromBinary } from "@bufbuild/protobuf";
 import { HealthCheckResponseSchema, HealthCheckResponse_ServingStatus as Serving } from "../../gen/grpc/health/v1/health_pb.js";
-import { grpcCallOn, grpcFrame, httpGet } from "./grpc-wire.js";
+import { grpcFrame } from "../../test/support/grpc-frames.js";
+import { freePort } from "../../test/support/free-port.js";
+import { grpcCallOn, httpGet } from "./grpc-wire.js";
 import { API_KEY } from "./fixtures.js";
 import { ProcessSampler, type UsageWindow } from "./sampler.js";
 
@@ -58,18 +59,6 @@ export class LogDrain {
   consumeStderr(chunk: Buffer): void {
     for (const line of chunk.toString("utf8").split("\n")) if (line.trim() && this.problems.length < 200) this.problems.push(`[stderr] ${line}`);
   }
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const address = s.address();
-      const port = address && typeof address === "object" ? address.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function pinned(core: string, argv: string[], env: NodeJS.ProcessEnv, cwd?: string): ChildProcess {

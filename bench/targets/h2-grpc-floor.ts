@@ -6,7 +6,7 @@
 //   node --import tsx bench/targets/h2-grpc-floor.ts <reply-message-base64>
 // Prints "LISTENING <port>" once bound to 127.0.0.1 on a free port.
 import * as http2 from "node:http2";
-import { grpcFrame } from "../lib/grpc-wire.js";
+import { grpcFrame } from "../../test/support/grpc-frames.js";
 
 const message = Buffer.from(process.argv[2] ?? "", "base64");
 const reply = grpcFrame(message);

@@ -7,11 +7,11 @@
 //   node --import tsx bench/targets/http-json-floor.ts <reply-message-base64> <reply-json-base64>
 // Prints "LISTENING <port>" once bound to 127.0.0.1 on a free port.
 import * as http from "node:http";
-import { grpcFrame } from "../lib/grpc-wire.js";
+import { grpcFrame } from "../../test/support/grpc-frames.js";
 
 const message = Buffer.from(process.argv[2] ?? "", "base64");
 const json = Buffer.from(process.argv[3] ?? "e30=", "base64");
-const grpcWeb = Buffer.concat([grpcFrame(message), grpcFrame(Buffer.from("grpc-status:0\r\n"), 0x80)]);
+const grpcWeb = Buffer.concat([grpcFrame(message), grpcFrame(Buffer.from("grpc-status:0\r\n"), { flags: 0x80 })]);
 
 const server = http.createServer((req, res) => {
   req.on("data", () => {});
