@@ -422,7 +422,7 @@ async function main(): Promise<number> {
       const needH2 = predictIds.includes("predict-grpc");
       const needHttp = predictIds.includes("predict-connect-json") || predictIds.includes("predict-grpc-web");
       if (needH2) await slots.add(T.h2Floor, () => startReference(T.h2Floor, "bench/targets/h2-grpc-floor.ts", [reply]));
-      if (needH2) await slots.add(T.grpcJs, () => startReference(T.grpcJs, "bench/targets/grpcjs-reference.ts", [reply]));
+      if (needH2) await slots.add(T.grpcJs, () => startReference(T.grpcJs, "bench/targets/grpcjs-reference.mjs", []));
       if (needHttp)
         await slots.add(T.httpFloor, () => startReference(T.httpFloor, "bench/targets/http-json-floor.ts", [reply, fx.replyJson.toString("base64")]));
       // The loan model without dynamic batching, in the checked rounds only:

@@ -192,11 +192,14 @@ export async function waitServing(port: number, timeoutMs: number, gaveUp: () =>
   }
 }
 
+/** Node's argv for a script: TypeScript through tsx, JavaScript as plain `node` runs it in production. */
+const nodeArgv = (script: string) => (script.endsWith(".ts") ? [process.execPath, "--import", "tsx", script] : [process.execPath, script]);
+
 /** A reference server from bench/targets/: waits for its "LISTENING <port>" line. */
 export async function startReference(name: string, script: string, args: string[], timeoutMs = 30_000): Promise<Target> {
   const log = new LogDrain();
   const spawnedAt = performance.now();
-  const proc = pinned(SERVER_CORE, [process.execPath, "--import", "tsx", script, ...args], process.env);
+  const proc = pinned(SERVER_CORE, [...nodeArgv(script), ...args], process.env);
   proc.stderr!.on("data", (c: Buffer) => log.consumeStderr(c));
   const port = await new Promise<number>((resolve, reject) => {
     let buffered = "";
