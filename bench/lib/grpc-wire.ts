@@ -1,82 +1,9 @@
-// gRPC, gRPC-Web and Connect on the wire, by hand: framing, and single real
-// calls used to verify a target before (and after) every load run, since
-// h2load only sees HTTP status codes and gRPC errors travel in trailers.
+// gRPC-Web and Connect over HTTP/1.1 by hand: single real calls used to
+// verify a target before (and after) every load run, since the generators
+// only see HTTP status codes and gRPC-Web errors travel in a trailer frame;
+// and GET /metrics. gRPC over h2c goes through test/support/raw-grpc.ts.
 import * as http from "node:http";
-import * as http2 from "node:http2";
 import { splitFrames } from "../../test/support/grpc-frames.js";
-
-export interface GrpcCallResult {
-  httpStatus: number;
-  /** grpc-status from trailers, or from the headers of a trailers-only answer. */
-  grpcStatus?: number;
-  grpcMessage?: string;
-  /** The payloads of the response's data frames. */
-  messages: Buffer[];
-  error?: string;
-}
-
-/** One unary gRPC call over h2c on a fresh session; never throws. */
-export async function grpcCall(port: number, path: string, body: Buffer, headers: Record<string, string> = {}, timeoutMs = 10_000): Promise<GrpcCallResult> {
-  const session = http2.connect(`http://127.0.0.1:${port}`);
-  // Errors surface through the call's result; a late one must not crash the bench.
-  session.on("error", () => {});
-  try {
-    return await grpcCallOn(session, path, body, headers, timeoutMs);
-  } finally {
-    session.close();
-  }
-}
-
-export function grpcCallOn(
-  session: http2.ClientHttp2Session,
-  path: string,
-  body: Buffer,
-  headers: Record<string, string> = {},
-  timeoutMs = 10_000,
-): Promise<GrpcCallResult> {
-  return new Promise((resolve) => {
-    let settled = false;
-    const finish = (r: GrpcCallResult) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      session.off("error", onSessionError);
-      resolve(r);
-    };
-    const timer = setTimeout(() => {
-      finish({ httpStatus: 0, messages: [], error: `no answer within ${timeoutMs} ms` });
-      stream.close(http2.constants.NGHTTP2_CANCEL);
-    }, timeoutMs);
-    const onSessionError = (e: Error) => finish({ httpStatus: 0, messages: [], error: e.message });
-    session.on("error", onSessionError);
-    const stream = session.request({
-      ":method": "POST",
-      ":path": path,
-      "content-type": "application/grpc",
-      te: "trailers",
-      ...headers,
-    });
-    let head: http2.IncomingHttpHeaders = {};
-    let trailers: http2.IncomingHttpHeaders = {};
-    const chunks: Buffer[] = [];
-    stream.on("response", (h) => (head = h));
-    stream.on("trailers", (t) => (trailers = t));
-    stream.on("data", (d: Buffer) => chunks.push(d));
-    stream.on("error", (e) => finish({ httpStatus: Number(head[":status"] ?? 0), messages: [], error: e.message }));
-    stream.on("close", () => {
-      const source = trailers["grpc-status"] !== undefined ? trailers : head;
-      const status = source["grpc-status"];
-      const message = source["grpc-message"];
-      finish({
-        httpStatus: Number(head[":status"] ?? 0),
-        grpcStatus: status === undefined ? undefined : Number(status),
-        grpcMessage: typeof message === "string" ? decodeURIComponent(message) : undefined,
-        messages: splitFrames(Buffer.concat(chunks)).map((f) => f.data),
-      });
-    });
-    stream.end(body);
-  });
-}
 
 export interface HttpCallResult {
   status: number;

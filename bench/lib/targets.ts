@@ -5,9 +5,10 @@ import { spawn, type ChildProcess } from "node:child_process";
 import * as http2 from "node:http2";
 import { fromBinary } from "@bufbuild/protobuf";
 import { HealthCheckResponseSchema, HealthCheckResponse_ServingStatus as Serving } from "../../gen/grpc/health/v1/health_pb.js";
-import { grpcFrame } from "../../test/support/grpc-frames.js";
+import { grpcFrame, splitFrames } from "../../test/support/grpc-frames.js";
 import { freePort } from "../../test/support/free-port.js";
-import { grpcCallOn, httpGet } from "./grpc-wire.js";
+import { rawGrpc } from "../../test/support/raw-grpc.js";
+import { httpGet } from "./grpc-wire.js";
 import { API_KEY } from "./fixtures.js";
 import { ProcessSampler, type UsageWindow } from "./sampler.js";
 
@@ -160,9 +161,10 @@ const EMPTY_FRAME = grpcFrame(new Uint8Array(0));
 
 /** One Health/Check over h2c: the serving status, or undefined if the call failed. */
 export async function healthStatus(session: http2.ClientHttp2Session): Promise<Serving | undefined> {
-  const r = await grpcCallOn(session, HEALTH_CHECK, EMPTY_FRAME, {}, 2000);
-  if (r.grpcStatus !== 0 || r.messages.length !== 1) return undefined;
-  return fromBinary(HealthCheckResponseSchema, r.messages[0]!).status;
+  const r = await rawGrpc(session, { path: HEALTH_CHECK, frames: [EMPTY_FRAME], timeoutMs: 2000 });
+  const [message, ...more] = splitFrames(r.body);
+  if (r.grpcStatus !== 0 || !message || more.length) return undefined;
+  return fromBinary(HealthCheckResponseSchema, message.data).status;
 }
 
 /**
