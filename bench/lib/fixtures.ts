@@ -41,8 +41,9 @@ export interface RequestFiles {
 }
 
 export interface Fixtures extends RequestFiles {
-  /** Fixed PredictResponse the reference servers send: protobuf bytes and Connect JSON. */
-  replyBinary: Buffer;
+  /** The floors' fixed PredictResponse, ready to send: a gRPC body, a gRPC-Web body (message and trailer frames) and Connect JSON. */
+  replyGrpc: Buffer;
+  replyGrpcWeb: Buffer;
   replyJson: Buffer;
   /** Model repositories: shipped models + the ImageNet-shaped model, batching on / off. */
   repoBatchingOn: string;
@@ -126,7 +127,8 @@ export async function writeRequestFiles(dir: string): Promise<RequestFiles> {
 export async function makeFixtures(dir: string, opts: { imageSeed: number }): Promise<Fixtures> {
   const requests = await writeRequestFiles(dir);
   const reply = fixedReply();
-  const replyBinary = Buffer.from(toBinary(PredictResponseSchema, reply));
+  const replyGrpc = grpcFrame(toBinary(PredictResponseSchema, reply));
+  const replyGrpcWeb = Buffer.concat([replyGrpc, grpcFrame(Buffer.from("grpc-status:0\r\n"), { flags: 0x80 })]);
   const replyJson = Buffer.from(toJsonString(PredictResponseSchema, reply));
 
   const repoBatchingOn = join(dir, "repo-batching-on");
@@ -147,7 +149,8 @@ export async function makeFixtures(dir: string, opts: { imageSeed: number }): Pr
 
   return {
     ...requests,
-    replyBinary,
+    replyGrpc,
+    replyGrpcWeb,
     replyJson,
     repoBatchingOn,
     repoBatchingOff,
