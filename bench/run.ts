@@ -416,15 +416,16 @@ async function main(): Promise<number> {
       ["predict-grpc", "predict-batch-grpc", "predict-connect-json", "predict-grpc-web", "predict-grpc-web-text"] as const
     ).filter(want);
     if (predictIds.length) {
-      const reply = fx.replyBinary.toString("base64");
       const server = await slots.add(T.server, () => startRealServer({ name: T.server, modelRepository: shipped }));
       log(`${T.server} SERVING on ${server.port} (pid ${server.pid}) after ${((server.readyAt - server.spawnedAt) / 1000).toFixed(2)} s`);
       const needH2 = predictIds.includes("predict-grpc");
       const needHttp = predictIds.includes("predict-connect-json") || predictIds.includes("predict-grpc-web");
-      if (needH2) await slots.add(T.h2Floor, () => startReference(T.h2Floor, "bench/targets/h2-grpc-floor.ts", [reply]));
-      if (needH2) await slots.add(T.grpcJs, () => startReference(T.grpcJs, "bench/targets/grpcjs-reference.ts", [reply]));
+      if (needH2) await slots.add(T.h2Floor, () => startReference(T.h2Floor, "bench/targets/h2-grpc-floor.mjs", [fx.replyGrpc.toString("base64")]));
+      if (needH2) await slots.add(T.grpcJs, () => startReference(T.grpcJs, "bench/targets/grpcjs-reference.mjs", []));
       if (needHttp)
-        await slots.add(T.httpFloor, () => startReference(T.httpFloor, "bench/targets/http-json-floor.ts", [reply, fx.replyJson.toString("base64")]));
+        await slots.add(T.httpFloor, () =>
+          startReference(T.httpFloor, "bench/targets/http-json-floor.mjs", [fx.replyGrpcWeb.toString("base64"), fx.replyJson.toString("base64")]),
+        );
       // The loan model without dynamic batching, in the checked rounds only:
       // not a target, it shows what the batcher gives a small model on one core.
       if (needH2) await slots.add(T.batchingOff, () => startRealServer({ name: T.batchingOff, modelRepository: fx.repoBatchingOff }));

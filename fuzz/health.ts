@@ -2,7 +2,7 @@
 import type * as http2 from "node:http2";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { HealthCheckRequestSchema, HealthCheckResponseSchema, HealthCheckResponse_ServingStatus as Serving } from "../gen/grpc/health/v1/health_pb.js";
-import { splitFrames } from "../bench/lib/grpc-wire.js";
+import { splitFrames } from "../test/support/grpc-frames.js";
 import { grpcFrame, rawGrpc } from "../test/support/raw-grpc.js";
 
 /** "SERVING", "NOT_SERVING", ... or what went wrong instead. */
@@ -11,5 +11,5 @@ export async function servingStatus(session: http2.ClientHttp2Session, service =
   const r = await rawGrpc(session, { path: "/grpc.health.v1.Health/Check", frames: [grpcFrame(request)], timeoutMs: 5_000 });
   if (r.grpcStatus !== 0) return `grpc-status ${r.grpcStatus} ${r.grpcMessage ?? ""}`;
   const frame = splitFrames(r.body)[0];
-  return frame ? (Serving[fromBinary(HealthCheckResponseSchema, frame.payload).status] ?? "?") : "no message";
+  return frame ? (Serving[fromBinary(HealthCheckResponseSchema, frame.data).status] ?? "?") : "no message";
 }

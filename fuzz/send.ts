@@ -4,7 +4,8 @@
 import type * as http2 from "node:http2";
 import { gunzipSync } from "node:zlib";
 import { Code } from "@connectrpc/connect";
-import { grpcFrame, httpPost, parseGrpcWeb, splitFrames } from "../bench/lib/grpc-wire.js";
+import { httpPost, parseGrpcWeb } from "../bench/lib/grpc-wire.js";
+import { grpcFrame, splitFrames } from "../test/support/grpc-frames.js";
 import { codeName } from "../src/policy/call-log.js";
 import { rawGrpc } from "../test/support/raw-grpc.js";
 import type { FuzzCase } from "./cases.js";
@@ -56,9 +57,9 @@ function connectCode(httpStatus: number, body: Buffer, streaming: boolean): stri
     return typeof code === "string" ? code.toUpperCase() : undefined;
   }
   if (!streaming) return "OK";
-  const end = splitFrames(body).find((f) => (f.flag & 0x02) !== 0);
+  const end = splitFrames(body).find((f) => (f.flags & 0x02) !== 0);
   if (!end) return undefined;
-  const error = json(end.payload)?.error as { code?: string } | undefined;
+  const error = json(end.data)?.error as { code?: string } | undefined;
   return error?.code ? error.code.toUpperCase() : "OK";
 }
 
@@ -74,7 +75,9 @@ const gunzip = (b: Uint8Array): Buffer => {
 function inflated(c: FuzzCase, headers: Record<string, string | string[] | undefined>, body: Buffer): Buffer {
   const whole = headers["content-encoding"] === "gzip" ? gunzip(body) : body;
   if (c.protocol === "connect" && !c.path.streaming) return whole;
-  return Buffer.concat(splitFrames(whole).map((f) => ((f.flag & 0x01) !== 0 ? grpcFrame(gunzip(f.payload), f.flag & ~0x01) : grpcFrame(f.payload, f.flag))));
+  return Buffer.concat(
+    splitFrames(whole).map((f) => ((f.flags & 0x01) !== 0 ? grpcFrame(gunzip(f.data), { flags: f.flags & ~0x01 }) : grpcFrame(f.data, { flags: f.flags }))),
+  );
 }
 
 function codeOf(c: FuzzCase, httpStatus: number, headers: Record<string, string | string[] | undefined>, raw: Buffer, grpcStatus?: number): string | undefined {

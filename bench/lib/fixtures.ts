@@ -10,14 +10,14 @@ import sharp from "sharp";
 import {
   ClassifyImageRequestSchema,
   Decision,
-  LoanPurpose,
   PredictBatchRequestSchema,
   PredictRequestSchema,
   PredictResponseSchema,
   type PredictRequest,
 } from "../../gen/prediction/v1/prediction_service_pb.js";
+import { applications, VALID } from "../../test/support/applications.js";
 import { writeImagenetModel } from "../../scripts/make-imagenet-model.js";
-import { grpcFrame } from "./grpc-wire.js";
+import { grpcFrame } from "../../test/support/grpc-frames.js";
 
 export const API_KEY = "bench-key";
 export const IMAGE_MODEL = "imagenet-bench";
@@ -41,39 +41,13 @@ export interface RequestFiles {
 }
 
 export interface Fixtures extends RequestFiles {
-  /** Fixed PredictResponse the reference servers send: protobuf bytes and Connect JSON. */
-  replyBinary: Buffer;
+  /** The floors' fixed PredictResponse, ready to send: a gRPC body, a gRPC-Web body (message and trailer frames) and Connect JSON. */
+  replyGrpc: Buffer;
+  replyGrpcWeb: Buffer;
   replyJson: Buffer;
   /** Model repositories: shipped models + the ImageNet-shaped model, batching on / off. */
   repoBatchingOn: string;
   repoBatchingOff: string;
-}
-
-/** A valid application (the README's example). */
-export function sampleApplication(): PredictRequest {
-  return create(PredictRequestSchema, {
-    age: 35,
-    income: 55_000,
-    creditScore: 720,
-    employmentYears: 8.5,
-    loanAmount: 25_000,
-    loanPurpose: LoanPurpose.HOME,
-  });
-}
-
-/** n varied, valid applications (deterministic). */
-export function applications(n: number): PredictRequest[] {
-  const purposes = [LoanPurpose.HOME, LoanPurpose.CAR, LoanPurpose.EDUCATION, LoanPurpose.PERSONAL];
-  return Array.from({ length: n }, (_, i) =>
-    create(PredictRequestSchema, {
-      age: 21 + ((i * 13) % 60),
-      income: 20_000 + ((i * 6151) % 180_000),
-      creditScore: 350 + ((i * 41) % 500),
-      employmentYears: (i % 24) / 2,
-      loanAmount: 2_000 + ((i * 3571) % 120_000),
-      loanPurpose: purposes[i % purposes.length]!,
-    }),
-  );
 }
 
 /** A 640x480 photo-like JPEG: smooth gradients plus seeded noise, so it compresses like a real picture. */
@@ -123,7 +97,7 @@ function fixedReply() {
 
 export async function writeRequestFiles(dir: string): Promise<RequestFiles> {
   mkdirSync(dir, { recursive: true });
-  const predict = sampleApplication();
+  const predict = create(PredictRequestSchema, VALID);
   const predictFrameFile = join(dir, "predict.grpc.bin");
   writeFileSync(predictFrameFile, grpcFrame(toBinary(PredictRequestSchema, predict)));
   const predictTextFile = join(dir, "predict.grpc-web-text.txt");
@@ -131,7 +105,12 @@ export async function writeRequestFiles(dir: string): Promise<RequestFiles> {
   const predictJsonFile = join(dir, "predict.json");
   writeFileSync(predictJsonFile, toJsonString(PredictRequestSchema, predict));
   const batchFrameFile = join(dir, "predict-batch-100.grpc.bin");
-  writeFileSync(batchFrameFile, grpcFrame(toBinary(PredictBatchRequestSchema, create(PredictBatchRequestSchema, { inputs: applications(BATCH_ROWS) }))));
+  writeFileSync(
+    batchFrameFile,
+    grpcFrame(
+      toBinary(PredictBatchRequestSchema, create(PredictBatchRequestSchema, { inputs: applications(BATCH_ROWS).map((a) => create(PredictRequestSchema, a)) })),
+    ),
+  );
 
   const jpeg = await makeJpeg();
   writeFileSync(join(dir, "image-640x480.jpg"), jpeg);
@@ -148,7 +127,8 @@ export async function writeRequestFiles(dir: string): Promise<RequestFiles> {
 export async function makeFixtures(dir: string, opts: { imageSeed: number }): Promise<Fixtures> {
   const requests = await writeRequestFiles(dir);
   const reply = fixedReply();
-  const replyBinary = Buffer.from(toBinary(PredictResponseSchema, reply));
+  const replyGrpc = grpcFrame(toBinary(PredictResponseSchema, reply));
+  const replyGrpcWeb = Buffer.concat([replyGrpc, grpcFrame(Buffer.from("grpc-status:0\r\n"), { flags: 0x80 })]);
   const replyJson = Buffer.from(toJsonString(PredictResponseSchema, reply));
 
   const repoBatchingOn = join(dir, "repo-batching-on");
@@ -160,9 +140,8 @@ export async function makeFixtures(dir: string, opts: { imageSeed: number }): Pr
     // The real network's size (~300 M multiply-adds per image), so the model's share of an image's cost is realistic.
     writeImagenetModel(join(repo, IMAGE_MODEL), { seed: opts.imageSeed, architecture: "mobilenetv2" });
   }
-  // ON: batches of at most 4 images. bench/batch-cost.ts on one core measured
-  // ~4.2 ms per image at batch 1, 2 and 4, and 4.4 / 4.7 ms at 8 / 16: bigger
-  // batches only cost here. The loan model keeps its shipped batching.
+  // ON: batches of at most 4 images: on one core a larger batch only costs
+  // more per image (docs/design.md). The loan model keeps its shipped batching.
   // OFF: one row per run for every model; the Predict rounds measure the loan
   // model on this server too, where a run's fixed cost is most of a call's.
   setBatchSize(repoBatchingOn, IMAGE_MODEL, 4);
@@ -170,7 +149,8 @@ export async function makeFixtures(dir: string, opts: { imageSeed: number }): Pr
 
   return {
     ...requests,
-    replyBinary,
+    replyGrpc,
+    replyGrpcWeb,
     replyJson,
     repoBatchingOn,
     repoBatchingOff,

@@ -1,101 +1,9 @@
-// gRPC, gRPC-Web and Connect on the wire, by hand: framing, and single real
-// calls used to verify a target before (and after) every load run, since
-// h2load only sees HTTP status codes and gRPC errors travel in trailers.
+// gRPC-Web and Connect over HTTP/1.1 by hand: single real calls used to
+// verify a target before (and after) every load run, since the generators
+// only see HTTP status codes and gRPC-Web errors travel in a trailer frame;
+// and GET /metrics. gRPC over h2c goes through test/support/raw-grpc.ts.
 import * as http from "node:http";
-import * as http2 from "node:http2";
-
-/** A gRPC length-prefixed message: flag 0 (uncompressed), 4-byte big-endian length, payload. */
-export function grpcFrame(payload: Uint8Array, flag = 0): Buffer {
-  const prefix = Buffer.alloc(5);
-  prefix[0] = flag;
-  prefix.writeUInt32BE(payload.length, 1);
-  return Buffer.concat([prefix, payload]);
-}
-
-/** Splits a buffer of length-prefixed frames (gRPC or gRPC-Web). */
-export function splitFrames(body: Buffer): Array<{ flag: number; payload: Buffer }> {
-  const out: Array<{ flag: number; payload: Buffer }> = [];
-  let at = 0;
-  while (at + 5 <= body.length) {
-    const len = body.readUInt32BE(at + 1);
-    out.push({ flag: body[at]!, payload: body.subarray(at + 5, at + 5 + len) });
-    at += 5 + len;
-  }
-  return out;
-}
-
-export interface GrpcCallResult {
-  httpStatus: number;
-  /** grpc-status from trailers, or from the headers of a trailers-only answer. */
-  grpcStatus?: number;
-  grpcMessage?: string;
-  /** The payloads of the response's data frames. */
-  messages: Buffer[];
-  error?: string;
-}
-
-/** One unary gRPC call over h2c on a fresh session; never throws. */
-export async function grpcCall(port: number, path: string, body: Buffer, headers: Record<string, string> = {}, timeoutMs = 10_000): Promise<GrpcCallResult> {
-  const session = http2.connect(`http://127.0.0.1:${port}`);
-  // Errors surface through the call's result; a late one must not crash the bench.
-  session.on("error", () => {});
-  try {
-    return await grpcCallOn(session, path, body, headers, timeoutMs);
-  } finally {
-    session.close();
-  }
-}
-
-export function grpcCallOn(
-  session: http2.ClientHttp2Session,
-  path: string,
-  body: Buffer,
-  headers: Record<string, string> = {},
-  timeoutMs = 10_000,
-): Promise<GrpcCallResult> {
-  return new Promise((resolve) => {
-    let settled = false;
-    const finish = (r: GrpcCallResult) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      session.off("error", onSessionError);
-      resolve(r);
-    };
-    const timer = setTimeout(() => {
-      finish({ httpStatus: 0, messages: [], error: `no answer within ${timeoutMs} ms` });
-      stream.close(http2.constants.NGHTTP2_CANCEL);
-    }, timeoutMs);
-    const onSessionError = (e: Error) => finish({ httpStatus: 0, messages: [], error: e.message });
-    session.on("error", onSessionError);
-    const stream = session.request({
-      ":method": "POST",
-      ":path": path,
-      "content-type": "application/grpc",
-      te: "trailers",
-      ...headers,
-    });
-    let head: http2.IncomingHttpHeaders = {};
-    let trailers: http2.IncomingHttpHeaders = {};
-    const chunks: Buffer[] = [];
-    stream.on("response", (h) => (head = h));
-    stream.on("trailers", (t) => (trailers = t));
-    stream.on("data", (d: Buffer) => chunks.push(d));
-    stream.on("error", (e) => finish({ httpStatus: Number(head[":status"] ?? 0), messages: [], error: e.message }));
-    stream.on("close", () => {
-      const source = trailers["grpc-status"] !== undefined ? trailers : head;
-      const status = source["grpc-status"];
-      const message = source["grpc-message"];
-      finish({
-        httpStatus: Number(head[":status"] ?? 0),
-        grpcStatus: status === undefined ? undefined : Number(status),
-        grpcMessage: typeof message === "string" ? decodeURIComponent(message) : undefined,
-        messages: splitFrames(Buffer.concat(chunks)).map((f) => f.payload),
-      });
-    });
-    stream.end(body);
-  });
-}
+import { splitFrames } from "../../test/support/grpc-frames.js";
 
 export interface HttpCallResult {
   status: number;
@@ -125,10 +33,10 @@ export function httpPost(port: number, path: string, body: Buffer, headers: Reco
 /** gRPC-Web answer: the message frames and the grpc-status from the trailer frame (flag 0x80) or the headers. */
 export function parseGrpcWeb(res: HttpCallResult): { grpcStatus?: number; grpcMessage?: string; messages: Buffer[] } {
   const frames = splitFrames(res.body);
-  const messages = frames.filter((f) => (f.flag & 0x80) === 0).map((f) => f.payload);
+  const messages = frames.filter((f) => (f.flags & 0x80) === 0).map((f) => f.data);
   const fields: Record<string, string> = {};
-  for (const f of frames.filter((f) => (f.flag & 0x80) !== 0)) {
-    for (const line of f.payload.toString("utf8").split("\r\n")) {
+  for (const f of frames.filter((f) => (f.flags & 0x80) !== 0)) {
+    for (const line of f.data.toString("utf8").split("\r\n")) {
       const i = line.indexOf(":");
       if (i > 0) fields[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
     }

@@ -1,8 +1,9 @@
 // Reporting: the markdown page (checks, ratios, every measurement), the
-// console summary, and the raw JSON.
+// console summary, and the JSON summary (medians, not every run).
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PREDICT_CHECK_LEVEL, ratioRows, T, type Results } from "./results.js";
+import { summarize, summaryJson } from "./summary.js";
 import { renderChart } from "./svg.js";
 
 const num = (v: number | undefined, digits = 0) =>
@@ -232,7 +233,7 @@ export function consoleSummary(r: Results): string {
 
 export function writeResults(dir: string, r: Results): string[] {
   const files = [join(dir, "latest.json"), join(dir, "latest.md"), join(dir, "latest.svg")];
-  writeFileSync(files[0]!, `${JSON.stringify(r, null, 2)}\n`);
+  writeFileSync(files[0]!, summaryJson(summarize(r)));
   writeFileSync(files[1]!, markdown(r));
   writeFileSync(files[2]!, renderChart(r));
   return files;

@@ -9,7 +9,7 @@ export const T = {
   server: "server",
   h2Floor: "node:http2 floor",
   httpFloor: "node:http floor",
-  grpcJs: "grpc-js trivial",
+  grpcJs: "grpc-js + proto-loader",
   batchingOn: "server, batching ON",
   batchingOff: "server, batching OFF",
 } as const;
@@ -255,7 +255,7 @@ export function computeChecks(r: Results): Check[] {
 
   const sGrpc = find(r, T.server, "predict-grpc", PREDICT_CHECK_LEVEL);
   paired(
-    "Predict gRPC: server vs trivial grpc-js, c=64",
+    "Predict gRPC: server vs grpc-js, c=64",
     "server OK calls/s ÷ grpc-js calls/s",
     pairedRatio(r, "predict-grpc", PREDICT_CHECK_LEVEL, T.server, T.grpcJs),
     1.0,

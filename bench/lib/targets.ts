@@ -3,10 +3,12 @@
 // this process drains (counting lines, keeping warnings and errors).
 import { spawn, type ChildProcess } from "node:child_process";
 import * as http2 from "node:http2";
-import { createServer } from "node:net";
 import { fromBinary } from "@bufbuild/protobuf";
 import { HealthCheckResponseSchema, HealthCheckResponse_ServingStatus as Serving } from "../../gen/grpc/health/v1/health_pb.js";
-import { grpcCallOn, grpcFrame, httpGet } from "./grpc-wire.js";
+import { grpcFrame, splitFrames } from "../../test/support/grpc-frames.js";
+import { freePort } from "../../test/support/free-port.js";
+import { rawGrpc } from "../../test/support/raw-grpc.js";
+import { httpGet } from "./grpc-wire.js";
 import { API_KEY } from "./fixtures.js";
 import { ProcessSampler, type UsageWindow } from "./sampler.js";
 
@@ -58,18 +60,6 @@ export class LogDrain {
   consumeStderr(chunk: Buffer): void {
     for (const line of chunk.toString("utf8").split("\n")) if (line.trim() && this.problems.length < 200) this.problems.push(`[stderr] ${line}`);
   }
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const address = s.address();
-      const port = address && typeof address === "object" ? address.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function pinned(core: string, argv: string[], env: NodeJS.ProcessEnv, cwd?: string): ChildProcess {
@@ -171,9 +161,10 @@ const EMPTY_FRAME = grpcFrame(new Uint8Array(0));
 
 /** One Health/Check over h2c: the serving status, or undefined if the call failed. */
 export async function healthStatus(session: http2.ClientHttp2Session): Promise<Serving | undefined> {
-  const r = await grpcCallOn(session, HEALTH_CHECK, EMPTY_FRAME, {}, 2000);
-  if (r.grpcStatus !== 0 || r.messages.length !== 1) return undefined;
-  return fromBinary(HealthCheckResponseSchema, r.messages[0]!).status;
+  const r = await rawGrpc(session, { path: HEALTH_CHECK, frames: [EMPTY_FRAME], timeoutMs: 2000 });
+  const [message, ...more] = splitFrames(r.body);
+  if (r.grpcStatus !== 0 || !message || more.length) return undefined;
+  return fromBinary(HealthCheckResponseSchema, message.data).status;
 }
 
 /**
@@ -203,11 +194,14 @@ export async function waitServing(port: number, timeoutMs: number, gaveUp: () =>
   }
 }
 
+/** Node's argv for a script: TypeScript through tsx, JavaScript as plain `node` runs it in production. */
+const nodeArgv = (script: string) => (script.endsWith(".ts") ? [process.execPath, "--import", "tsx", script] : [process.execPath, script]);
+
 /** A reference server from bench/targets/: waits for its "LISTENING <port>" line. */
 export async function startReference(name: string, script: string, args: string[], timeoutMs = 30_000): Promise<Target> {
   const log = new LogDrain();
   const spawnedAt = performance.now();
-  const proc = pinned(SERVER_CORE, [process.execPath, "--import", "tsx", script, ...args], process.env);
+  const proc = pinned(SERVER_CORE, [...nodeArgv(script), ...args], process.env);
   proc.stderr!.on("data", (c: Buffer) => log.consumeStderr(c));
   const port = await new Promise<number>((resolve, reject) => {
     let buffered = "";

@@ -11,7 +11,9 @@ import {
   PredictResponseSchema,
 } from "../../gen/prediction/v1/prediction_service_pb.js";
 import { API_KEY, BATCH_ROWS, IMAGE_MODEL, type RequestFiles } from "./fixtures.js";
-import { grpcCall, httpPost, parseGrpcWeb } from "./grpc-wire.js";
+import { splitFrames } from "../../test/support/grpc-frames.js";
+import { h2cSession, rawGrpc } from "../../test/support/raw-grpc.js";
+import { httpPost, parseGrpcWeb } from "./grpc-wire.js";
 
 export type WorkloadId = "predict-grpc" | "predict-connect-json" | "predict-grpc-web" | "predict-grpc-web-text" | "predict-batch-grpc" | "classify-image-grpc";
 
@@ -45,12 +47,15 @@ function grpcVerifier(path: string, bodyFile: string, headers: string[], check: 
   const body = readFileSync(bodyFile);
   const { te: _te, "content-type": _ct, ...extra } = headerRecord(headers);
   return async (port: number): Promise<string | undefined> => {
-    const r = await grpcCall(port, path, body, extra, 30_000);
-    if (r.error) return `call failed: ${r.error}`;
+    const session = h2cSession(`http://127.0.0.1:${port}`);
+    const r = await rawGrpc(session, { path, frames: [body], headers: extra, timeoutMs: 30_000 }).finally(() => session.close());
+    if (r.timedOut) return "call failed: no answer within 30 s";
+    if (r.streamError) return `call failed: ${r.streamError.message}`;
     if (r.httpStatus !== 200) return `HTTP status ${r.httpStatus}`;
     if (r.grpcStatus !== 0) return `grpc-status ${r.grpcStatus ?? "missing"} ${r.grpcMessage ?? ""}`.trim();
-    if (r.messages.length !== 1) return `${r.messages.length} response messages`;
-    return check(r.messages[0]!);
+    const messages = splitFrames(r.body);
+    if (messages.length !== 1 || !messages[0]) return `${messages.length} response messages`;
+    return check(messages[0].data);
   };
 }
 

@@ -4,13 +4,7 @@ import * as http2 from "node:http2";
 import { afterAll, beforeAll } from "vitest";
 import type { TestServer } from "./test-server.js";
 
-/** A gRPC length-prefixed message: flag byte, 4-byte big-endian length, payload. */
-export function grpcFrame(payload: Uint8Array, options: { compressed?: boolean; declaredLength?: number } = {}): Buffer {
-  const prefix = Buffer.alloc(5);
-  prefix[0] = options.compressed ? 1 : 0;
-  prefix.writeUInt32BE(options.declaredLength ?? payload.length, 1);
-  return Buffer.concat([prefix, payload]);
-}
+export { grpcFrame } from "./grpc-frames.js";
 
 export interface RawGrpcResult {
   /** HTTP status of the response headers (0 if none arrived). */

@@ -5,6 +5,7 @@ import type { Code } from "@connectrpc/connect";
 import { codeFromHttpStatus, codeFromString } from "@connectrpc/connect/protocol-connect";
 import * as http from "node:http";
 import type * as http2 from "node:http2";
+import { splitFrames } from "./grpc-frames.js";
 
 export type HttpVersion = "1.1" | "2";
 export type RpcProtocol = "grpc" | "grpc-web" | "connect" | "connect-stream";
@@ -86,7 +87,7 @@ export function rpcStatusOf(protocol: RpcProtocol, res: RawResponse): { code: Co
     return { code: inTrailers === undefined ? undefined : (Number(inTrailers) as Code), trailersOnly: false };
   }
   if (protocol === "connect-stream") {
-    const end = envelopes(res.body).find((e) => e.flags & 0b10);
+    const end = splitFrames(res.body).find((e) => e.flags & 0b10);
     if (!end) return { code: undefined, trailersOnly: false };
     const error = JSON.parse(end.data.toString("utf8")).error;
     return { code: error ? codeFromString(error.code) : 0, trailersOnly: false };
@@ -105,7 +106,7 @@ export function rpcStatusOf(protocol: RpcProtocol, res: RawResponse): { code: Co
 function grpcWebTrailer(res: RawResponse): Record<string, string> | undefined {
   const text = String(res.headers["content-type"] ?? "").includes("grpc-web-text");
   const body = text ? Buffer.from(res.body.toString("latin1"), "base64") : res.body;
-  const frame = envelopes(body).find((e) => e.flags & 0x80);
+  const frame = splitFrames(body).find((e) => e.flags & 0x80);
   if (!frame) return undefined;
   const fields: Record<string, string> = {};
   for (const line of frame.data.toString("latin1").split("\r\n")) {
@@ -113,15 +114,4 @@ function grpcWebTrailer(res: RawResponse): Record<string, string> | undefined {
     if (i > 0) fields[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
   }
   return fields;
-}
-
-/** The length-prefixed frames (gRPC, gRPC-Web, Connect streaming) of a body. */
-function envelopes(body: Buffer): Array<{ flags: number; data: Buffer }> {
-  const out: Array<{ flags: number; data: Buffer }> = [];
-  for (let i = 0; i + 5 <= body.length; ) {
-    const length = body.readUInt32BE(i + 1);
-    out.push({ flags: body[i]!, data: body.subarray(i + 5, i + 5 + length) });
-    i += 5 + length;
-  }
-  return out;
 }

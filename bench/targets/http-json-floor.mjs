@@ -2,16 +2,15 @@
 // its end and answers with a fixed reply: the PredictResponse as Connect JSON,
 // or, when the request is gRPC-Web, the same message as a gRPC-Web body (one
 // message frame, then a trailer frame "grpc-status:0"). No routing, parsing,
-// validation or auth: the cost of node:http alone.
+// validation or auth: the cost of node:http alone. Plain JavaScript run by
+// plain `node`, like the grpc-js reference.
 //
-//   node --import tsx bench/targets/http-json-floor.ts <reply-message-base64> <reply-json-base64>
+//   node bench/targets/http-json-floor.mjs <grpc-web-body-base64> <reply-json-base64>
 // Prints "LISTENING <port>" once bound to 127.0.0.1 on a free port.
 import * as http from "node:http";
-import { grpcFrame } from "../lib/grpc-wire.js";
 
-const message = Buffer.from(process.argv[2] ?? "", "base64");
+const grpcWeb = Buffer.from(process.argv[2] ?? "", "base64");
 const json = Buffer.from(process.argv[3] ?? "e30=", "base64");
-const grpcWeb = Buffer.concat([grpcFrame(message), grpcFrame(Buffer.from("grpc-status:0\r\n"), 0x80)]);
 
 const server = http.createServer((req, res) => {
   req.on("data", () => {});

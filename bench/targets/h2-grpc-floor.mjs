@@ -1,15 +1,14 @@
 // Floor for gRPC over h2c: a bare node:http2 server that reads each request
 // body to its end and answers every stream with the same pre-encoded gRPC
-// reply (one length-prefixed message, then trailers grpc-status 0). No
+// body (one length-prefixed message), then trailers grpc-status 0. No
 // routing, no protobuf decoding, no auth: the cost of HTTP/2 + framing alone.
+// Plain JavaScript run by plain `node`, like the grpc-js reference.
 //
-//   node --import tsx bench/targets/h2-grpc-floor.ts <reply-message-base64>
+//   node bench/targets/h2-grpc-floor.mjs <reply-body-base64>
 // Prints "LISTENING <port>" once bound to 127.0.0.1 on a free port.
 import * as http2 from "node:http2";
-import { grpcFrame } from "../lib/grpc-wire.js";
 
-const message = Buffer.from(process.argv[2] ?? "", "base64");
-const reply = grpcFrame(message);
+const reply = Buffer.from(process.argv[2] ?? "", "base64");
 
 const server = http2.createServer({ settings: { maxConcurrentStreams: 1000 } });
 server.on("stream", (stream) => {
