@@ -26,7 +26,8 @@ await build({
   sourcemap: true,
   logLevel: "warning",
 });
-// The inference worker and the session helpers it shares are already plain JavaScript.
+// The inference worker, the session helpers it shares and the span export worker are already plain JavaScript.
 for (const file of ["inference-worker.mjs", "ort-session.mjs", "transferable.mjs"]) cpSync(`src/engine/${file}`, `dist/src/engine/${file}`);
+cpSync("src/tracing/export-worker.mjs", "dist/src/tracing/export-worker.mjs");
 // The web page and API reference the server serves at / and /docs.
 await buildWeb("dist/web");

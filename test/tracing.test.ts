@@ -6,17 +6,19 @@
 // exporter; both server paths (unary fast path and connect-node) and the
 // gRPC, gRPC-Web and Connect protocols are covered.
 import { randomBytes } from "node:crypto";
-import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import {
   AlwaysOffSampler,
   InMemorySpanExporter,
   ParentBasedSampler,
+  SamplingDecision,
   SimpleSpanProcessor,
   TraceIdRatioBasedSampler,
   type ReadableSpan,
 } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Tracing } from "../src/tracing/call-spans.js";
+import { ratioBound, ratioKey } from "../src/tracing/trace-ids.js";
 import { VALID } from "./support/applications.js";
 import { PROTOCOL_CLIENTS, type ProtocolClient } from "./support/protocol-clients.js";
 import { sample } from "./support/shape-samples.js";
@@ -171,7 +173,7 @@ describe("tracing at a ratio", () => {
   beforeAll(async () => {
     server = await startTestServer(
       {},
-      { tracing: new Tracing({ sampler: new TraceIdRatioBasedSampler(0.5), spanProcessors: [new SimpleSpanProcessor(exporter)] }) },
+      { tracing: new Tracing({ sampler: new TraceIdRatioBasedSampler(0.5), rootRatio: 0.5, spanProcessors: [new SimpleSpanProcessor(exporter)] }) },
     );
   });
   afterAll(() => server?.close());
@@ -188,6 +190,26 @@ describe("tracing at a ratio", () => {
     // Some sampled, some not (each of 40 at one half).
     expect(logged.size).toBeGreaterThan(0);
     expect(logged.size).toBeLessThan(40);
+  });
+});
+
+describe("a root call's ratio decision from its id's bytes", () => {
+  /** A random id whose ratio key is `key`: its last word makes the XOR come out so. */
+  const idWithKey = (key: number) => {
+    const id = randomBytes(16);
+    id.writeUInt32BE(0, 12);
+    id.writeUInt32BE((ratioKey(id) ^ key) >>> 0, 12);
+    return id;
+  };
+
+  it.each([0, 0.01, 0.5, 0.999, 1])("is the SDK's TraceIdRatioBasedSampler decision at %s", (ratio) => {
+    const sampler = new TraceIdRatioBasedSampler(ratio);
+    const bound = ratioBound(ratio);
+    const edges = [0, 1, bound - 1, bound, bound + 1, 0xffffffff].filter((k) => k >= 0 && k <= 0xffffffff).map(idWithKey);
+    for (const id of [...edges, ...Array.from({ length: 5000 }, () => randomBytes(16))]) {
+      const sdk = sampler.shouldSample(ROOT_CONTEXT, id.toString("hex")).decision;
+      expect(ratioKey(id) < bound, id.toString("hex")).toBe(sdk === SamplingDecision.RECORD_AND_SAMPLED);
+    }
   });
 });
 

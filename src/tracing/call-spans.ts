@@ -2,12 +2,12 @@
 // conventions, a child of the caller's span when the request carries a W3C
 // `traceparent` (and `tracestate`). Spans are made explicitly here, for every
 // path (the fast path bypasses any http/http2 instrumentation).
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Link, type Span, type TextMapGetter, type Tracer } from "@opentelemetry/api";
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Link, type Span, type TextMapGetter, type Tracer } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import type { Resource } from "@opentelemetry/resources";
 import { NodeTracerProvider, SamplingDecision, type Sampler, type SpanProcessor } from "@opentelemetry/sdk-trace-node";
 import type { TracedCall } from "../engine/traced-call.js";
-import { ChosenTraceIds } from "./trace-ids.js";
+import { ChosenTraceIds, ratioBound } from "./trace-ids.js";
 
 /** How a call reads its request headers (policy/call-context.ts's HeaderLookup). */
 type HeaderLookup = (name: string) => string | null | undefined;
@@ -29,6 +29,12 @@ export interface CallSpan {
 
 export interface TracingOptions {
   sampler: Sampler;
+  /**
+   * When the sampler decides a call with no incoming trace by trace-id ratio
+   * (traceidratio, parentbased_traceidratio), that ratio: such a call is then
+   * dropped from its id's bytes, before the id is written out or the sampler asked.
+   */
+  rootRatio?: number;
   /** Where finished spans go (an exporter's processor). */
   spanProcessors: SpanProcessor[];
   resource?: Resource;
@@ -52,13 +58,17 @@ export class Tracing {
   private readonly provider: NodeTracerProvider;
   private readonly tracer: Tracer;
   private readonly sampler: Sampler;
+  /** A root call whose ratio key is at or above this is dropped at once (2^32: never). */
+  private readonly rootBound: number;
   private readonly ids = new ChosenTraceIds();
   private readonly propagator = new W3CTraceContextPropagator();
 
   /** The provider is never registered globally: no context manager, no AsyncLocalStorage per call. */
   constructor(options: TracingOptions) {
+    const { rootRatio, ...sdkOptions } = options;
     this.sampler = options.sampler;
-    this.provider = new NodeTracerProvider({ ...options, idGenerator: this.ids });
+    this.rootBound = rootRatio === undefined ? 0x100000000 : ratioBound(rootRatio);
+    this.provider = new NodeTracerProvider({ ...sdkOptions, idGenerator: this.ids });
     this.tracer = this.provider.getTracer(TRACER_NAME);
   }
 
@@ -69,21 +79,30 @@ export class Tracing {
    */
   start(method: string, protocol: "grpc" | "grpc-web" | "connect", header: HeaderLookup): CallSpan | undefined {
     // Only a request with a traceparent pays for parsing one.
-    const parent = header("traceparent") ? this.propagator.extract(ROOT_CONTEXT, header, headerGetter) : ROOT_CONTEXT;
-    const incoming = parent !== ROOT_CONTEXT && trace.getSpanContext(parent) !== undefined;
-    const name = method.slice(1);
-    if (!incoming) {
-      // A root call is sampled before the SDK makes anything of it: one the
-      // sampler drops costs a trace id and a decision. The SDK, asked for a
-      // sampled one, takes that trace id and comes to the same decision.
-      const traceId = this.ids.choose();
-      if (this.sampler.shouldSample(ROOT_CONTEXT, traceId, name, SpanKind.SERVER, NO_ATTRIBUTES, NO_LINKS).decision === SamplingDecision.NOT_RECORD) {
-        this.ids.forget();
-        return undefined;
-      }
+    if (header("traceparent")) return this.startChild(method, protocol, header);
+    // A root call is sampled before the SDK makes anything of it: one the
+    // sampler drops costs a trace id's bytes and a decision. The SDK, asked
+    // for a sampled one, takes that trace id and comes to the same decision.
+    if (this.ids.draw() >= this.rootBound) return undefined;
+    const traceId = this.ids.choose();
+    if (this.sampler.shouldSample(ROOT_CONTEXT, traceId, method.slice(1), SpanKind.SERVER, NO_ATTRIBUTES, NO_LINKS).decision === SamplingDecision.NOT_RECORD) {
+      this.ids.forget();
+      return undefined;
     }
+    return this.open(method, protocol, ROOT_CONTEXT, false);
+  }
+
+  /** A call that brings a traceparent: a child of the caller's span, or a root call if it does not parse. */
+  private startChild(method: string, protocol: "grpc" | "grpc-web" | "connect", header: HeaderLookup): CallSpan | undefined {
+    const parent = this.propagator.extract(ROOT_CONTEXT, header, headerGetter);
+    if (trace.getSpanContext(parent) === undefined) return this.start(method, protocol, () => undefined);
+    return this.open(method, protocol, parent, true);
+  }
+
+  /** The SDK's span for a call it may record: sampled, or part of a caller's trace. */
+  private open(method: string, protocol: "grpc" | "grpc-web" | "connect", parent: Context, incoming: boolean): CallSpan | undefined {
     const slash = method.lastIndexOf("/");
-    const span = this.tracer.startSpan(name, { kind: SpanKind.SERVER }, parent);
+    const span = this.tracer.startSpan(method.slice(1), { kind: SpanKind.SERVER }, parent);
     const recording = span.isRecording();
     if (!recording && !incoming) return undefined;
     const grpc = protocol !== "connect";

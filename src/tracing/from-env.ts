@@ -2,11 +2,11 @@
 // to OTEL_EXPORTER_OTLP_ENDPOINT (OTLP over HTTP, JSON), sampled as
 // OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG say, from the service named
 // OTEL_SERVICE_NAME (default prediction-server). Off without an endpoint.
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
 import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
 import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-node";
 import { Tracing } from "./call-spans.js";
+import { ThreadExporter } from "./export-thread.js";
 import { samplerFromEnv } from "./sampler-from-env.js";
 
 /** The exporter and the batch processor read their OTEL_* settings from process.env themselves. */
@@ -14,5 +14,5 @@ export function tracingFromEnv(env: Record<string, string | undefined> = process
   const resource = defaultResource()
     .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: "prediction-server" }))
     .merge(detectResources({ detectors: [envDetector] }));
-  return new Tracing({ sampler: samplerFromEnv(env), resource, spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())] });
+  return new Tracing({ ...samplerFromEnv(env), resource, spanProcessors: [new BatchSpanProcessor(new ThreadExporter(resource))] });
 }

@@ -5,25 +5,29 @@ import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBase
 
 type Env = Record<string, string | undefined>;
 
+export interface EnvSampling {
+  sampler: Sampler;
+  /** The trace-id ratio the sampler applies to a call with no incoming trace, if it is one (TracingOptions.rootRatio). */
+  rootRatio?: number;
+}
+
 /** The SDK's default: parentbased_always_on; an unknown name falls back to it too. */
-export function samplerFromEnv(env: Env): Sampler {
-  const ratio = () => {
-    const arg = Number(env.OTEL_TRACES_SAMPLER_ARG);
-    // As the SDK: a blank or out-of-range ratio is 1.
-    return env.OTEL_TRACES_SAMPLER_ARG?.trim() && arg >= 0 && arg <= 1 ? arg : 1;
-  };
+export function samplerFromEnv(env: Env): EnvSampling {
+  const arg = Number(env.OTEL_TRACES_SAMPLER_ARG);
+  // As the SDK: a blank or out-of-range ratio is 1.
+  const ratio = env.OTEL_TRACES_SAMPLER_ARG?.trim() && arg >= 0 && arg <= 1 ? arg : 1;
   switch (env.OTEL_TRACES_SAMPLER?.trim()) {
     case "always_on":
-      return new AlwaysOnSampler();
+      return { sampler: new AlwaysOnSampler() };
     case "always_off":
-      return new AlwaysOffSampler();
+      return { sampler: new AlwaysOffSampler(), rootRatio: 0 };
     case "traceidratio":
-      return new TraceIdRatioBasedSampler(ratio());
+      return { sampler: new TraceIdRatioBasedSampler(ratio), rootRatio: ratio };
     case "parentbased_always_off":
-      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+      return { sampler: new ParentBasedSampler({ root: new AlwaysOffSampler() }), rootRatio: 0 };
     case "parentbased_traceidratio":
-      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio()) });
+      return { sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) }), rootRatio: ratio };
     default:
-      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+      return { sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }) };
   }
 }

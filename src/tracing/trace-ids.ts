@@ -6,15 +6,27 @@ import type { IdGenerator } from "@opentelemetry/sdk-trace-node";
 
 // Random bytes drawn in blocks: one system call per many ids.
 const POOL_BYTES = 4096;
+const TRACE_ID_BYTES = 16;
 
 export class ChosenTraceIds implements IdGenerator {
   private readonly pool = Buffer.allocUnsafe(POOL_BYTES);
   private used = POOL_BYTES;
+  /** Where the drawn trace id's bytes start in the pool; -1 when none is drawn. */
+  private drawn = -1;
   private chosen: string | undefined;
 
-  /** A new random trace id that the next generateTraceId() returns. */
+  /**
+   * Draws a new random trace id, kept as bytes: a call its sampler drops
+   * never pays for the text. Returns its ratio key (see ratioKey).
+   */
+  draw(): number {
+    this.drawn = this.take(TRACE_ID_BYTES);
+    return ratioKey(this.pool, this.drawn);
+  }
+
+  /** The drawn id as text, which the next generateTraceId() returns. */
   choose(): string {
-    this.chosen = this.hex(16);
+    this.chosen = this.pool.toString("hex", this.drawn, this.drawn + TRACE_ID_BYTES);
     return this.chosen;
   }
 
@@ -24,7 +36,7 @@ export class ChosenTraceIds implements IdGenerator {
   }
 
   generateTraceId = (): string => {
-    const id = this.chosen ?? this.hex(16);
+    const id = this.chosen ?? this.hex(TRACE_ID_BYTES);
     this.chosen = undefined;
     return id;
   };
@@ -32,15 +44,35 @@ export class ChosenTraceIds implements IdGenerator {
   generateSpanId = (): string => this.hex(8);
 
   private hex(bytes: number): string {
+    const start = this.take(bytes);
+    return this.pool.toString("hex", start, start + bytes);
+  }
+
+  /** The offset of `bytes` fresh random bytes in the pool, never all zero (an invalid W3C id). */
+  private take(bytes: number): number {
     if (this.used + bytes > POOL_BYTES) {
       randomFillSync(this.pool);
       this.used = 0;
     }
     const start = this.used;
     this.used += bytes;
-    // An all-zero id is invalid (W3C): practically never drawn, and then made valid.
-    for (let i = start; i < start + bytes; i++) if (this.pool[i] !== 0) return this.pool.toString("hex", start, start + bytes);
+    for (let i = start; i < start + bytes; i++) if (this.pool[i] !== 0) return start;
+    // Practically never drawn, and then made valid.
     this.pool[start + bytes - 1] = 1;
-    return this.pool.toString("hex", start, start + bytes);
+    return start;
   }
+}
+
+/**
+ * The number the SDK's TraceIdRatioBasedSampler compares with its bound: the
+ * XOR of the id's four 32-bit words (it reads them from the hex text, eight
+ * digits at a time).
+ */
+export function ratioKey(id: Buffer, at = 0): number {
+  return (id.readUInt32BE(at) ^ id.readUInt32BE(at + 4) ^ id.readUInt32BE(at + 8) ^ id.readUInt32BE(at + 12)) >>> 0;
+}
+
+/** The SDK's TraceIdRatioBasedSampler bound for `ratio`: an id is sampled when its ratio key is below it. */
+export function ratioBound(ratio: number): number {
+  return ratio >= 1 ? 0x100000000 : ratio > 0 ? Math.floor(ratio * 0xffffffff) : 0;
 }
