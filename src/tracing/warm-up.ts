@@ -7,7 +7,7 @@ import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, type Readable
 import { plainSpan } from "./export-thread.js";
 import { ChosenTraceIds } from "./trace-ids.js";
 
-const WARM_UP_CALLS = 3000;
+const WARM_UP_CALLS = 10000;
 
 /** Copies each batch as the export thread's exporter does, then drops it. */
 const dropping: SpanExporter = {
