@@ -231,3 +231,13 @@ describe("tracing off", () => {
     expect(line).not.toHaveProperty("trace_id");
   });
 });
+
+describe("the startup warm-up of the span code", () => {
+  it("sends none of its spans to the server's processors", async () => {
+    const exporter = new InMemorySpanExporter();
+    const tracing = new Tracing({ sampler: new TraceIdRatioBasedSampler(1), spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(exporter.getFinishedSpans()).toHaveLength(0);
+    await tracing.shutdown();
+  });
+});

@@ -8,6 +8,7 @@ import type { Resource } from "@opentelemetry/resources";
 import { NodeTracerProvider, SamplingDecision, type Sampler, type SpanProcessor } from "@opentelemetry/sdk-trace-node";
 import type { TracedCall } from "../engine/traced-call.js";
 import { ChosenTraceIds, ratioBound } from "./trace-ids.js";
+import { warmUpSpans } from "./warm-up.js";
 
 /** How a call reads its request headers (policy/call-context.ts's HeaderLookup). */
 type HeaderLookup = (name: string) => string | null | undefined;
@@ -70,6 +71,7 @@ export class Tracing {
     this.rootBound = rootRatio === undefined ? 0x100000000 : ratioBound(rootRatio);
     this.provider = new NodeTracerProvider({ ...sdkOptions, idGenerator: this.ids });
     this.tracer = this.provider.getTracer(TRACER_NAME);
+    warmUpSpans(TRACER_NAME);
   }
 
   /**
