@@ -31,20 +31,18 @@ const STATES: Record<VersionState, ModelVersionState> = {
 };
 
 export function listModels(repo: ModelRepository, limits: ImageInputLimits): ListModelsResponse {
-  const models = repo.list();
-  return create(ListModelsResponseSchema, {
-    models: models.map((m) => summary(repo, m)),
-    metadata: models.map((m) => metadata(repo, m, limits)),
-  });
+  const metadata = repo.list().map((m) => modelMetadata(repo, m, limits));
+  // models[i] is metadata[i].model: each summary is made once.
+  return create(ListModelsResponseSchema, { models: metadata.map((m) => m.model!), metadata });
 }
 
 export function getModelMetadata(repo: ModelRepository, name: string, limits: ImageInputLimits): GetModelMetadataResponse {
   const entry = repo.get(name);
   if (!entry) throw new ConnectError(`model ${name} is not in the repository`, Code.NotFound);
-  return metadata(repo, entry, limits);
+  return modelMetadata(repo, entry, limits);
 }
 
-function metadata(repo: ModelRepository, entry: ModelEntry, limits: ImageInputLimits): GetModelMetadataResponse {
+function modelMetadata(repo: ModelRepository, entry: ModelEntry, limits: ImageInputLimits): GetModelMetadataResponse {
   const config = entry.config;
   const tensors = (list: NonNullable<typeof config>["inputs"] = []) =>
     list.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape.map((d) => BigInt(d)) }));

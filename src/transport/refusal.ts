@@ -16,6 +16,19 @@ interface Refusal {
 }
 
 /**
+ * The response headers that go with `error`: its metadata and, for a gRPC
+ * trailers-only answer, its status (connect-es's setTrailerStatus copies the
+ * metadata too).
+ */
+export function errorHeaders(error: ConnectError, grpcStatus: boolean): Record<string, string> {
+  const headers: Record<string, string> = {};
+  (grpcStatus ? setTrailerStatus(new Headers(), error) : error.metadata).forEach((v, k) => {
+    headers[k] = v;
+  });
+  return headers;
+}
+
+/**
  * The answer that carries `error` in the protocol of a request with this
  * content type: gRPC and gRPC-Web trailers-only (the status in the headers;
  * with no body, the same answer serves gRPC-Web's text mode), Connect
@@ -23,16 +36,9 @@ interface Refusal {
  */
 export function refusalOf(contentType: string | undefined, error: ConnectError): Refusal {
   const ct = (contentType ?? "").toLowerCase();
-  const headers: Record<string, string> = {};
-  error.metadata.forEach((v, k) => {
-    headers[k] = v;
-  });
-  if (ct.startsWith("application/grpc")) {
-    setTrailerStatus(new Headers(), error).forEach((v, k) => {
-      headers[k] = v;
-    });
-    return { status: 200, headers: { ...headers, "content-type": ct } };
-  }
+  const grpc = ct.startsWith("application/grpc");
+  const headers = errorHeaders(error, grpc);
+  if (grpc) return { status: 200, headers: { ...headers, "content-type": ct } };
   if (ct.startsWith("application/connect+")) {
     const body = envelope(endStreamFlag, Buffer.from(JSON.stringify(endStreamToJson(error.metadata, error, undefined))));
     return { status: 200, headers: { ...headers, "content-type": ct }, body };

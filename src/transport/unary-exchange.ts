@@ -7,7 +7,6 @@
 import type { DescMessage, Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
-import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { sensitiveHeaders, type IncomingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import type { EventEmitter } from "node:events";
 import type { Readable } from "node:stream";
@@ -17,7 +16,7 @@ import type { HeaderLookup, Protocol } from "../policy/call-context.js";
 import { clientCancelled } from "../policy/errors.js";
 import { GRPC_WEB_CONTENT_TYPE, grpcWebErrorBody, grpcWebMessageBody, grpcWebRequestBytes, textLimit, type GrpcWebWire } from "./grpc-web-wire.js";
 import { connectionOf, nodeHeader, type NodeHandler } from "./node-handler.js";
-import { refuseRequest, refuseStream } from "./refusal.js";
+import { errorHeaders, refuseRequest, refuseStream } from "./refusal.js";
 
 type NodeRequest = Parameters<NodeHandler>[0];
 type NodeResponse = Parameters<NodeHandler>[1];
@@ -90,14 +89,10 @@ export function streamExchange(stream: ServerHttp2Stream, headers: IncomingHttpH
     },
     sendError(error) {
       // Trailers-only: the status travels in the one HEADERS frame, which ends the stream.
-      const head: Record<string, string> = {};
-      error.metadata.forEach((v, k) => {
-        head[k] = v;
-      });
-      setTrailerStatus(new Headers(), error).forEach((v, k) => {
-        head[k] = v;
-      });
-      stream.respond({ ...head, ":status": 200, "content-type": "application/grpc+proto", [sensitiveHeaders]: PER_CALL_HEADERS }, { endStream: true });
+      stream.respond(
+        { ...errorHeaders(error, true), ":status": 200, "content-type": "application/grpc+proto", [sensitiveHeaders]: PER_CALL_HEADERS },
+        { endStream: true },
+      );
     },
     refuse: (error) => refuseStream(stream, headers["content-type"], error),
   };
@@ -128,10 +123,7 @@ export function nodeExchange(req: NodeRequest, res: NodeResponse, wire: Exclude<
       res.end(body);
     },
     sendError(error) {
-      const head: Record<string, string> = {};
-      error.metadata.forEach((v, k) => {
-        head[k] = v;
-      });
+      const head = errorHeaders(error, false);
       const body = errorToJsonBytes(error, {});
       res.writeHead(codeToHttpStatus(error.code), { ...head, "content-type": "application/json", "content-length": String(body.length) });
       res.end(body);
@@ -168,10 +160,7 @@ function grpcWebExchange(req: NodeRequest, res: NodeResponse, wire: GrpcWebWire)
       send({ "x-request-id": requestId, "x-response-time-ms": elapsedMs.toFixed(2) }, grpcWebMessageBody(wire, frame));
     },
     sendError(error) {
-      const head: Record<string, string> = {};
-      error.metadata.forEach((v, k) => {
-        head[k] = v;
-      });
+      const head = errorHeaders(error, false);
       send(head, grpcWebErrorBody(wire, error));
     },
     refuse: (error) => refuseRequest(req, res, error),
