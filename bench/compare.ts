@@ -12,6 +12,8 @@
 // this checkout as it is (rebuilt). Each serves its own models/.
 //   --workload predict-grpc | predict-connect-json | predict-batch-grpc   (default predict-grpc)
 //   --pairs N (default 4)   --concurrency C (default 64)   --duration S (default 6)
+//   --warmup S (default 1): load before measuring; longer leaves out start-up
+//                           costs (JIT, first exports) and measures the steady state
 //   --env-a NAME=VALUE, --env-b NAME=VALUE   extra environment for one side, repeatable
 //                                            (e.g. `. . --env-b LOG_LEVEL=warn`)
 //
@@ -51,7 +53,7 @@ interface Sample {
 function usage(error?: string): never {
   if (error) console.error(`bench:compare: ${error}`);
   console.error(
-    "usage: npm run bench:compare -- <A> <B> [--workload predict-grpc|predict-connect-json|predict-batch-grpc] [--pairs N] [--concurrency C] [--duration S] [--env-a NAME=VALUE] [--env-b NAME=VALUE]\n" +
+    "usage: npm run bench:compare -- <A> <B> [--workload predict-grpc|predict-connect-json|predict-batch-grpc] [--pairs N] [--concurrency C] [--duration S] [--warmup S] [--env-a NAME=VALUE] [--env-b NAME=VALUE]\n" +
       'A and B: a git revision, or "." for this checkout as it is',
   );
   process.exit(error ? 2 : 0);
@@ -64,6 +66,7 @@ function parseArgs(argv: string[]) {
     pairs: 4,
     concurrency: 64,
     durationS: 6,
+    warmupS: 1,
     envA: {} as Record<string, string>,
     envB: {} as Record<string, string>,
   };
@@ -91,6 +94,9 @@ function parseArgs(argv: string[]) {
           break;
         case "--duration":
           o.durationS = opt.number(1, true);
+          break;
+        case "--warmup":
+          o.warmupS = opt.number(1, true);
           break;
         case "--env-a":
           setting(opt.value(), o.envA);
@@ -170,7 +176,7 @@ async function pair(sides: [Side, Side], w: Workload, o: ReturnType<typeof parse
       if (wrong) throw new Error(`${t.name} answers ${w.id} wrongly: ${wrong}`);
     }
     // Warm-up (JIT, pools, connections), its numbers dropped.
-    await Promise.all(targets.map((t) => generate(w, t, o.concurrency, 1, tmp)));
+    await Promise.all(targets.map((t) => generate(w, t, o.concurrency, o.warmupS, tmp)));
     const before = await Promise.all(targets.map(async (t) => ({ ok: await okCalls(t, w), cpu: cpuSeconds(t.pid)! })));
     const started = performance.now();
     const runs = await Promise.all(targets.map((t) => generate(w, t, o.concurrency, o.durationS, tmp)));
@@ -209,7 +215,7 @@ async function main(): Promise<void> {
     const w = workloads(await writeRequestFiles(join(tmp, "requests")))[o.workload];
     // This process drains both servers' logs: on the generators' core, off the servers'.
     execFileSync("taskset", ["-a", "-p", "-c", GENERATOR_CORE, String(process.pid)], { stdio: "ignore" });
-    console.log(`${w.title}, c=${o.concurrency} each, ${o.durationS} s, ${o.pairs} pairs\n${A.label}\n${B.label}\n`);
+    console.log(`${w.title}, c=${o.concurrency} each, ${o.warmupS} s warm-up, ${o.durationS} s, ${o.pairs} pairs\n${A.label}\n${B.label}\n`);
     console.log("pair  A calls/s  A µs/call  B calls/s  B µs/call  B÷A CPU per call");
     const ratios: number[] = [];
     for (let i = 1; i <= o.pairs; i++) {

@@ -23,6 +23,8 @@ beforeAll(async () => {
     OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
     OTEL_TRACES_SAMPLER_ARG: "0",
     OTEL_BSP_SCHEDULE_DELAY: "100",
+    // The exporter's own settings reach the thread that sends.
+    OTEL_EXPORTER_OTLP_HEADERS: "x-collector-key=e2e-secret",
   });
 });
 afterAll(async () => {
@@ -53,4 +55,6 @@ it("sends a traced gRPC call's spans to the OTLP endpoint, and no span of an uns
   expect(run.parentSpanId).toBe(span.spanId);
   // Spans arrive in batches: the untraced call, made first, would have come by now.
   expect(receiver.spans.filter((s) => s.traceId !== traceId)).toEqual([]);
+  expect(receiver.requestHeaders.length).toBeGreaterThan(0);
+  for (const h of receiver.requestHeaders) expect(h["x-collector-key"]).toBe("e2e-secret");
 });

@@ -1,59 +1,23 @@
-// A span exporter that hands finished spans to a worker thread, which sends
-// them with the OTLP/HTTP exporter (export-worker.mjs). The exporter's HTTP
-// requests then run through Node's stream code in that thread only: on the
-// server's thread, the same code serves the calls' HTTP/2 streams, and a
-// request of another kind now and then turns it polymorphic for every call.
+// A span exporter that serializes each batch as an OTLP/HTTP JSON request and
+// hands it to a worker thread, which sends it with the OTLP exporter's HTTP
+// delegate (export-worker.mjs). The exporter's HTTP requests then run through
+// Node's stream code in that thread only: on the server's thread, the same
+// code serves the calls' HTTP/2 streams, and a request of another kind now and
+// then turns it polymorphic for every call.
 import { Worker } from "node:worker_threads";
-import type { SpanContext } from "@opentelemetry/api";
 import { ExportResultCode, type ExportResult } from "@opentelemetry/core";
-import type { Resource } from "@opentelemetry/resources";
+import { JsonTraceSerializer } from "@opentelemetry/otlp-transformer";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-node";
 
 const WORKER_URL = new URL("./export-worker.mjs", import.meta.url);
 
-/** A span context that survives postMessage: the trace state as its header text. */
-interface PlainContext {
-  traceId: string;
-  spanId: string;
-  traceFlags: number;
-  isRemote?: boolean;
-  traceState?: string;
-}
-
-/** What export-worker.mjs rebuilds a ReadableSpan from. */
-export interface PlainSpan extends Omit<ReadableSpan, "spanContext" | "parentSpanContext" | "links" | "resource"> {
-  spanContext: PlainContext;
-  parentSpanContext?: PlainContext;
-  links: { context: PlainContext; attributes?: ReadableSpan["attributes"]; droppedAttributesCount?: number }[];
-}
-
-const plainContext = (c: SpanContext): PlainContext => ({
-  traceId: c.traceId,
-  spanId: c.spanId,
-  traceFlags: c.traceFlags,
-  isRemote: c.isRemote,
-  traceState: c.traceState?.serialize(),
-});
-
-export function plainSpan(s: ReadableSpan): PlainSpan {
-  return {
-    name: s.name,
-    kind: s.kind,
-    spanContext: plainContext(s.spanContext()),
-    parentSpanContext: s.parentSpanContext && plainContext(s.parentSpanContext),
-    startTime: s.startTime,
-    endTime: s.endTime,
-    duration: s.duration,
-    ended: s.ended,
-    status: s.status,
-    attributes: s.attributes,
-    links: s.links.map((l) => ({ context: plainContext(l.context), attributes: l.attributes, droppedAttributesCount: l.droppedAttributesCount })),
-    events: s.events,
-    droppedAttributesCount: s.droppedAttributesCount,
-    droppedEventsCount: s.droppedEventsCount,
-    droppedLinksCount: s.droppedLinksCount,
-    instrumentationScope: s.instrumentationScope,
-  };
+/**
+ * A batch as the worker sends it: the OTLP/HTTP JSON request body, serialized
+ * here by the SDK's own serializer (as cheap as copying the spans for the
+ * thread), and handed over without a copy.
+ */
+export function serializeBatch(spans: ReadableSpan[]): Uint8Array | undefined {
+  return JsonTraceSerializer.serializeRequest(spans);
 }
 
 export class ThreadExporter implements SpanExporter {
@@ -62,9 +26,9 @@ export class ThreadExporter implements SpanExporter {
   private next = 0;
   private failure: Error | undefined;
 
-  /** The worker's OTLP exporter reads its OTEL_EXPORTER_OTLP_* settings from the environment, as it would here. */
-  constructor(resource: Resource) {
-    this.worker = new Worker(WORKER_URL, { workerData: { resource: resource.attributes }, execArgv: [] });
+  /** The worker's HTTP delegate reads its OTEL_EXPORTER_OTLP_* settings from the environment, as it would here. */
+  constructor() {
+    this.worker = new Worker(WORKER_URL, { execArgv: [] });
     // Only an export in flight keeps the process alive (see send).
     this.worker.unref();
     this.worker.on("message", (m: { id: number; error?: string }) =>
@@ -75,7 +39,12 @@ export class ThreadExporter implements SpanExporter {
   }
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
-    this.send({ op: "export", spans: spans.map(plainSpan) }, resultCallback);
+    const body = serializeBatch(spans);
+    if (body === undefined) {
+      resultCallback(failed(new Error("the spans could not be serialized")));
+      return;
+    }
+    this.send({ op: "export", body, spans: spans.length }, resultCallback, [body.buffer as ArrayBuffer]);
   }
 
   forceFlush(): Promise<void> {
@@ -87,7 +56,7 @@ export class ThreadExporter implements SpanExporter {
     await this.worker.terminate();
   }
 
-  private send(message: object, done: (result: ExportResult) => void): void {
+  private send(message: object, done: (result: ExportResult) => void, transfer: ArrayBuffer[] = []): void {
     if (this.failure) {
       done(failed(this.failure));
       return;
@@ -95,7 +64,7 @@ export class ThreadExporter implements SpanExporter {
     const id = this.next++;
     if (this.waiting.size === 0) this.worker.ref();
     this.waiting.set(id, done);
-    this.worker.postMessage({ id, ...message });
+    this.worker.postMessage({ id, ...message }, transfer);
   }
 
   private settle(id: number, result: ExportResult): void {

@@ -14,5 +14,5 @@ export function tracingFromEnv(env: Record<string, string | undefined> = process
   const resource = defaultResource()
     .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: "prediction-server" }))
     .merge(detectResources({ detectors: [envDetector] }));
-  return new Tracing({ ...samplerFromEnv(env), resource, spanProcessors: [new BatchSpanProcessor(new ThreadExporter(resource))] });
+  return new Tracing({ ...samplerFromEnv(env), resource, spanProcessors: [new BatchSpanProcessor(new ThreadExporter())] });
 }

@@ -1,6 +1,6 @@
 // A local OTLP/HTTP trace receiver: accepts POST /v1/traces in the JSON
 // encoding (the OTLP/HTTP exporter's default) and keeps every span it gets.
-import { createServer } from "node:http";
+import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 
 export interface ReceivedSpan {
@@ -22,6 +22,8 @@ interface KeyValue {
 export interface OtlpReceiver {
   endpoint: string;
   spans: ReceivedSpan[];
+  /** The headers of every export request, in order. */
+  requestHeaders: IncomingHttpHeaders[];
   /** Resolves once a span matching `match` has arrived. */
   waitFor(match: (s: ReceivedSpan) => boolean, ms: number): Promise<ReceivedSpan>;
   close(): Promise<void>;
@@ -37,6 +39,7 @@ const attributesOf = (list: KeyValue[] | undefined) => Object.fromEntries((list 
 
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
+  const requestHeaders: IncomingHttpHeaders[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -45,6 +48,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         res.writeHead(404).end();
         return;
       }
+      requestHeaders.push(req.headers);
       const body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
       for (const rs of body.resourceSpans ?? []) {
         const serviceName = attributesOf(rs.resource?.attributes)["service.name"];
@@ -70,6 +74,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   return {
     endpoint: `http://127.0.0.1:${port}`,
     spans,
+    requestHeaders,
     async waitFor(match, ms) {
       const deadline = Date.now() + ms;
       for (;;) {
