@@ -12,9 +12,9 @@ import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-node";
 const WORKER_URL = new URL("./export-worker.mjs", import.meta.url);
 
 /**
- * A batch as the worker sends it: the OTLP/HTTP JSON request body, serialized
- * here by the SDK's own serializer (as cheap as copying the spans for the
- * thread), and handed over without a copy.
+ * A batch as the worker sends it: the OTLP/HTTP JSON request body, made here
+ * by the SDK's own serializer and handed over without a copy, so that the
+ * thread that sends makes no objects of its own per span.
  */
 export function serializeBatch(spans: ReadableSpan[]): Uint8Array | undefined {
   return JsonTraceSerializer.serializeRequest(spans);
