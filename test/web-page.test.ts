@@ -1,13 +1,20 @@
 // The web page at / in real Chromium against the real server: the loan form
 // over both transports (same decision as a gRPC client), a validation error
-// at its field, an image classified, the models listed, and a clear message
+// at its field, each field's range from the model's metadata, an image classified, the models listed, and a clear message
 // without a key or with a wrong one. Screenshots go to test-artifacts/.
 import { create } from "@bufbuild/protobuf";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Decision, LoanPurpose, PredictionService, PredictRequestSchema } from "../gen/prediction/v1/prediction_service_pb.js";
+import {
+  Decision,
+  GetModelMetadataRequestSchema,
+  type InputField,
+  LoanPurpose,
+  PredictionService,
+  PredictRequestSchema,
+} from "../gen/prediction/v1/prediction_service_pb.js";
 import { ARTIFACTS, eventually, newPage, openBrowserFixture, screenshot, type BrowserFixture } from "./support/browser.js";
 import { grpcJsClient } from "./support/grpc-js-client.js";
 import { sample } from "./support/shape-samples.js";
@@ -32,13 +39,30 @@ async function openPage(key?: string, baseUrl = fx.server.baseUrl): Promise<{ pa
   return opened;
 }
 
-async function fillLoan(page: Page, v: { age: string; income: string; creditScore: string; years: string; amount: string; purpose: string }) {
+async function fillLoan(page: Page, v: Loan) {
   await page.fill("#age", v.age);
   await page.fill("#income", v.income);
   await page.fill("#credit_score", v.creditScore);
   await page.fill("#employment_years", v.years);
   await page.fill("#loan_amount", v.amount);
   await page.selectOption("#loan_purpose", { label: v.purpose });
+}
+
+type Loan = { age: string; income: string; creditScore: string; years: string; amount: string; purpose: string };
+
+/** A loan field as the server's GetModelMetadata describes it. */
+async function loanField(name: string): Promise<InputField> {
+  const grpc = grpcJsClient(`127.0.0.1:${fx.server.port}`);
+  try {
+    const { message } = await grpc.unary(PredictionService.method.getModelMetadata, create(GetModelMetadataRequestSchema, { name: "loan-approval" }), {
+      metadata: { "x-api-key": API_KEY },
+    });
+    const field = message?.inputFields.find((f) => f.name === name);
+    if (!field) throw new Error(`GetModelMetadata describes no field ${name}`);
+    return field;
+  } finally {
+    grpc.client.close();
+  }
 }
 
 describe("the web page", () => {
@@ -109,6 +133,37 @@ describe("the web page", () => {
     await page.click("#loan-form button[type=submit]");
     await page.waitForSelector("[data-testid=decision]");
     expect(await error.isHidden()).toBe(true);
+    expect(problems).toEqual([]);
+  });
+
+  it("shows each loan field's range from the model's metadata once a key is entered", async () => {
+    const { page, problems } = await openPage();
+    // No key, no metadata: the form is as it always was, the unit in the label.
+    await eventually(() => page.textContent("#models-status")).toContain("Enter your API key");
+    expect(await page.isHidden("#age-hint")).toBe(true);
+    expect(await page.isVisible("label[for=age] .unit")).toBe(true);
+    expect(await page.getAttribute("#age", "aria-describedby")).toBe("age-error");
+
+    await page.fill("#api-key", API_KEY);
+    await page.press("#api-key", "Enter");
+    const age = await loanField("age");
+    expect(age.min).toBeDefined();
+    expect(age.max).toBeDefined();
+    await eventually(() => page.textContent("#age-hint")).toBe(`${age.min}–${age.max} ${age.unit}`);
+    // Read with the field, and the unit said once.
+    expect(await page.getAttribute("#age", "aria-describedby")).toBe("age-hint age-error");
+    expect(await page.isHidden("label[for=age] .unit")).toBe(true);
+    // An exclusive minimum reads as one.
+    const amount = await loanField("loan_amount");
+    expect(amount.minExclusive).toBe(true);
+    expect(await page.textContent("#loan_amount-hint")).toMatch(new RegExp(`^> ${amount.min} and ≤ [\\d,]+ ${amount.unit}$`));
+    await screenshot(page, "loan-ranges");
+
+    // Key forgotten: back to the labels' units.
+    await page.click("#key-forget");
+    await eventually(() => page.isHidden("#age-hint")).toBe(true);
+    expect(await page.isVisible("label[for=age] .unit")).toBe(true);
+    expect(await page.getAttribute("#age", "aria-describedby")).toBe("age-error");
     expect(problems).toEqual([]);
   });
 

@@ -1,11 +1,19 @@
 // The loan form: reads the inputs, calls Predict, shows the decision, its
-// probability and the reasons behind it, or each field's error next to it.
+// probability and the reasons behind it, or each field's error next to it;
+// under each input, its range as the model's metadata states it (when known).
 import { create } from "@bufbuild/protobuf";
-import { Decision, LoanPurposeSchema, PredictRequestSchema, type PredictResponse } from "../../gen/prediction/v1/prediction_service_pb.js";
+import {
+  Decision,
+  type GetModelMetadataResponse,
+  LoanPurposeSchema,
+  PredictRequestSchema,
+  type PredictResponse,
+} from "../../gen/prediction/v1/prediction_service_pb.js";
 import type { PredictionClient } from "./api.js";
 import { bar, byId, h, setStatus } from "./dom.js";
 import { explain, type ShownError } from "./errors.js";
 import { showFieldErrors } from "./field-errors.js";
+import { showRangeHints } from "./range-hints.js";
 
 export interface LoanFormDeps {
   client(): PredictionClient;
@@ -23,7 +31,8 @@ const NUMBER_FIELDS = [
   ["loan_amount", "float"],
 ] as const;
 
-export function setUpLoanForm(deps: LoanFormDeps): void {
+/** Sets the form up and returns what takes the models' metadata (ListModels'), or none when it is not known. */
+export function setUpLoanForm(deps: LoanFormDeps): (metadata: readonly GetModelMetadataResponse[]) => void {
   const form = byId<HTMLFormElement>("loan-form");
   const status = byId("loan-status");
   const result = byId("loan-result");
@@ -55,6 +64,9 @@ export function setUpLoanForm(deps: LoanFormDeps): void {
       form.removeAttribute("aria-busy");
     }
   });
+  return (metadata) => {
+    showRangeHints(form, metadata.find((m) => m.requestMessage === PredictRequestSchema.typeName)?.inputFields ?? []);
+  };
 }
 
 function fillPurposes(select: HTMLSelectElement): void {

@@ -37,9 +37,9 @@ const onError = (e: ShownError) => {
 };
 const deps = { client: () => clients[transport], transportLabel: () => TRANSPORT_LABELS[transport], requireKey, hasKey: () => Boolean(apiKey), onError };
 
-setUpLoanForm(deps);
+const showLoanRules = setUpLoanForm(deps);
 setUpImagePanel(deps);
-const refreshModels = setUpModelsPanel(deps);
+const refreshModels = setUpModelsPanel({ ...deps, onMetadata: showLoanRules });
 
 keyForm.addEventListener("submit", (e) => {
   e.preventDefault();

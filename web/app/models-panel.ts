@@ -9,6 +9,8 @@ export interface ModelsPanelDeps {
   client(): PredictionClient;
   hasKey(): boolean;
   onError(error: ShownError): void;
+  /** Every model's metadata from the same ListModels answer; none without a key or when the call fails. */
+  onMetadata(metadata: readonly GetModelMetadataResponse[]): void;
 }
 
 const STATES: Record<ModelVersionState, [string, string]> = {
@@ -27,6 +29,7 @@ export function setUpModelsPanel(deps: ModelsPanelDeps): () => Promise<void> {
   async function refresh(): Promise<void> {
     if (!deps.hasKey()) {
       table.hidden = true;
+      deps.onMetadata([]);
       return setStatus(status, "info", "Enter your API key above to see the models.");
     }
     setStatus(status, "busy", "Loading models…");
@@ -35,9 +38,11 @@ export function setUpModelsPanel(deps: ModelsPanelDeps): () => Promise<void> {
       body.replaceChildren(...models.map((m, i) => row(m, metadata[i])));
       table.hidden = models.length === 0;
       setStatus(status, "info", models.length === 0 ? "The server has no models." : "");
+      deps.onMetadata(metadata);
     } catch (reason) {
       const shown = explain(reason);
       table.hidden = true;
+      deps.onMetadata([]);
       setStatus(status, "error", shown.message);
       deps.onError(shown);
     }
