@@ -12,8 +12,8 @@
 // this checkout as it is (rebuilt). Each serves its own models/.
 //   --workload predict-grpc | predict-connect-json | predict-batch-grpc   (default predict-grpc)
 //   --pairs N (default 4)   --concurrency C (default 64)   --duration S (default 6)
-//   --warmup S (default 1): load before measuring; longer leaves out start-up
-//                           costs (JIT, first exports) and measures the steady state
+//   --warmup S (default 1): seconds of load before measuring; a longer one
+//                           measures later in the servers' lives
 //   --env-a NAME=VALUE, --env-b NAME=VALUE   extra environment for one side, repeatable
 //                                            (e.g. `. . --env-b LOG_LEVEL=warn`)
 //

@@ -1,7 +1,8 @@
 // The web page at / in real Chromium against the real server: the loan form
 // over both transports (same decision as a gRPC client), a validation error
-// at its field, each field's range from the model's metadata, an image classified, the models listed, and a clear message
-// without a key or with a wrong one. Screenshots go to test-artifacts/.
+// at its field, each field's range from the model's metadata, an image
+// classified, the models listed, and a clear message without a key or with a
+// wrong one. Screenshots go to test-artifacts/.
 import { create } from "@bufbuild/protobuf";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
