@@ -3,8 +3,8 @@
 // span for the run itself, a child of the first traced call and linked to
 // every traced call sharing the run (a run serves many calls, a span has one
 // parent).
-import { trace, type Span } from "@opentelemetry/api";
-import type { TracedCall } from "./traced-call.js";
+import type { Link } from "@opentelemetry/api";
+import { epochMs, type TracedCall } from "./traced-call.js";
 
 export interface TracedItem {
   trace?: TracedCall;
@@ -20,13 +20,17 @@ export interface RunFacts {
   start: number;
 }
 
-// Epoch times, so that the SDK takes them as given: a performance.now() time
-// is shifted by an offset of each span's own, and the queue wait would not
-// end exactly where the run begins.
-const epoch = (clockMs: number) => performance.timeOrigin + clockMs;
+/** A run being traced: end() records its span. */
+export interface RunSpan {
+  end(error?: string): void;
+}
 
-/** Starts the run's spans; undefined when no call in the batch is traced (the common case). */
-export function startRunSpans(items: readonly TracedItem[], facts: RunFacts): Span | undefined {
+/**
+ * Records each traced call's queue wait and returns the run's span, ended
+ * when the run is; undefined when no call in the batch is traced (the common
+ * case). The wait ends exactly where the run begins.
+ */
+export function startRunSpans(items: readonly TracedItem[], facts: RunFacts): RunSpan | undefined {
   let first: TracedCall | undefined;
   for (const item of items)
     if (item.trace) {
@@ -34,29 +38,21 @@ export function startRunSpans(items: readonly TracedItem[], facts: RunFacts): Sp
       break;
     }
   if (first === undefined) return undefined;
-  const links = [];
+  const start = epochMs(facts.start);
+  const links: Link[] = [];
   let rows = 0;
   for (const item of items) {
     rows += item.rows;
     if (!item.trace) continue;
-    item.trace.tracer
-      .startSpan("batch queue", { startTime: epoch(item.enqueuedAt), attributes: { "prediction.batch.rows": item.rows } }, item.trace.context)
-      .end(epoch(facts.start));
-    const context = trace.getSpanContext(item.trace.context);
-    if (context) links.push({ context });
+    item.trace.record({ name: "batch queue", startTime: epochMs(item.enqueuedAt), endTime: start, attributes: { "prediction.batch.rows": item.rows } });
+    links.push({ context: item.trace.context });
   }
-  return first.tracer.startSpan(
-    "inference",
-    {
-      startTime: epoch(facts.start),
-      links,
-      attributes: {
-        "prediction.model.name": facts.model,
-        "prediction.model.version": facts.version,
-        "prediction.batch.size": rows,
-        "prediction.batch.calls": items.length,
-      },
-    },
-    first.context,
-  );
+  const attributes = {
+    "prediction.model.name": facts.model,
+    "prediction.model.version": facts.version,
+    "prediction.batch.size": rows,
+    "prediction.batch.calls": items.length,
+  };
+  const parent = first;
+  return { end: (error) => parent.record({ name: "inference", startTime: start, endTime: epochMs(), attributes, links, error }) };
 }

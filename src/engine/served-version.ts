@@ -3,7 +3,6 @@
 // batcher, with a count of the calls using it so that it is released only
 // once they have finished.
 import { Code, ConnectError } from "@connectrpc/connect";
-import { SpanStatusCode } from "@opentelemetry/api";
 import type { Cancellation } from "../cancellation.js";
 import { systemClock, type Clock } from "./clock.js";
 import { DynamicBatcher } from "./dynamic-batcher.js";
@@ -140,13 +139,14 @@ export class ServedVersion {
     this.observer?.setQueueDepth(this.name, this.version, this.batcher.queuedRows);
     const span = startRunSpans(items, { model: this.name, version: this.version, start });
     let outputs: Tensors;
+    let failure: string | undefined;
     try {
       outputs = await this.session.run(stackRows(items.map((i) => i.feeds)));
     } catch (e) {
-      span?.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });
+      failure = (e as Error).message;
       throw e;
     } finally {
-      span?.end();
+      span?.end(failure);
     }
     const rows = items.map((i) => i.rows);
     this.observer?.observeBatch({

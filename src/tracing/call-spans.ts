@@ -1,14 +1,15 @@
 // The server span of each call, following the OpenTelemetry RPC semantic
 // conventions, a child of the caller's span when the request carries a W3C
-// `traceparent` (and `tracestate`). Spans are made explicitly here, for every
-// path (the fast path bypasses any http/http2 instrumentation).
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Link, type Span, type TextMapGetter, type Tracer } from "@opentelemetry/api";
+// `traceparent` (and `tracestate`). Spans are recorded explicitly here, for
+// every path (the fast path bypasses any http/http2 instrumentation), and made
+// into the SDK's spans in batches (span-records.ts).
+import { ROOT_CONTEXT, SpanKind, TraceFlags, trace, type Attributes, type Context, type Link, type SpanContext, type TextMapGetter } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import type { Resource } from "@opentelemetry/resources";
 import { NodeTracerProvider, SamplingDecision, type Sampler, type SpanProcessor } from "@opentelemetry/sdk-trace-node";
-import type { TracedCall } from "../engine/traced-call.js";
+import { epochMs, type TracedCall } from "../engine/traced-call.js";
+import { SpanRecorder } from "./span-records.js";
 import { ChosenTraceIds, ratioBound } from "./trace-ids.js";
-import { warmUpSpans } from "./warm-up.js";
 
 /** How a call reads its request headers (policy/call-context.ts's HeaderLookup). */
 type HeaderLookup = (name: string) => string | null | undefined;
@@ -57,12 +58,12 @@ const headerGetter: TextMapGetter<HeaderLookup> = {
 
 export class Tracing {
   private readonly provider: NodeTracerProvider;
-  private readonly tracer: Tracer;
   private readonly sampler: Sampler;
   /** A root call whose ratio key is at or above this is dropped at once (2^32: never). */
   private readonly rootBound: number;
   private readonly ids = new ChosenTraceIds();
   private readonly propagator = new W3CTraceContextPropagator();
+  private readonly spans: SpanRecorder;
 
   /** The provider is never registered globally: no context manager, no AsyncLocalStorage per call. */
   constructor(options: TracingOptions) {
@@ -70,8 +71,7 @@ export class Tracing {
     this.sampler = options.sampler;
     this.rootBound = rootRatio === undefined ? 0x100000000 : ratioBound(rootRatio);
     this.provider = new NodeTracerProvider({ ...sdkOptions, idGenerator: this.ids });
-    this.tracer = this.provider.getTracer(TRACER_NAME);
-    warmUpSpans(TRACER_NAME);
+    this.spans = new SpanRecorder(this.provider.getTracer(TRACER_NAME), this.ids);
   }
 
   /**
@@ -82,58 +82,76 @@ export class Tracing {
   start(method: string, protocol: "grpc" | "grpc-web" | "connect", header: HeaderLookup): CallSpan | undefined {
     // Only a request with a traceparent pays for parsing one.
     if (header("traceparent")) return this.startChild(method, protocol, header);
-    // A root call is sampled before the SDK makes anything of it: one the
-    // sampler drops costs a trace id's bytes and a decision. The SDK, asked
-    // for a sampled one, takes that trace id and comes to the same decision.
+    // A root call is sampled before anything is made of it: one the sampler
+    // drops costs a trace id's bytes and a decision. The SDK, making the span
+    // of a sampled one later with that trace id, comes to the same decision.
     if (this.ids.draw() >= this.rootBound) return undefined;
-    const traceId = this.ids.choose();
-    if (this.sampler.shouldSample(ROOT_CONTEXT, traceId, method.slice(1), SpanKind.SERVER, NO_ATTRIBUTES, NO_LINKS).decision === SamplingDecision.NOT_RECORD) {
-      this.ids.forget();
-      return undefined;
-    }
-    return this.open(method, protocol, ROOT_CONTEXT, false);
+    const traceId = this.ids.drawnTraceId();
+    const flags = this.decide(ROOT_CONTEXT, traceId, method);
+    return flags === undefined ? undefined : this.open(method, protocol, undefined, traceId, flags);
   }
 
   /** A call that brings a traceparent: a child of the caller's span, or a root call if it does not parse. */
   private startChild(method: string, protocol: "grpc" | "grpc-web" | "connect", header: HeaderLookup): CallSpan | undefined {
-    const parent = this.propagator.extract(ROOT_CONTEXT, header, headerGetter);
-    if (trace.getSpanContext(parent) === undefined) return this.start(method, protocol, () => undefined);
-    return this.open(method, protocol, parent, true);
+    const context = this.propagator.extract(ROOT_CONTEXT, header, headerGetter);
+    const caller = trace.getSpanContext(context);
+    if (caller === undefined) return this.start(method, protocol, () => undefined);
+    const flags = this.decide(context, caller.traceId, method);
+    if (flags === undefined) return { traced: undefined, ids: { traceId: caller.traceId, spanId: this.ids.newSpanId() }, end: () => {} };
+    return this.open(method, protocol, caller, caller.traceId, flags);
   }
 
-  /** The SDK's span for a call it may record: sampled, or part of a caller's trace. */
-  private open(method: string, protocol: "grpc" | "grpc-web" | "connect", parent: Context, incoming: boolean): CallSpan | undefined {
-    const slash = method.lastIndexOf("/");
-    const span = this.tracer.startSpan(method.slice(1), { kind: SpanKind.SERVER }, parent);
-    const recording = span.isRecording();
-    if (!recording && !incoming) return undefined;
-    const grpc = protocol !== "connect";
-    if (recording) {
-      span.setAttributes({
-        "rpc.system": grpc ? "grpc" : "connect_rpc",
-        "rpc.service": method.slice(1, Math.max(1, slash)),
-        "rpc.method": method.slice(slash + 1),
-      });
-    }
-    const context = span.spanContext();
+  /** The sampler's decision for a call's server span: its trace flags, or undefined when it is not recorded. */
+  private decide(parent: Context, traceId: string, method: string): TraceFlags | undefined {
+    const { decision } = this.sampler.shouldSample(parent, traceId, method.slice(1), SpanKind.SERVER, NO_ATTRIBUTES, NO_LINKS);
+    if (decision === SamplingDecision.NOT_RECORD) return undefined;
+    return decision === SamplingDecision.RECORD_AND_SAMPLED ? TraceFlags.SAMPLED : TraceFlags.NONE;
+  }
+
+  /** A recorded call: its ids now, its spans recorded as its work ends. */
+  private open(method: string, protocol: "grpc" | "grpc-web" | "connect", caller: SpanContext | undefined, traceId: string, traceFlags: TraceFlags): CallSpan {
+    const spanId = this.ids.newSpanId();
+    const context: SpanContext = { traceId, spanId, traceFlags, traceState: caller?.traceState };
+    const startTime = epochMs();
+    const spans = this.spans;
     return {
-      traced: recording ? { tracer: this.tracer, context: trace.setSpan(parent, span) } : undefined,
-      ids: { traceId: context.traceId, spanId: context.spanId },
-      end: (code, codeName, message) => endSpan(span, grpc, code, codeName, message),
+      traced: { context, record: (span) => spans.record({ ...span, kind: SpanKind.INTERNAL, parent: context }) },
+      ids: { traceId, spanId },
+      end: (code, codeName, message) =>
+        spans.record({
+          name: method.slice(1),
+          kind: SpanKind.SERVER,
+          parent: caller,
+          spanId,
+          traceId,
+          startTime,
+          endTime: epochMs(),
+          attributes: serverAttributes(method, protocol, code, codeName),
+          error: SERVER_ERRORS.has(code) ? (message ?? codeName) : undefined,
+        }),
     };
+  }
+
+  /** Makes the spans recorded so far and sends them, e.g. before reading an in-memory exporter. */
+  forceFlush(): Promise<void> {
+    this.spans.flush();
+    return this.provider.forceFlush();
   }
 
   /** Sends the spans still buffered and stops. */
   shutdown(): Promise<void> {
+    this.spans.flush();
     return this.provider.shutdown();
   }
 }
 
-function endSpan(span: Span, grpc: boolean, code: number, codeName: string, message: string | undefined): void {
-  if (span.isRecording()) {
-    if (grpc) span.setAttribute("rpc.grpc.status_code", code);
-    else if (code !== 0) span.setAttribute("rpc.connect_rpc.error_code", codeName.toLowerCase());
-    if (SERVER_ERRORS.has(code)) span.setStatus({ code: SpanStatusCode.ERROR, message });
-  }
-  span.end();
+/** The RPC semantic conventions' attributes of a server span. */
+function serverAttributes(method: string, protocol: "grpc" | "grpc-web" | "connect", code: number, codeName: string): Attributes {
+  const slash = method.lastIndexOf("/");
+  const service = method.slice(1, Math.max(1, slash));
+  const name = method.slice(slash + 1);
+  if (protocol !== "connect") return { "rpc.system": "grpc", "rpc.service": service, "rpc.method": name, "rpc.grpc.status_code": code };
+  const attributes: Attributes = { "rpc.system": "connect_rpc", "rpc.service": service, "rpc.method": name };
+  if (code !== 0) attributes["rpc.connect_rpc.error_code"] = codeName.toLowerCase();
+  return attributes;
 }

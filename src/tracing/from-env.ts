@@ -8,11 +8,13 @@ import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-node";
 import { Tracing } from "./call-spans.js";
 import { ThreadExporter } from "./export-thread.js";
 import { samplerFromEnv } from "./sampler-from-env.js";
+import { warmUpSpans } from "./warm-up.js";
 
 /** The exporter and the batch processor read their OTEL_* settings from process.env themselves. */
 export function tracingFromEnv(env: Record<string, string | undefined> = process.env): Tracing {
   const resource = defaultResource()
     .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: "prediction-server" }))
     .merge(detectResources({ detectors: [envDetector] }));
+  warmUpSpans(samplerFromEnv({ ...env, OTEL_TRACES_SAMPLER_ARG: "1" }).sampler);
   return new Tracing({ ...samplerFromEnv(env), resource, spanProcessors: [new BatchSpanProcessor(new ThreadExporter())] });
 }

@@ -1,6 +1,7 @@
-// Random W3C ids, with a way to hand the SDK a trace id chosen beforehand: the
-// server draws a root call's trace id and asks the sampler first, and only a
-// sampled call goes on to the SDK, which must then use that very id.
+// Random W3C ids, with a way to hand the SDK ids chosen beforehand: the server
+// draws a root call's trace id and asks the sampler first, and gives a sampled
+// call its span id at once (for its log line and child spans); the SDK, making
+// the span later, must use those very ids.
 import { randomFillSync } from "node:crypto";
 import type { IdGenerator } from "@opentelemetry/sdk-trace-node";
 
@@ -13,7 +14,9 @@ export class ChosenTraceIds implements IdGenerator {
   private used = POOL_BYTES;
   /** Where the drawn trace id's bytes start in the pool; -1 when none is drawn. */
   private drawn = -1;
-  private chosen: string | undefined;
+  /** What the SDK's next span takes, when set (see use). */
+  private nextTraceId: string | undefined;
+  private nextSpanId: string | undefined;
 
   /**
    * Draws a new random trace id, kept as bytes: a call its sampler drops
@@ -24,24 +27,39 @@ export class ChosenTraceIds implements IdGenerator {
     return ratioKey(this.pool, this.drawn);
   }
 
-  /** The drawn id as text, which the next generateTraceId() returns. */
-  choose(): string {
-    this.chosen = this.pool.toString("hex", this.drawn, this.drawn + TRACE_ID_BYTES);
-    return this.chosen;
+  /** The drawn id as text. */
+  drawnTraceId(): string {
+    return this.pool.toString("hex", this.drawn, this.drawn + TRACE_ID_BYTES);
   }
 
-  /** Forgets the chosen id (its call was not sampled). */
-  forget(): void {
-    this.chosen = undefined;
+  /**
+   * The ids the SDK's next span gets (a trace id only if it is a root span),
+   * then random ones again: the SDK makes a span recorded earlier with the
+   * ids it was given then.
+   */
+  use(spanId: string | undefined, traceId?: string): void {
+    this.nextSpanId = spanId;
+    this.nextTraceId = traceId;
   }
 
-  generateTraceId = (): string => {
-    const id = this.chosen ?? this.hex(TRACE_ID_BYTES);
-    this.chosen = undefined;
+  // Methods, not per-instance arrow functions: the SDK's code compiled for
+  // the warm-up's instance (warm-up.ts) then fits the server's too.
+  generateTraceId(): string {
+    const id = this.nextTraceId ?? this.hex(TRACE_ID_BYTES);
+    this.nextTraceId = undefined;
     return id;
-  };
+  }
 
-  generateSpanId = (): string => this.hex(8);
+  generateSpanId(): string {
+    const id = this.nextSpanId ?? this.hex(8);
+    this.nextSpanId = undefined;
+    return id;
+  }
+
+  /** A new random span id, for a call's span before the SDK makes it. */
+  newSpanId(): string {
+    return this.hex(8);
+  }
 
   private hex(bytes: number): string {
     const start = this.take(bytes);
