@@ -53,13 +53,16 @@ export class CallLog {
   /** `code` is the status's gRPC name, codeName(rec.code). */
   write(rec: CallRecord, code: string): void {
     const durationMs = Math.round(rec.durationMs * 1000) / 1000;
-    const perCall: { requestId: string; durationMs: number; error?: string; clientSubject?: string; trace_id?: string; span_id?: string } =
-      rec.error !== undefined ? { requestId: rec.requestId, durationMs, error: rec.error } : { requestId: rec.requestId, durationMs };
-    if (rec.clientSubject !== undefined) perCall.clientSubject = rec.clientSubject;
-    if (rec.ids !== undefined) {
-      perCall.trace_id = rec.ids.traceId;
-      perCall.span_id = rec.ids.spanId;
-    }
+    // One object shape for every line, absent fields undefined (pino leaves
+    // them out): pino's serializer, run for every call, then meets one shape.
+    const perCall = {
+      requestId: rec.requestId,
+      durationMs,
+      error: rec.error,
+      clientSubject: rec.clientSubject,
+      trace_id: rec.ids?.traceId,
+      span_id: rec.ids?.spanId,
+    };
     const logger = this.loggerFor(rec.method, rec.protocol, code, rec.key);
     const line = logger === this.logger ? { ...perCall, method: rec.method, protocol: rec.protocol, code, key: rec.key } : perCall;
     // Server faults are errors; client mistakes are routine and only worth info.
