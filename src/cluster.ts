@@ -12,12 +12,20 @@ const RESTART_DELAY_MS = 1000;
 
 export function runPrimary(workers: number, logger: Logger, env: Record<string, string>): void {
   let stopping = false;
+  // Processes started and not yet exited, counted here: cluster.workers keeps
+  // a process that has exited until its IPC channel has closed too, so the
+  // last one's exit may still find it listed.
+  let running = 0;
   serveClusterMetrics();
-  const fork = () => cluster.fork(env);
+  const fork = () => {
+    running++;
+    cluster.fork(env);
+  };
   for (let i = 0; i < workers; i++) fork();
   cluster.on("exit", (worker, code, signal) => {
+    running--;
     if (stopping) {
-      if (Object.keys(cluster.workers ?? {}).length === 0) {
+      if (running === 0) {
         logger.info("all server processes stopped");
         logger.flush(() => process.exit(0));
       }
@@ -25,14 +33,16 @@ export function runPrimary(workers: number, logger: Logger, env: Record<string, 
     }
     logger.error({ pid: worker.process.pid, code, signal }, "server process exited; starting another");
     // A short delay keeps a process that dies at start from spinning.
-    setTimeout(fork, RESTART_DELAY_MS).unref();
+    setTimeout(() => {
+      if (!stopping) fork();
+    }, RESTART_DELAY_MS).unref();
   });
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal, workers: Object.keys(cluster.workers ?? {}).length }, "shutting down server processes");
-    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill(signal);
-    if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+    logger.info({ signal, workers: running }, "shutting down server processes");
+    for (const w of Object.values(cluster.workers ?? {})) if (!w?.isDead()) w?.process.kill(signal);
+    if (running === 0) process.exit(0);
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
