@@ -9,10 +9,14 @@ import type { Resource } from "@opentelemetry/resources";
 import { NodeTracerProvider, SamplingDecision, type Sampler, type SpanProcessor } from "@opentelemetry/sdk-trace-node";
 import { epochMs, type TracedCall } from "../engine/traced-call.js";
 import { SpanRecorder } from "./span-records.js";
+import { RootRuns } from "./root-runs.js";
 import { ChosenTraceIds, ratioBound } from "./trace-ids.js";
 
 /** How a call reads its request headers (policy/call-context.ts's HeaderLookup). */
 type HeaderLookup = (name: string) => string | null | undefined;
+
+/** The call's RPC protocol (policy/call-context.ts's Protocol). */
+type Protocol = "grpc" | "grpc-web" | "connect";
 
 /** The call's ids for its log line. */
 export interface TraceIds {
@@ -33,10 +37,13 @@ export interface TracingOptions {
   sampler: Sampler;
   /**
    * When the sampler decides a call with no incoming trace by trace-id ratio
-   * (traceidratio, parentbased_traceidratio), that ratio: such a call is then
-   * dropped from its id's bytes, before the id is written out or the sampler asked.
+   * (traceidratio, parentbased_traceidratio; 0 for always_off), that ratio:
+   * such calls are then sampled in runs (RootRuns), and the others dropped
+   * before an id is drawn or the sampler asked.
    */
   rootRatio?: number;
+  /** Calls in a run of sampled root calls (default RUN_CALLS). */
+  rootRunCalls?: number;
   /** Where finished spans go (an exporter's processor). */
   spanProcessors: SpanProcessor[];
   resource?: Resource;
@@ -59,17 +66,19 @@ const headerGetter: TextMapGetter<HeaderLookup> = {
 export class Tracing {
   private readonly provider: NodeTracerProvider;
   private readonly sampler: Sampler;
-  /** A root call whose ratio key is at or above this is dropped at once (2^32: never). */
+  /** The ratio bound of a root call's trace id (2^32: any id). */
   private readonly rootBound: number;
+  private readonly rootRuns: RootRuns;
   private readonly ids = new ChosenTraceIds();
   private readonly propagator = new W3CTraceContextPropagator();
   private readonly spans: SpanRecorder;
 
   /** The provider is never registered globally: no context manager, no AsyncLocalStorage per call. */
   constructor(options: TracingOptions) {
-    const { rootRatio, ...sdkOptions } = options;
+    const { rootRatio, rootRunCalls, ...sdkOptions } = options;
     this.sampler = options.sampler;
-    this.rootBound = rootRatio === undefined ? 0x100000000 : ratioBound(rootRatio);
+    this.rootBound = ratioBound(rootRatio ?? 1);
+    this.rootRuns = new RootRuns(rootRatio ?? 1, rootRunCalls);
     this.provider = new NodeTracerProvider({ ...sdkOptions, idGenerator: this.ids });
     this.spans = new SpanRecorder(this.provider.getTracer(TRACER_NAME), this.ids);
   }
@@ -79,23 +88,49 @@ export class Tracing {
    * caller's trace (then nothing about it is traced or logged). `method` is
    * the path, e.g. "/prediction.v1.PredictionService/Predict".
    */
-  start(method: string, protocol: "grpc" | "grpc-web" | "connect", header: HeaderLookup): CallSpan | undefined {
+  start(method: string, protocol: Protocol, header: HeaderLookup): CallSpan | undefined {
     // Only a request with a traceparent pays for parsing one.
     if (header("traceparent")) return this.startChild(method, protocol, header);
-    // A root call is sampled before anything is made of it: one the sampler
-    // drops costs a trace id's bytes and a decision. The SDK, making the span
-    // of a sampled one later with that trace id, comes to the same decision.
-    if (this.ids.draw() >= this.rootBound) return undefined;
+    return this.startRoot(method, protocol);
+  }
+
+  /**
+   * As start, with every root call in a run (the warm-up's calls). Only the
+   * server's own calls may run start: V8 inlines a call that its feedback
+   * shows as frequent, and the sampled path, frequent in the warm-up, would
+   * then be compiled into every call's code.
+   */
+  startSampled(method: string, protocol: Protocol, header: HeaderLookup): CallSpan | undefined {
+    if (header("traceparent")) return this.startChild(method, protocol, header);
+    return this.sampleRoot(method, protocol);
+  }
+
+  /**
+   * A call with no incoming trace: sampled in runs at the sampler's trace-id
+   * ratio (RootRuns), before anything is made of it; a call passed over
+   * costs a count.
+   */
+  private startRoot(method: string, protocol: Protocol): CallSpan | undefined {
+    return this.rootRuns.next() ? this.sampleRoot(method, protocol) : undefined;
+  }
+
+  /**
+   * A root call in a run: its trace id is drawn within the ratio's bound and
+   * the sampler asked. The SDK, making its span later with that trace id,
+   * comes to the same decision.
+   */
+  private sampleRoot(method: string, protocol: Protocol): CallSpan | undefined {
+    this.ids.drawWithin(this.rootBound);
     const traceId = this.ids.drawnTraceId();
     const flags = this.decide(ROOT_CONTEXT, traceId, method);
     return flags === undefined ? undefined : this.open(method, protocol, undefined, traceId, flags);
   }
 
   /** A call that brings a traceparent: a child of the caller's span, or a root call if it does not parse. */
-  private startChild(method: string, protocol: "grpc" | "grpc-web" | "connect", header: HeaderLookup): CallSpan | undefined {
+  private startChild(method: string, protocol: Protocol, header: HeaderLookup): CallSpan | undefined {
     const context = this.propagator.extract(ROOT_CONTEXT, header, headerGetter);
     const caller = trace.getSpanContext(context);
-    if (caller === undefined) return this.start(method, protocol, () => undefined);
+    if (caller === undefined) return this.startRoot(method, protocol);
     const flags = this.decide(context, caller.traceId, method);
     if (flags === undefined) return { traced: undefined, ids: { traceId: caller.traceId, spanId: this.ids.newSpanId() }, end: () => {} };
     return this.open(method, protocol, caller, caller.traceId, flags);
@@ -109,7 +144,7 @@ export class Tracing {
   }
 
   /** A recorded call: its ids now, its spans recorded as its work ends. */
-  private open(method: string, protocol: "grpc" | "grpc-web" | "connect", caller: SpanContext | undefined, traceId: string, traceFlags: TraceFlags): CallSpan {
+  private open(method: string, protocol: Protocol, caller: SpanContext | undefined, traceId: string, traceFlags: TraceFlags): CallSpan {
     const spanId = this.ids.newSpanId();
     const context: SpanContext = { traceId, spanId, traceFlags, traceState: caller?.traceState };
     const startTime = epochMs();
@@ -146,7 +181,7 @@ export class Tracing {
 }
 
 /** The RPC semantic conventions' attributes of a server span. */
-function serverAttributes(method: string, protocol: "grpc" | "grpc-web" | "connect", code: number, codeName: string): Attributes {
+function serverAttributes(method: string, protocol: Protocol, code: number, codeName: string): Attributes {
   const slash = method.lastIndexOf("/");
   const service = method.slice(1, Math.max(1, slash));
   const name = method.slice(slash + 1);

@@ -1,6 +1,7 @@
 // Tracing as the OpenTelemetry environment variables configure it: spans go
 // to OTEL_EXPORTER_OTLP_ENDPOINT (OTLP over HTTP, JSON), sampled as
-// OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG say, from the service named
+// OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG say (at a trace-id ratio, the
+// calls with no incoming trace in runs: root-runs.ts), from the service named
 // OTEL_SERVICE_NAME (default prediction-server). Off without an endpoint.
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
 import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";

@@ -19,12 +19,20 @@ export class ChosenTraceIds implements IdGenerator {
   private nextSpanId: string | undefined;
 
   /**
-   * Draws a new random trace id, kept as bytes: a call its sampler drops
-   * never pays for the text. Returns its ratio key (see ratioKey).
+   * Draws a new random trace id whose ratio key (see ratioKey) is below
+   * `bound`, kept as bytes: its first 12 bytes random, and the last 4 making
+   * the key a random number below the bound. That is a random id among those
+   * the SDK's TraceIdRatioBasedSampler samples at that bound (2^32: any id).
    */
-  draw(): number {
-    this.drawn = this.take(TRACE_ID_BYTES);
-    return ratioKey(this.pool, this.drawn);
+  drawWithin(bound: number): void {
+    const at = this.take(TRACE_ID_BYTES);
+    this.drawn = at;
+    if (bound >= 0x100000000) return;
+    const pool = this.pool;
+    // Some byte of the first 12 is not zero, so the id never is all zeros.
+    if (pool.readUInt32BE(at) === 0 && pool.readUInt32BE(at + 4) === 0 && pool.readUInt32BE(at + 8) === 0) pool[at] = 1;
+    const key = Math.floor(Math.random() * bound);
+    pool.writeUInt32BE((key ^ pool.readUInt32BE(at) ^ pool.readUInt32BE(at + 4) ^ pool.readUInt32BE(at + 8)) >>> 0, at + 12);
   }
 
   /** The drawn id as text. */

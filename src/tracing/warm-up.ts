@@ -34,7 +34,7 @@ const callerHeaders = (name: string) => (name === "traceparent" ? CALLER : name 
 export function warmUpSpans(sampler: Sampler): void {
   const tracing = new Tracing({ sampler, spanProcessors: [new BatchSpanProcessor(dropping)] });
   for (let i = 0; i < WARM_UP_CALLS; i++) {
-    const call = tracing.start(METHOD, i % 2 === 0 ? "grpc" : "connect", i % 4 < 2 ? noHeaders : callerHeaders);
+    const call = tracing.startSampled(METHOD, i % 2 === 0 ? "grpc" : "connect", i % 4 < 2 ? noHeaders : callerHeaders);
     const queued = performance.now();
     const run = startRunSpans([{ trace: call?.traced, enqueuedAt: queued, rows: 1 }], { model: "warm-up", version: "1", start: queued });
     const fault = i % 16 === 15;
