@@ -2,6 +2,8 @@ import { defineConfig } from "vitest/config";
 
 // Tests start real servers on real sockets; give them room on a shared 2-core machine.
 const common = { testTimeout: 30_000, hookTimeout: 60_000, pool: "forks" as const };
+// Tests that make ONNX Runtime sessions without the server (which turns its telemetry off) keep it off too.
+const env = { ORT_DISABLE_TELEMETRY: "1" };
 
 // The protocol suites run twice: through the unary fast path (the default) and
 // with it turned off, so both paths are held to the same behaviour.
@@ -25,8 +27,8 @@ const PROTOCOL_SUITES = [
 export default defineConfig({
   test: {
     projects: [
-      { test: { ...common, name: "fast-path", include: ["test/**/*.test.ts"], env: { FAST_PATH: "1" } } },
-      { test: { ...common, name: "connect-path", include: PROTOCOL_SUITES, env: { FAST_PATH: "0" } } },
+      { test: { ...common, name: "fast-path", include: ["test/**/*.test.ts"], env: { ...env, FAST_PATH: "1" } } },
+      { test: { ...common, name: "connect-path", include: PROTOCOL_SUITES, env: { ...env, FAST_PATH: "0" } } },
     ],
   },
 });

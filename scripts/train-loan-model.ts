@@ -20,6 +20,7 @@ import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import * as ort from "onnxruntime-node";
+import { keepOrtTelemetryOff } from "../src/engine/ort-telemetry.js";
 import { modelCard } from "./loan-model/card.js";
 import { generateSamples, INPUT_COLUMNS, type Sample } from "./loan-model/data-rule.js";
 import { evaluate, evaluateGroups, rounded, type Metrics } from "./loan-model/evaluate.js";
@@ -63,6 +64,7 @@ const labelsOf = (s: readonly Sample[]) => s.map((x) => x.label);
 const scores = (model: FittedModel, s: readonly Sample[]) => s.map((x) => predict(model, x.row));
 
 async function runOnnx(modelPath: string, rows: number[][]): Promise<{ probabilities: Float32Array; contributions: Float32Array }> {
+  keepOrtTelemetryOff();
   const session = await ort.InferenceSession.create(modelPath, { intraOpNumThreads: ORT_THREADS, interOpNumThreads: ORT_THREADS });
   try {
     const input = new ort.Tensor("float32", Float32Array.from(rows.flat()), [rows.length, INPUT_COLUMNS.length]);

@@ -10,6 +10,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import * as ort from "onnxruntime-node";
 import { readModelConfig, type ModelConfig } from "../../src/engine/model-config.js";
+import { keepOrtTelemetryOff } from "../../src/engine/ort-telemetry.js";
 import { preprocessImage } from "../../src/models/image-preprocess.js";
 import { isRejected, topLabels } from "../../src/models/image-labels.js";
 import { IN_RANGE_CONDITIONS, OOD_CONDITIONS, renderScene, type Condition } from "../../test/support/shape-scenes.js";
@@ -73,6 +74,7 @@ async function main() {
   const version = process.argv[2] ?? "2";
   const perCondition = Number(process.argv[3] ?? 300);
   const config = await readModelConfig(MODEL_DIR);
+  keepOrtTelemetryOff();
   const session = await ort.InferenceSession.create(`${MODEL_DIR}${version}/model.onnx`, { intraOpNumThreads: 1 });
   const results = await scoreConditions(session, config, perCondition);
   for (const r of results)

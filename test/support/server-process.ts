@@ -24,6 +24,7 @@ export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
     "TLS_CERT_FILE",
     "TLS_KEY_FILE",
     "TLS_CLIENT_CA_FILE",
+    "ORT_DISABLE_TELEMETRY",
   ]) {
     delete env[k];
   }
