@@ -13,7 +13,6 @@ import { file_prediction_v1_prediction_service, PredictBatchRequestSchema, Predi
 import { SCOPABLE_METHODS, type ServerConfig } from "./config.js";
 import { InferencePool } from "./engine/inference-pool.js";
 import { ModelRepository } from "./engine/model-repository.js";
-import { keepOrtTelemetryOff } from "./engine/ort-telemetry.js";
 import { createHealthService } from "./health/health-service.js";
 import { HealthStatus } from "./health/health-status.js";
 import { httpProbes } from "./health/http-probes.js";
@@ -67,7 +66,6 @@ export interface StartOptions {
 }
 
 export async function startServer(config: ServerConfig, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
-  keepOrtTelemetryOff();
   const health = new HealthStatus([
     ["", Serving.NOT_SERVING],
     [PredictionService.typeName, Serving.NOT_SERVING],

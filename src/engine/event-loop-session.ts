@@ -7,11 +7,13 @@
 // every other call while it lasts.
 import type { ModelSession, SessionOptionsLite } from "./session-types.js";
 import { createSession, runSession } from "./ort-session.mjs";
+import { keepOrtTelemetryOff } from "./ort-telemetry.js";
 
 /** Longest a model's run at max_batch_size rows may take for it to run on the event loop, in ms. */
 export const EVENT_LOOP_MAX_RUN_MS = 5;
 
 export async function loadOnEventLoop(modelPath: string, options?: SessionOptionsLite): Promise<ModelSession> {
+  keepOrtTelemetryOff();
   const { session, info } = await createSession(modelPath, options);
   let released = false;
   return {

@@ -39,6 +39,7 @@
  * Workers keep the process alive until `close()`.
  */
 import { Worker } from "node:worker_threads";
+import { keepOrtTelemetryOff } from "./ort-telemetry.js";
 import type { ModelSession, SessionInfo, SessionOptionsLite, TensorIO } from "./session-types.js";
 import { transferable } from "./transferable.mjs";
 
@@ -124,6 +125,7 @@ export class InferencePool {
       throw new Error(`InferencePool needs a positive integer number of workers, got ${opts.workers}`);
     }
     this.onWorkerCrash = opts.onWorkerCrash;
+    keepOrtTelemetryOff();
     for (let index = 0; index < opts.workers; index++) {
       const slot: Slot = {
         index,

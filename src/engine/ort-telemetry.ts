@@ -6,8 +6,9 @@
 /**
  * Sets ORT_DISABLE_TELEMETRY=1 in the process environment unless it is set.
  * ONNX Runtime reads it once, when the first session is made in the process;
- * call on the main thread before any session or inference worker exists (a
- * worker's process.env is its own copy, not the process environment).
+ * so the engine calls this on the main thread before it makes a session or an
+ * inference worker (a worker's process.env is its own copy, not the process
+ * environment), as must any script that makes sessions itself.
  */
 export function keepOrtTelemetryOff(): void {
   if (!process.env.ORT_DISABLE_TELEMETRY) process.env.ORT_DISABLE_TELEMETRY = "1";
