@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config";
 
 // Tests start real servers on real sockets; give them room on a shared 2-core machine.
 const common = { testTimeout: 30_000, hookTimeout: 60_000, pool: "forks" as const };
-// Tests that make ONNX Runtime sessions without the server (which turns its telemetry off) keep it off too.
+// ONNX Runtime's telemetry off for tests that make sessions with onnxruntime-node itself, as the engine does.
 const env = { ORT_DISABLE_TELEMETRY: "1" };
 
 // The protocol suites run twice: through the unary fast path (the default) and

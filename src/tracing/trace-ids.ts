@@ -31,8 +31,9 @@ export class ChosenTraceIds implements IdGenerator {
     const pool = this.pool;
     // Some byte of the first 12 is not zero, so the id never is all zeros.
     if (pool.readUInt32BE(at) === 0 && pool.readUInt32BE(at + 4) === 0 && pool.readUInt32BE(at + 8) === 0) pool[at] = 1;
-    const key = Math.floor(Math.random() * bound);
-    pool.writeUInt32BE((key ^ pool.readUInt32BE(at) ^ pool.readUInt32BE(at + 4) ^ pool.readUInt32BE(at + 8)) >>> 0, at + 12);
+    // With the last word zero, ratioKey is the first three's XOR; the last word then makes it the key.
+    pool.writeUInt32BE(0, at + 12);
+    pool.writeUInt32BE((Math.floor(Math.random() * bound) ^ ratioKey(pool, at)) >>> 0, at + 12);
   }
 
   /** The drawn id as text. */
